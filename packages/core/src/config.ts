@@ -1,0 +1,185 @@
+import path from 'node:path'
+import { existsSync } from 'node:fs'
+import { envSchema } from 'env-schema'
+import { Type, type Static } from '@sinclair/typebox'
+import { ConfigError } from './errors.js'
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/**
+ * Every environment variable tenantbase reads, with its default. The README's
+ * configuration table is this schema in prose; keep them together.
+ */
+const EnvSchema = Type.Object({
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  POSTGRES_HOST: Type.Optional(Type.String({ minLength: 1 })),
+  POSTGRES_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 5432 }),
+  POSTGRES_DB: Type.String({ minLength: 1, default: 'tenantbase' }),
+  POSTGRES_USER: Type.String({ minLength: 1, default: 'postgres' }),
+  POSTGRES_PASSWORD: Type.String({ minLength: 1, default: 'postgres' }),
+  DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  EMBEDDED_PG_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54320 }),
+  HOST: Type.String({ minLength: 1, default: 'localhost' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
+  LOG_LEVEL: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { default: 'info' }),
+  JWT_SECRET: Type.Optional(Type.String()),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
+  REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 2_592_000 }),
+  BCRYPT_COST: Type.Integer({ minimum: 10, maximum: 15, default: 12 }),
+  API_KEY_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
+  API_KEY_CACHE_MAX: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 10_000 }),
+  LOGIN_MAX_FAILURES_PER_EMAIL: Type.Integer({ minimum: 1, default: 10 }),
+  LOGIN_FAILURE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 900 }),
+  LOGIN_MAX_ATTEMPTS_PER_ADDRESS: Type.Integer({ minimum: 1, default: 100 }),
+  LOGIN_ATTEMPT_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
+  TRUST_PROXY: Type.Union([Type.Boolean(), Type.String({ minLength: 1 })], { default: false }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_048_576 }),
+})
+type Env = Static<typeof EnvSchema>
+
+/** Where the database comes from: a server we are given, or the embedded cluster we run. */
+export type DatabaseConfig =
+  | { readonly mode: 'external'; readonly url: string; readonly poolMax: number }
+  | {
+      readonly mode: 'embedded'
+      readonly url: string
+      readonly poolMax: number
+      readonly dataDir: string
+      readonly port: number
+      readonly user: string
+      readonly password: string
+      readonly database: string
+    }
+
+/** The validated, frozen configuration every entry point passes down. */
+export interface Config {
+  readonly database: DatabaseConfig
+  /** Folder for local state: the embedded cluster and the development JWT secret. */
+  readonly dataDir: string
+  readonly http: {
+    readonly host: string
+    readonly port: number
+    readonly trustProxy: boolean | string
+    readonly requestTimeoutMs: number
+    readonly bodyLimitBytes: number
+  }
+  readonly logLevel: (typeof LOG_LEVELS)[number]
+  readonly auth: {
+    /** Undefined only in embedded development mode, where one is generated under dataDir. */
+    readonly jwtSecret: string | undefined
+    readonly accessTokenTtlSeconds: number
+    readonly refreshTokenTtlSeconds: number
+    readonly bcryptCost: number
+    readonly loginMaxFailuresPerEmail: number
+    readonly loginFailureWindowSeconds: number
+    readonly loginMaxAttemptsPerAddress: number
+    readonly loginAttemptWindowSeconds: number
+  }
+  readonly apiKeyCache: { readonly ttlMs: number; readonly max: number }
+}
+
+interface AjvProblem {
+  instancePath: string
+  keyword: string
+  message?: string
+  params: Record<string, unknown>
+}
+
+function describeProblem(problem: AjvProblem): string {
+  const name = problem.instancePath.replace(/^\//, '')
+  if (problem.keyword === 'anyOf' || problem.keyword === 'union') return `${name} has an unknown value`
+  return `${name} ${problem.message ?? 'is invalid'}`
+}
+
+/** The repository root (the folder holding pnpm-workspace.yaml) or, outside one, `cwd`. */
+function findProjectRoot(cwd: string): string {
+  for (let dir = cwd; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'pnpm-workspace.yaml'))) return dir
+    if (path.dirname(dir) === dir) return cwd
+  }
+}
+
+/**
+ * Reads and validates the configuration from `env` (normally `process.env`).
+ * Every problem is reported at once in one {@link ConfigError}.
+ */
+export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+  const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
+  let parsed: Env
+  try {
+    parsed = envSchema<Env>({ schema: structuredClone(EnvSchema), data, env: false })
+  } catch (error) {
+    const problems = ((error as { errors?: AjvProblem[] }).errors ?? [])
+      .filter((problem) => !problem.instancePath.includes('LOG_LEVEL') || problem.keyword === 'anyOf')
+      .map(describeProblem)
+    throw new ConfigError(problems.length > 0 ? [...new Set(problems)] : [(error as Error).message])
+  }
+
+  const problems: string[] = []
+  const dataDir = path.resolve(cwd, parsed.DATA_DIR ?? path.join(findProjectRoot(cwd), '.data'))
+  const poolMax = parsed.DB_POOL_MAX
+  let database: DatabaseConfig
+  if (parsed.DATABASE_URL !== undefined) {
+    database = { mode: 'external', url: parsed.DATABASE_URL, poolMax }
+  } else if (parsed.POSTGRES_HOST !== undefined) {
+    const auth = `${encodeURIComponent(parsed.POSTGRES_USER)}:${encodeURIComponent(parsed.POSTGRES_PASSWORD)}`
+    const url = `postgres://${auth}@${parsed.POSTGRES_HOST}:${parsed.POSTGRES_PORT}/${encodeURIComponent(parsed.POSTGRES_DB)}`
+    database = { mode: 'external', url, poolMax }
+  } else {
+    const port = parsed.EMBEDDED_PG_PORT
+    const auth = `${encodeURIComponent(parsed.POSTGRES_USER)}:${encodeURIComponent(parsed.POSTGRES_PASSWORD)}`
+    database = {
+      mode: 'embedded',
+      url: `postgres://${auth}@127.0.0.1:${port}/${encodeURIComponent(parsed.POSTGRES_DB)}`,
+      poolMax,
+      dataDir: path.join(dataDir, 'postgres'),
+      port,
+      user: parsed.POSTGRES_USER,
+      password: parsed.POSTGRES_PASSWORD,
+      database: parsed.POSTGRES_DB,
+    }
+  }
+
+  const jwtSecret = parsed.JWT_SECRET
+  if (database.mode === 'external' && jwtSecret === undefined) {
+    problems.push('JWT_SECRET is required when the database is not the embedded one (at least 32 bytes)')
+  }
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
+    problems.push('JWT_SECRET must be at least 32 bytes long')
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+
+  const trustProxy = parsed.TRUST_PROXY === 'true' ? true : parsed.TRUST_PROXY === 'false' ? false : parsed.TRUST_PROXY
+  return deepFreeze({
+    database,
+    dataDir,
+    http: {
+      host: parsed.HOST,
+      port: parsed.PORT,
+      trustProxy,
+      requestTimeoutMs: parsed.REQUEST_TIMEOUT_MS,
+      bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
+    },
+    logLevel: parsed.LOG_LEVEL,
+    auth: {
+      jwtSecret,
+      accessTokenTtlSeconds: parsed.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: parsed.REFRESH_TOKEN_TTL_SECONDS,
+      bcryptCost: parsed.BCRYPT_COST,
+      loginMaxFailuresPerEmail: parsed.LOGIN_MAX_FAILURES_PER_EMAIL,
+      loginFailureWindowSeconds: parsed.LOGIN_FAILURE_WINDOW_SECONDS,
+      loginMaxAttemptsPerAddress: parsed.LOGIN_MAX_ATTEMPTS_PER_ADDRESS,
+      loginAttemptWindowSeconds: parsed.LOGIN_ATTEMPT_WINDOW_SECONDS,
+    },
+    apiKeyCache: { ttlMs: parsed.API_KEY_CACHE_TTL_MS, max: parsed.API_KEY_CACHE_MAX },
+  })
+}
+
+function deepFreeze<T>(value: T): T {
+  for (const inner of Object.values(value as object)) {
+    if (inner !== null && typeof inner === 'object') deepFreeze(inner)
+  }
+  return Object.freeze(value)
+}

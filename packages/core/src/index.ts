@@ -1,0 +1,74 @@
+/**
+ * @tenantbase/core: every rule of tenantbase. The api and the cli are thin edges over it.
+ * Re-exports only.
+ */
+
+/** Configuration: `loadConfig(process.env)` validates everything at once. */
+export { loadConfig, type Config, type DatabaseConfig } from './config.js'
+
+/** Typed errors; each has a stable `code` (listed in this package's README). */
+export {
+  CoreError,
+  ValidationError,
+  ConfigError,
+  NotFoundError,
+  ConflictError,
+  AuthenticationError,
+  ForbiddenError,
+  MigrationError,
+  DatabaseUnavailableError,
+} from './errors.js'
+
+/** Database: the pool, the embedded cluster, and the tenant scoping helpers. */
+export { openDatabase, createPool, type Database, type Sql, type TransactionSql, type PoolOptions } from './db/connect.js'
+export { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from './db/embedded.js'
+export { isConnectionError } from './db/pg-errors.js'
+export { schemaOf, inTenantTransaction, type TenantRef } from './db/tenant-scope.js'
+
+/** All services wired to one pool. */
+export { createServices, type Services, type ServicesOptions } from './services.js'
+
+/** Tenants and schema names. */
+export {
+  createTenantService,
+  type TenantService,
+  type Tenant,
+  type TenantSummary,
+  type CreateTenantInput,
+} from './tenants/tenant-service.js'
+export { assertValidSchemaName, schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './tenants/schema-name.js'
+
+/** Api keys. */
+export {
+  createApiKeyService,
+  API_KEY_CHANNEL,
+  type ApiKeyService,
+  type ApiKeyInfo,
+  type IssuedApiKey,
+  type IssueApiKeyInput,
+  type ResolvedTenant,
+} from './api-keys/api-key-service.js'
+export { generateApiKey, digestApiKey, parseApiKey, isApiKeyPrefix } from './api-keys/key-format.js'
+
+/** Users and posts (tenant schema). */
+export {
+  createUserService,
+  normaliseEmail,
+  PASSWORD_MIN_BYTES,
+  PASSWORD_MAX_BYTES,
+  type UserService,
+  type User,
+  type RegisterUserInput,
+} from './users/user-service.js'
+export { createPostService, type PostService, type Post, type PostInput, type ListPostsInput, type PostPage } from './posts/post-service.js'
+
+/** Migrations. */
+export { readMigrations, readMigrationList, latestVersion, DEFAULT_MIGRATIONS_DIR, type Migration, type MigrationSet } from './migrations/catalog.js'
+export {
+  migrateAll,
+  type MigrateAllOptions,
+  type MigrateAllReport,
+  type MigrationProgress,
+  type SchemaMigrationReport,
+} from './migrations/migrate-all.js'
+export { migrateSharedSchema, migrateTenantSchema, verifyTenantMigrationFiles } from './migrations/migrator.js'

@@ -1,0 +1,154 @@
+import type { Sql, TransactionSql } from '../db/connect.js'
+import { MigrationError, NotFoundError } from '../errors.js'
+import { assertValidSchemaName } from '../tenants/schema-name.js'
+import type { Migration } from './catalog.js'
+
+/** The bookkeeping table each schema keeps of its own applied migrations. */
+const LEDGER_DDL = `create table if not exists schema_migrations (
+  version integer primary key,
+  name text not null,
+  checksum text not null,
+  applied_at timestamptz not null default now()
+)`
+
+interface AppliedMigration {
+  version: number
+  name: string
+  checksum: string
+}
+
+/** Throws naming the file when an applied migration no longer matches its file. */
+export function assertUnchanged(schema: string, applied: readonly AppliedMigration[], files: readonly Migration[]): void {
+  for (const row of applied) {
+    const file = files.find((migration) => migration.version === row.version)
+    if (file === undefined) {
+      throw new MigrationError(
+        `schema ${schema} has migration ${row.version} (${row.name}) applied, but no file has that version`,
+        'MIGRATION_FILE_MISSING',
+      )
+    }
+    if (file.checksum !== row.checksum) {
+      throw new MigrationError(
+        `migration file ${file.file} was changed after it was applied to ${schema} (checksum mismatch); ` +
+          'add a new migration instead of editing an applied one',
+        'MIGRATION_CHECKSUM_MISMATCH',
+      )
+    }
+  }
+}
+
+/** Points the transaction at `schema` only (ends with the transaction). */
+async function useSchema(tx: TransactionSql, schema: string): Promise<void> {
+  await tx`select set_config('search_path', quote_ident(${schema}), true)`
+}
+
+async function applyInTransaction(tx: TransactionSql, migration: Migration): Promise<void> {
+  await tx.unsafe(migration.sql).simple()
+  await tx`insert into schema_migrations (version, name, checksum) values (${migration.version}, ${migration.name}, ${migration.checksum})`
+}
+
+function failure(schema: string, migration: Migration, error: unknown): MigrationError {
+  if (error instanceof MigrationError) return error
+  return new MigrationError(`${schema}: ${migration.file} failed: ${(error as Error).message}`, 'MIGRATION_FAILED', {
+    cause: error,
+  })
+}
+
+/**
+ * Brings the shared `public` schema to the latest migration, each migration in its own
+ * transaction. Call only while holding the migration lock (see migrate-all).
+ */
+export async function migrateSharedSchema(sql: Sql, migrations: readonly Migration[]): Promise<{ from: number; to: number }> {
+  await sql.unsafe(LEDGER_DDL.replace('schema_migrations', 'public.schema_migrations'))
+  const applied = await sql<AppliedMigration[]>`select version, name, checksum from public.schema_migrations order by version`
+  assertUnchanged('public', applied, migrations)
+  const from = applied.at(-1)?.version ?? 0
+  let to = from
+  for (const migration of migrations.filter((m) => m.version > from)) {
+    try {
+      await sql.begin(async (tx) => {
+        await useSchema(tx, 'public')
+        await applyInTransaction(tx, migration)
+      })
+    } catch (error) {
+      throw failure('public', migration, error)
+    }
+    to = migration.version
+  }
+  return { from, to }
+}
+
+/**
+ * Checks the tenant migration files against the ones recorded when first applied (one
+ * query, whatever the number of tenants) and records new ones.
+ */
+export async function verifyTenantMigrationFiles(sql: Sql | TransactionSql, migrations: readonly Migration[]): Promise<void> {
+  const recorded = await sql<AppliedMigration[]>`select version, name, checksum from public.tenant_migration_files order by version`
+  const known = recorded.filter((row) => migrations.some((m) => m.version === row.version))
+  assertUnchanged('the tenant schemas', known, migrations)
+  const fresh = migrations.filter((m) => !recorded.some((row) => row.version === m.version))
+  if (fresh.length > 0) {
+    const rows = fresh.map(({ version, name, checksum }) => ({ version, name, checksum }))
+    await sql`insert into public.tenant_migration_files ${sql(rows)} on conflict (version) do nothing`
+  }
+}
+
+/**
+ * Applies every tenant migration to a schema created inside the caller's transaction
+ * (tenant creation). Leaves the transaction's search_path on the tenant schema.
+ */
+export async function migrateNewTenantSchema(tx: TransactionSql, schema: string, migrations: readonly Migration[]): Promise<number> {
+  assertValidSchemaName(schema)
+  await useSchema(tx, schema)
+  await tx.unsafe(LEDGER_DDL)
+  for (const migration of migrations) {
+    try {
+      await applyInTransaction(tx, migration)
+    } catch (error) {
+      throw failure(schema, migration, error)
+    }
+  }
+  return migrations.at(-1)?.version ?? 0
+}
+
+/** What happened to one tenant schema in a migration run. */
+export interface TenantMigrationOutcome {
+  readonly from: number
+  readonly to: number
+  /** The failing migration, when one failed; the ones before it stay applied. */
+  readonly error?: MigrationError | NotFoundError
+}
+
+/**
+ * Brings one existing tenant schema up to date, one transaction per pending migration.
+ * Each transaction locks the tenant's registry row and writes the new version there, so
+ * the registry never drifts from the schema and two migrators never apply one migration
+ * twice. Stops at the first failing migration.
+ */
+export async function migrateTenantSchema(
+  sql: Sql,
+  tenant: { readonly id: number; readonly schemaName: string; readonly migrationVersion: number },
+  migrations: readonly Migration[],
+): Promise<TenantMigrationOutcome> {
+  assertValidSchemaName(tenant.schemaName)
+  const from = tenant.migrationVersion
+  let to = from
+  for (const migration of migrations.filter((m) => m.version > from)) {
+    try {
+      to = await sql.begin(async (tx) => {
+        const [row] = await tx<{ migrationVersion: number }[]>`
+          select migration_version from public.tenants where id = ${tenant.id} for update`
+        if (row === undefined) throw new NotFoundError(`tenant ${tenant.schemaName} no longer exists`, 'TENANT_NOT_FOUND')
+        if (row.migrationVersion >= migration.version) return row.migrationVersion
+        await useSchema(tx, tenant.schemaName)
+        if (row.migrationVersion === 0) await tx.unsafe(LEDGER_DDL)
+        await applyInTransaction(tx, migration)
+        await tx`update public.tenants set migration_version = ${migration.version} where id = ${tenant.id}`
+        return migration.version
+      })
+    } catch (error) {
+      return { from, to, error: error instanceof NotFoundError ? error : failure(tenant.schemaName, migration, error) }
+    }
+  }
+  return { from, to }
+}

@@ -1,0 +1,144 @@
+import type { Sql } from '../db/connect.js'
+import { schemaOf, type TenantRef } from '../db/tenant-scope.js'
+import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js'
+
+export interface Post {
+  readonly id: number
+  readonly title: string
+  readonly body: string
+  readonly authorId: number
+  readonly createdAt: Date
+  readonly updatedAt: Date
+}
+
+export interface PostInput {
+  readonly title: string
+  readonly body: string
+}
+
+export interface ListPostsInput {
+  /** 1 to 100, default 20. */
+  readonly limit?: number
+  /** The `next` of a previous page. */
+  readonly cursor?: string | null
+  readonly authorId?: number | null
+}
+
+export interface PostPage {
+  readonly results: Post[]
+  /** Pass as `cursor` for the next page; null on the last page. */
+  readonly next: string | null
+}
+
+const MAX_TITLE = 200
+const MAX_BODY = 10_000
+const POST_COLUMNS = 'id, title, body, author_id, created_at, updated_at'
+
+function checkPostFields(input: Partial<PostInput>, required: boolean): Partial<PostInput> {
+  const problems: string[] = []
+  const out: { title?: string; body?: string } = {}
+  if (input.title !== undefined || required) {
+    const length = typeof input.title === 'string' ? [...input.title.trim()].length : -1
+    if (length < 1 || length > MAX_TITLE) problems.push(`title must be 1 to ${MAX_TITLE} characters`)
+    else out.title = input.title!.trim()
+  }
+  if (input.body !== undefined || required) {
+    if (typeof input.body !== 'string' || [...input.body].length > MAX_BODY) {
+      problems.push(`body must be a string of at most ${MAX_BODY} characters`)
+    } else out.body = input.body
+  }
+  if (problems.length > 0) throw new ValidationError(problems.join('; '), 'VALIDATION_FAILED', problems)
+  return out
+}
+
+/** Keyset cursor: the id of the last post of a page, opaque to clients. */
+function encodeCursor(id: number): string {
+  return Buffer.from(`p${id}`).toString('base64url')
+}
+
+function decodeCursor(cursor: string): number {
+  const match = /^p([1-9]\d{0,15})$/.exec(Buffer.from(cursor, 'base64url').toString())
+  const id = match ? Number(match[1]) : NaN
+  if (!Number.isSafeInteger(id)) throw new ValidationError('cursor is not one this API returned', 'INVALID_CURSOR')
+  return id
+}
+
+function postNotFound(): NotFoundError {
+  return new NotFoundError('post not found', 'POST_NOT_FOUND')
+}
+
+function validId(id: number): boolean {
+  return Number.isSafeInteger(id) && id >= 1
+}
+
+/** Posts of one tenant. Only a post's author may change or delete it. */
+export function createPostService({ sql }: { readonly sql: Sql }) {
+  async function createPost(tenant: TenantRef, authorId: number, input: PostInput): Promise<Post> {
+    const { title, body } = checkPostFields(input, true)
+    const [post] = await sql<Post[]>`
+      insert into ${schemaOf(sql, tenant)}.posts (author_id, title, body)
+      values (${authorId}, ${title!}, ${body!})
+      returning ${sql.unsafe(POST_COLUMNS)}`
+    return post!
+  }
+
+  async function getPost(tenant: TenantRef, id: number): Promise<Post> {
+    if (!validId(id)) throw postNotFound()
+    const [post] = await sql<Post[]>`select ${sql.unsafe(POST_COLUMNS)} from ${schemaOf(sql, tenant)}.posts where id = ${id}`
+    if (!post) throw postNotFound()
+    return post
+  }
+
+  /** Newest first, by keyset on the id (stable under concurrent inserts, index-only seek). */
+  async function listPosts(tenant: TenantRef, input: ListPostsInput = {}): Promise<PostPage> {
+    const limit = input.limit ?? 20
+    if (!Number.isInteger(limit) || limit < 1 || limit > 100) {
+      throw new ValidationError('limit must be an integer from 1 to 100', 'INVALID_LIMIT')
+    }
+    const before = input.cursor ? decodeCursor(input.cursor) : null
+    const authorId = input.authorId ?? null
+    if (authorId !== null && !validId(authorId)) throw new ValidationError('author must be a user id', 'INVALID_AUTHOR')
+    const rows = await sql<Post[]>`
+      select ${sql.unsafe(POST_COLUMNS)} from ${schemaOf(sql, tenant)}.posts
+      where true
+        ${before === null ? sql`` : sql`and id < ${before}`}
+        ${authorId === null ? sql`` : sql`and author_id = ${authorId}`}
+      order by id desc
+      limit ${limit + 1}`
+    const results = rows.slice(0, limit)
+    return { results, next: rows.length > limit ? encodeCursor(results.at(-1)!.id) : null }
+  }
+
+  /** Replaces (both fields) or patches (either field) a post of `actorId`. */
+  async function updatePost(tenant: TenantRef, actorId: number, id: number, input: Partial<PostInput>, partial = false): Promise<Post> {
+    const fields = checkPostFields(input, !partial)
+    if (!validId(id)) throw postNotFound()
+    const schema = schemaOf(sql, tenant)
+    const [post] = await sql<Post[]>`
+      update ${schema}.posts set
+        title = coalesce(${fields.title ?? null}, title),
+        body = coalesce(${fields.body ?? null}, body),
+        updated_at = now()
+      where id = ${id} and author_id = ${actorId}
+      returning ${sql.unsafe(POST_COLUMNS)}`
+    if (post) return post
+    return forbiddenOrMissing(tenant, id)
+  }
+
+  async function deletePost(tenant: TenantRef, actorId: number, id: number): Promise<void> {
+    if (!validId(id)) throw postNotFound()
+    const deleted = await sql`delete from ${schemaOf(sql, tenant)}.posts where id = ${id} and author_id = ${actorId}`
+    if (deleted.count === 0) await forbiddenOrMissing(tenant, id)
+  }
+
+  /** After a write matched nothing: is the post someone else's (403) or absent (404)? */
+  async function forbiddenOrMissing(tenant: TenantRef, id: number): Promise<never> {
+    const [exists] = await sql`select 1 from ${schemaOf(sql, tenant)}.posts where id = ${id}`
+    if (exists) throw new ForbiddenError('only the author may change this post', 'NOT_POST_AUTHOR')
+    throw postNotFound()
+  }
+
+  return { createPost, getPost, listPosts, updatePost, deletePost }
+}
+
+export type PostService = ReturnType<typeof createPostService>

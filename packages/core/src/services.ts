@@ -1,0 +1,42 @@
+import type { Config } from './config.js'
+import type { Sql } from './db/connect.js'
+import { createApiKeyService } from './api-keys/api-key-service.js'
+import { readMigrations, type MigrationSet } from './migrations/catalog.js'
+import { migrateAll, type MigrateAllOptions } from './migrations/migrate-all.js'
+import { createPostService } from './posts/post-service.js'
+import { createTenantService } from './tenants/tenant-service.js'
+import { createUserService } from './users/user-service.js'
+
+export interface ServicesOptions {
+  readonly sql: Sql
+  /** Cache and bcrypt settings come from here; defaults suit development. */
+  readonly config?: Pick<Config, 'apiKeyCache' | 'auth'>
+  /** A folder with `shared/` and `tenant/` migration lists (default: core's own). */
+  readonly migrationsDir?: string
+  /** Already-read migrations (wins over migrationsDir). */
+  readonly migrations?: MigrationSet
+}
+
+/**
+ * Every core service wired to one pool. The api and the cli build this once at start.
+ */
+export async function createServices(options: ServicesOptions) {
+  const { sql, config } = options
+  const migrations = options.migrations ?? (await readMigrations(options.migrationsDir))
+  const apiKeys = createApiKeyService({
+    sql,
+    ...(config && { cacheTtlMs: config.apiKeyCache.ttlMs, cacheMax: config.apiKeyCache.max }),
+  })
+  return {
+    sql,
+    migrations,
+    tenants: createTenantService({ sql, migrations }),
+    apiKeys,
+    users: createUserService({ sql, ...(config && { bcryptCost: config.auth.bcryptCost }) }),
+    posts: createPostService({ sql }),
+    /** Shared schema first, then every tenant that is behind; see {@link migrateAll}. */
+    migrateAll: (opts?: MigrateAllOptions) => migrateAll(sql, migrations, opts),
+  }
+}
+
+export type Services = Awaited<ReturnType<typeof createServices>>

@@ -1,0 +1,147 @@
+import type { Sql } from '../db/connect.js'
+import { isUniqueViolation } from '../db/pg-errors.js'
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
+import { API_KEY_CHANNEL, insertApiKey, type IssuedApiKey } from '../api-keys/api-key-service.js'
+import { latestVersion, type MigrationSet } from '../migrations/catalog.js'
+import { migrateNewTenantSchema, verifyTenantMigrationFiles } from '../migrations/migrator.js'
+import { assertValidSchemaName } from './schema-name.js'
+
+/** A row of the tenant registry. */
+export interface Tenant {
+  readonly id: number
+  readonly name: string
+  readonly address: string
+  readonly schemaName: string
+  readonly migrationVersion: number
+  readonly createdAt: Date
+}
+
+/** A tenant as listed, with its count of usable keys. */
+export interface TenantSummary extends Tenant {
+  readonly activeKeys: number
+}
+
+export interface CreateTenantInput {
+  readonly name: string
+  readonly address?: string
+  readonly schemaName: string
+  /** Name of the first api key (default "default"). */
+  readonly keyName?: string
+  readonly keyExpiresAt?: Date | null
+}
+
+export interface TenantServiceOptions {
+  readonly sql: Sql
+  readonly migrations: MigrationSet
+}
+
+const MAX_NAME = 200
+const MAX_ADDRESS = 500
+const TENANT_COLUMNS = 'id, name, address, schema_name, migration_version, created_at'
+
+function validateCreateInput(input: CreateTenantInput): { name: string; address: string } {
+  const problems: string[] = []
+  const name = typeof input.name === 'string' ? input.name.trim() : ''
+  const address = typeof input.address === 'string' ? input.address.trim() : ''
+  if (name.length === 0 || name.length > MAX_NAME) problems.push(`tenant name must be 1 to ${MAX_NAME} characters`)
+  if (address.length > MAX_ADDRESS) problems.push(`address must be at most ${MAX_ADDRESS} characters`)
+  if (problems.length > 0) throw new ValidationError(problems.join('; '), 'VALIDATION_FAILED', problems)
+  assertValidSchemaName(input.schemaName)
+  return { name, address }
+}
+
+/** Tenants: the registry row, the schema and its migrations, created and dropped as one. */
+export function createTenantService({ sql, migrations }: TenantServiceOptions) {
+  let filesVerified: Promise<void> | undefined
+
+  /**
+   * Creates the registry row, the first api key, the schema and every tenant migration in
+   * ONE transaction: the tenant exists fully or not at all.
+   */
+  async function createTenant(input: CreateTenantInput): Promise<{ tenant: Tenant; apiKey: IssuedApiKey }> {
+    const { name, address } = validateCreateInput(input)
+    const schemaName = input.schemaName
+    filesVerified ??= verifyTenantMigrationFiles(sql, migrations.tenant).catch((error: unknown) => {
+      filesVerified = undefined
+      throw error
+    })
+    await filesVerified
+    try {
+      return await sql.begin(async (tx) => {
+        const [row] = await tx<Tenant[]>`
+          insert into public.tenants (name, address, schema_name)
+          values (${name}, ${address}, ${schemaName})
+          returning ${tx.unsafe(TENANT_COLUMNS)}`
+        const tenant = row!
+        const apiKey = await insertApiKey(tx, tenant.id, { name: input.keyName ?? 'default', expiresAt: input.keyExpiresAt ?? null })
+        await tx`create schema ${tx(schemaName)}`
+        const version = await migrateNewTenantSchema(tx, schemaName, migrations.tenant)
+        await tx`update public.tenants set migration_version = ${version} where id = ${tenant.id}`
+        return { tenant: { ...tenant, migrationVersion: version }, apiKey }
+      })
+    } catch (error) {
+      if (isUniqueViolation(error, 'tenants_name_key')) {
+        throw new ConflictError(`a tenant named "${name}" already exists`, 'TENANT_NAME_TAKEN')
+      }
+      if (isUniqueViolation(error, 'tenants_schema_name_key') || (error as { code?: string }).code === '42P06') {
+        throw new ConflictError(`schema "${schemaName}" is already taken`, 'SCHEMA_TAKEN')
+      }
+      throw error
+    }
+  }
+
+  async function listTenants(): Promise<TenantSummary[]> {
+    return sql<TenantSummary[]>`
+      select t.id, t.name, t.address, t.schema_name, t.migration_version, t.created_at,
+        (select count(*)::int from public.api_keys k
+          where k.tenant_id = t.id and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())) as active_keys
+      from public.tenants t order by t.id`
+  }
+
+  /** One tenant by id or schema name; {@link NotFoundError} when there is none. */
+  async function getTenant(idOrSchema: number | string): Promise<Tenant> {
+    const [row] =
+      typeof idOrSchema === 'number'
+        ? await sql<Tenant[]>`select ${sql.unsafe(TENANT_COLUMNS)} from public.tenants where id = ${idOrSchema}`
+        : await sql<Tenant[]>`select ${sql.unsafe(TENANT_COLUMNS)} from public.tenants where schema_name = ${idOrSchema}`
+    if (!row) throw new NotFoundError(`no tenant ${typeof idOrSchema === 'number' ? `with id ${idOrSchema}` : `with schema ${idOrSchema}`}`, 'TENANT_NOT_FOUND')
+    return row
+  }
+
+  /**
+   * Drops the tenant's schema with all its data and removes its registry row and (by cascade) its keys, in
+   * one transaction. `confirmSchemaName` must repeat the schema name, as a guard against
+   * deleting the wrong tenant. Every process's key cache forgets the tenant via NOTIFY.
+   */
+  async function deleteTenant(schemaName: string, confirmSchemaName: string): Promise<Tenant> {
+    if (schemaName !== confirmSchemaName) {
+      throw new ValidationError('the confirmation does not match the schema name', 'CONFIRMATION_MISMATCH')
+    }
+    assertValidSchemaName(schemaName)
+    return sql.begin(async (tx) => {
+      const [row] = await tx<Tenant[]>`
+        select ${tx.unsafe(TENANT_COLUMNS)} from public.tenants where schema_name = ${schemaName} for update`
+      if (!row) throw new NotFoundError(`no tenant with schema ${schemaName}`, 'TENANT_NOT_FOUND')
+      await tx`drop schema if exists ${tx(schemaName)} cascade`
+      await tx`delete from public.tenants where id = ${row.id}`
+      await tx`select pg_notify(${API_KEY_CHANNEL}, ${'tenant:' + row.id})`
+      return row
+    })
+  }
+
+  /** Per tenant: the version it is at and how many tenant migrations it still lacks. */
+  async function tenantMigrationStatus(): Promise<{ schemaName: string; version: number; pending: string[] }[]> {
+    const latest = latestVersion(migrations.tenant)
+    const rows = await sql<{ schemaName: string; migrationVersion: number }[]>`
+      select schema_name, migration_version from public.tenants order by id`
+    return rows.map((row) => ({
+      schemaName: row.schemaName,
+      version: row.migrationVersion,
+      pending: row.migrationVersion >= latest ? [] : migrations.tenant.filter((m) => m.version > row.migrationVersion).map((m) => m.file),
+    }))
+  }
+
+  return { createTenant, listTenants, getTenant, deleteTenant, tenantMigrationStatus }
+}
+
+export type TenantService = ReturnType<typeof createTenantService>

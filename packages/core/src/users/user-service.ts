@@ -1,0 +1,108 @@
+import bcrypt from 'bcrypt'
+import type { Sql } from '../db/connect.js'
+import { isUniqueViolation } from '../db/pg-errors.js'
+import { schemaOf, type TenantRef } from '../db/tenant-scope.js'
+import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from '../errors.js'
+
+/** A user as every caller sees it: never the password hash. */
+export interface User {
+  readonly id: number
+  readonly email: string
+  readonly name: string | null
+  readonly createdAt: Date
+}
+
+export interface RegisterUserInput {
+  readonly email: string
+  readonly password: string
+  readonly name?: string | null
+}
+
+export interface UserServiceOptions {
+  readonly sql: Sql
+  /** bcrypt cost factor, at least 10. */
+  readonly bcryptCost?: number
+}
+
+const EMAIL_SHAPE = /^[^\s@]+@[^\s@]+\.[^\s@]+$/
+const MAX_EMAIL = 254
+const MAX_NAME = 200
+/** bcrypt reads at most 72 bytes: a longer password would be silently truncated. */
+export const PASSWORD_MIN_BYTES = 8
+export const PASSWORD_MAX_BYTES = 72
+
+/** Trimmed and lower-cased, so `Ann@Example.com ` and `ann@example.com` are one account. */
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase()
+}
+
+function validateRegistration(input: RegisterUserInput): { email: string; name: string | null } {
+  const problems: string[] = []
+  const email = typeof input.email === 'string' ? normaliseEmail(input.email) : ''
+  if (email.length > MAX_EMAIL || !EMAIL_SHAPE.test(email)) problems.push('email must be a valid address')
+  const bytes = typeof input.password === 'string' ? Buffer.byteLength(input.password) : 0
+  if (bytes < PASSWORD_MIN_BYTES || bytes > PASSWORD_MAX_BYTES) {
+    problems.push(`password must be ${PASSWORD_MIN_BYTES} to ${PASSWORD_MAX_BYTES} bytes long`)
+  }
+  const name = typeof input.name === 'string' ? input.name.trim() || null : null
+  if (name !== null && name.length > MAX_NAME) problems.push(`name must be at most ${MAX_NAME} characters`)
+  if (problems.length > 0) throw new ValidationError(problems.join('; '), 'VALIDATION_FAILED', problems)
+  return { email, name }
+}
+
+/** Users of one tenant: registration with bcrypt, login, lookup. */
+export function createUserService({ sql, bcryptCost = 12 }: UserServiceOptions) {
+  if (bcryptCost < 10) throw new ValidationError('bcrypt cost must be at least 10', 'INVALID_BCRYPT_COST')
+  // A hash to compare against when the email is unknown, so both failures cost one bcrypt.
+  let decoyHash: Promise<string> | undefined
+
+  async function registerUser(tenant: TenantRef, input: RegisterUserInput): Promise<User> {
+    const { email, name } = validateRegistration(input)
+    const passwordHash = await bcrypt.hash(input.password, bcryptCost)
+    try {
+      const [user] = await sql<User[]>`
+        insert into ${schemaOf(sql, tenant)}.users (email, name, password_hash)
+        values (${email}, ${name}, ${passwordHash})
+        returning id, email, name, created_at`
+      return user!
+    } catch (error) {
+      if (isUniqueViolation(error, 'users_email_key')) {
+        throw new ConflictError('a user with this email already exists', 'EMAIL_TAKEN')
+      }
+      throw error
+    }
+  }
+
+  /**
+   * The user whose email and password match, or one {@link AuthenticationError} whether the
+   * email is unknown or the password wrong: same message, same bcrypt work.
+   */
+  async function authenticateUser(tenant: TenantRef, email: string, password: string): Promise<User> {
+    const rejected = new AuthenticationError('invalid email or password', 'INVALID_CREDENTIALS')
+    if (typeof email !== 'string' || typeof password !== 'string') throw rejected
+    const [row] = await sql<(User & { passwordHash: string })[]>`
+      select id, email, name, created_at, password_hash from ${schemaOf(sql, tenant)}.users
+      where email = ${normaliseEmail(email)}`
+    const passwordBytes = Buffer.byteLength(password)
+    const candidate = passwordBytes > PASSWORD_MAX_BYTES ? '' : password
+    if (!row) {
+      decoyHash ??= bcrypt.hash('decoy-password-never-matches', bcryptCost)
+      await bcrypt.compare(candidate, await decoyHash)
+      throw rejected
+    }
+    if (!(await bcrypt.compare(candidate, row.passwordHash)) || passwordBytes > PASSWORD_MAX_BYTES) throw rejected
+    const { passwordHash: _hash, ...user } = row
+    return user
+  }
+
+  async function getUser(tenant: TenantRef, id: number): Promise<User> {
+    if (!Number.isSafeInteger(id) || id < 1) throw new NotFoundError('user not found', 'USER_NOT_FOUND')
+    const [user] = await sql<User[]>`select id, email, name, created_at from ${schemaOf(sql, tenant)}.users where id = ${id}`
+    if (!user) throw new NotFoundError('user not found', 'USER_NOT_FOUND')
+    return user
+  }
+
+  return { registerUser, authenticateUser, getUser }
+}
+
+export type UserService = ReturnType<typeof createUserService>

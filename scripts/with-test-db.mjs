@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Runs a command with TEST_DATABASE_URL pointing at a PostgreSQL server: the one given in
+// TEST_DATABASE_URL or DATABASE_URL, or else a throwaway embedded cluster started here,
+// once for the whole test run, and removed afterwards. Each test file then creates its
+// own database inside it (see @tenantbase/core/testing).
+import { spawn } from 'node:child_process'
+import { mkdtemp } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { startEmbeddedCluster } from '../packages/core/dist/index.js'
+
+const [command, ...args] = process.argv.slice(2)
+if (!command) {
+  console.error('usage: with-test-db.mjs <command> [args...]')
+  process.exit(2)
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address()
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+let cluster
+const given = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL
+if (!given) {
+  const dataDir = path.join(await mkdtemp(path.join(tmpdir(), 'tenantbase-test-')), 'pg')
+  cluster = await startEmbeddedCluster({
+    dataDir,
+    port: await freePort(),
+    user: 'postgres',
+    password: 'postgres',
+    database: 'postgres',
+    persistent: false,
+  })
+}
+
+const child = spawn(command, args, {
+  stdio: 'inherit',
+  env: { ...process.env, TEST_DATABASE_URL: given || cluster.url },
+})
+const forward = (signal) => child.kill(signal)
+process.on('SIGINT', forward)
+process.on('SIGTERM', forward)
+child.on('exit', async (code, signal) => {
+  await cluster?.stop()
+  process.exit(code ?? (signal ? 1 : 0))
+})
