@@ -106,7 +106,7 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
     const sharedVersions = dryRun ? await sharedVersion(sql, migrations.shared) : await migrateSharedSchema(sql, migrations.shared)
     const shared: SchemaMigrationReport = { schema: 'public', ...sharedVersions, ok: true, ms: elapsed(sharedStart) }
     onProgress({ type: 'shared-done', report: shared })
-    if (!dryRun) await verifyTenantMigrationFiles(sql, migrations.tenant)
+    await verifyTenantMigrationFiles(sql, migrations.tenant)
 
     const only = options.schemas ?? null
     if (dryRun && !(await registryExists(sql))) {

@@ -79,18 +79,19 @@ export async function migrateSharedSchema(sql: Sql, migrations: readonly Migrati
 }
 
 /**
- * Checks the tenant migration files against the ones recorded when first applied (one
- * query, whatever the number of tenants) and records new ones.
+ * Checks the tenant migration files against the ones recorded when first applied to any
+ * tenant: one query, whatever the number of tenants.
  */
 export async function verifyTenantMigrationFiles(sql: Sql | TransactionSql, migrations: readonly Migration[]): Promise<void> {
   const recorded = await sql<AppliedMigration[]>`select version, name, checksum from public.tenant_migration_files order by version`
-  const known = recorded.filter((row) => migrations.some((m) => m.version === row.version))
-  assertUnchanged('the tenant schemas', known, migrations)
-  const fresh = migrations.filter((m) => !recorded.some((row) => row.version === m.version))
-  if (fresh.length > 0) {
-    const rows = fresh.map(({ version, name, checksum }) => ({ version, name, checksum }))
-    await sql`insert into public.tenant_migration_files ${sql(rows)} on conflict (version) do nothing`
-  }
+  assertUnchanged('the tenant schemas', recorded.filter((row) => migrations.some((m) => m.version === row.version)), migrations)
+}
+
+/** Records tenant migrations as applied somewhere, in the applying transaction. */
+async function recordTenantMigrationFiles(tx: TransactionSql, applied: readonly Migration[]): Promise<void> {
+  if (applied.length === 0) return
+  const rows = applied.map(({ version, name, checksum }) => ({ version, name, checksum }))
+  await tx`insert into public.tenant_migration_files ${tx(rows)} on conflict (version) do nothing`
 }
 
 /**
@@ -108,6 +109,7 @@ export async function migrateNewTenantSchema(tx: TransactionSql, schema: string,
       throw failure(schema, migration, error)
     }
   }
+  await recordTenantMigrationFiles(tx, migrations)
   return migrations.at(-1)?.version ?? 0
 }
 
@@ -144,6 +146,7 @@ export async function migrateTenantSchema(
         if (row.migrationVersion === 0) await tx.unsafe(LEDGER_DDL)
         await applyInTransaction(tx, migration)
         await tx`update public.tenants set migration_version = ${migration.version} where id = ${tenant.id}`
+        await recordTenantMigrationFiles(tx, [migration])
         return migration.version
       })
     } catch (error) {

@@ -26,6 +26,7 @@ export function assertValidSchemaName(name: unknown): asserts name is string {
 export function suggestSchemaName(displayName: string): string {
   let name = displayName
     .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '_')
     .replace(/^_+|_+$/g, '')

@@ -52,8 +52,6 @@ function validateCreateInput(input: CreateTenantInput): { name: string; address:
 
 /** Tenants: the registry row, the schema and its migrations, created and dropped as one. */
 export function createTenantService({ sql, migrations }: TenantServiceOptions) {
-  let filesVerified: Promise<void> | undefined
-
   /**
    * Creates the registry row, the first api key, the schema and every tenant migration in
    * ONE transaction: the tenant exists fully or not at all.
@@ -61,13 +59,10 @@ export function createTenantService({ sql, migrations }: TenantServiceOptions) {
   async function createTenant(input: CreateTenantInput): Promise<{ tenant: Tenant; apiKey: IssuedApiKey }> {
     const { name, address } = validateCreateInput(input)
     const schemaName = input.schemaName
-    filesVerified ??= verifyTenantMigrationFiles(sql, migrations.tenant).catch((error: unknown) => {
-      filesVerified = undefined
-      throw error
-    })
-    await filesVerified
     try {
       return await sql.begin(async (tx) => {
+        // Inside the transaction: a failed creation records no migration file either.
+        await verifyTenantMigrationFiles(tx, migrations.tenant)
         const [row] = await tx<Tenant[]>`
           insert into public.tenants (name, address, schema_name)
           values (${name}, ${address}, ${schemaName})

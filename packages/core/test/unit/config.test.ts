@@ -1,0 +1,64 @@
+import path from 'node:path'
+import t from 'tap'
+import { ConfigError, loadConfig } from '../../src/index.js'
+
+t.test('defaults work on the embedded database', async (t) => {
+  const config = loadConfig({}, '/srv/app')
+  t.equal(config.database.mode, 'embedded')
+  t.equal(config.http.port, 8000)
+  t.equal(config.http.host, 'localhost')
+  t.equal(config.logLevel, 'info')
+  t.equal(config.auth.jwtSecret, undefined)
+  t.equal(config.auth.bcryptCost, 12)
+  if (config.database.mode === 'embedded') {
+    t.equal(config.database.port, 54320)
+    t.equal(config.database.dataDir, path.join('/srv/app', '.data', 'postgres'))
+    t.match(config.database.url, /^postgres:\/\/postgres:postgres@127\.0\.0\.1:54320\/tenantbase$/)
+  }
+  t.ok(Object.isFrozen(config) && Object.isFrozen(config.http), 'frozen')
+})
+
+t.test('numbers are parsed from strings', async (t) => {
+  const config = loadConfig({ PORT: '9000', EMBEDDED_PG_PORT: '6000', DB_POOL_MAX: '20', LOG_LEVEL: 'debug' })
+  t.equal(config.http.port, 9000)
+  t.equal(config.database.poolMax, 20)
+  t.equal(config.logLevel, 'debug')
+})
+
+t.test('every problem is reported at once', async (t) => {
+  try {
+    loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', DB_POOL_MAX: '0', BCRYPT_COST: '4' })
+    t.fail('should throw')
+  } catch (error) {
+    t.type(error, ConfigError)
+    const details = (error as ConfigError).details ?? []
+    for (const name of ['PORT', 'LOG_LEVEL', 'DB_POOL_MAX', 'BCRYPT_COST']) {
+      t.ok(details.some((line) => line.startsWith(name)), `${name} reported: ${details.join(' | ')}`)
+    }
+    t.equal((error as ConfigError).code, 'CONFIG_INVALID')
+  }
+})
+
+t.test('an external database requires a strong JWT secret', async (t) => {
+  t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app' }), /JWT_SECRET is required/)
+  t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', JWT_SECRET: 'short' }), /at least 32 bytes/)
+  const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', JWT_SECRET: 'x'.repeat(32) })
+  t.same(config.database, { mode: 'external', url: 'postgres://u:p@db:5432/app', poolMax: 10 })
+  t.throws(() => loadConfig({ DATABASE_URL: 'mysql://nope', JWT_SECRET: 'x'.repeat(32) }), /DATABASE_URL/)
+})
+
+t.test('POSTGRES_* build the URL when DATABASE_URL is absent', async (t) => {
+  const config = loadConfig({
+    POSTGRES_HOST: 'postgres',
+    POSTGRES_PORT: '5433',
+    POSTGRES_DB: 'app',
+    POSTGRES_USER: 'svc',
+    POSTGRES_PASSWORD: 'p@ss word',
+    JWT_SECRET: 'y'.repeat(40),
+  })
+  t.same(config.database, { mode: 'external', url: 'postgres://svc:p%40ss%20word@postgres:5433/app', poolMax: 10 })
+})
+
+t.test('empty values count as unset', async (t) => {
+  t.equal(loadConfig({ DATABASE_URL: '', PORT: '' }).database.mode, 'embedded')
+})
