@@ -24,6 +24,7 @@ export { openDatabase, createPool, type Database, type Sql, type TransactionSql,
 export { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from './db/embedded.js'
 export { isConnectionError } from './db/pg-errors.js'
 export { schemaOf, inTenantTransaction, type TenantRef } from './db/tenant-scope.js'
+export { pingDatabase, sharedSchemaVersion } from './db/health.js'
 
 /** All services wired to one pool. */
 export { createServices, type Services, type ServicesOptions } from './services.js'
@@ -60,6 +61,17 @@ export {
   type User,
   type RegisterUserInput,
 } from './users/user-service.js'
+/** Refresh tokens (tenant schema): issued at login, rotated on refresh, revoked by family. */
+export {
+  createRefreshTokenService,
+  digestRefreshToken,
+  type RefreshTokenService,
+  type IssuedRefreshToken,
+} from './sessions/refresh-token-service.js'
+
+/** The JWT signing secret: JWT_SECRET, or one generated once under the data folder in development. */
+export { loadOrCreateJwtSecret, JWT_SECRET_FILE } from './auth-secret.js'
+
 export { createPostService, type PostService, type Post, type PostInput, type ListPostsInput, type PostPage } from './posts/post-service.js'
 
 /** Migrations. */

@@ -4,6 +4,7 @@ import { createApiKeyService } from './api-keys/api-key-service.js'
 import { readMigrations, type MigrationSet } from './migrations/catalog.js'
 import { migrateAll, type MigrateAllOptions } from './migrations/migrate-all.js'
 import { createPostService } from './posts/post-service.js'
+import { createRefreshTokenService } from './sessions/refresh-token-service.js'
 import { createTenantService } from './tenants/tenant-service.js'
 import { createUserService } from './users/user-service.js'
 
@@ -34,6 +35,7 @@ export async function createServices(options: ServicesOptions) {
     apiKeys,
     users: createUserService({ sql, ...(config && { bcryptCost: config.auth.bcryptCost }) }),
     posts: createPostService({ sql }),
+    refreshTokens: createRefreshTokenService({ sql, ...(config && { ttlSeconds: config.auth.refreshTokenTtlSeconds }) }),
     /** Shared schema first, then every tenant that is behind; see {@link migrateAll}. */
     migrateAll: (opts?: MigrateAllOptions) => migrateAll(sql, migrations, opts),
   }

@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { Config } from './config.js'
+import { ConfigError } from './errors.js'
+
+/** The file, under the data folder, that keeps the development JWT secret between runs. */
+export const JWT_SECRET_FILE = 'jwt-secret'
+
+/**
+ * The secret that signs access tokens: `JWT_SECRET` when it is set (loadConfig requires it
+ * outside embedded mode), otherwise one generated once and kept in `<dataDir>/jwt-secret`
+ * (mode 0600), so tokens survive a restart of the development server. Two processes
+ * starting at once agree: the file is created exclusively and the loser reads it.
+ */
+export async function loadOrCreateJwtSecret(config: Pick<Config, 'auth' | 'dataDir'>): Promise<string> {
+  if (config.auth.jwtSecret !== undefined) return config.auth.jwtSecret
+  const file = path.join(config.dataDir, JWT_SECRET_FILE)
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 })
+  try {
+    await writeFile(file, `${randomBytes(48).toString('base64url')}\n`, { flag: 'wx', mode: 0o600 })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+  }
+  const secret = (await readFile(file, 'utf8')).trim()
+  if (Buffer.byteLength(secret) < 32) {
+    throw new ConfigError([`${file} holds a JWT secret shorter than 32 bytes: delete it to generate a new one`])
+  }
+  return secret
+}

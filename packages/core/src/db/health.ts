@@ -1,0 +1,36 @@
+import type { Sql } from './connect.js'
+import { DatabaseUnavailableError } from '../errors.js'
+import { latestVersion, type Migration } from '../migrations/catalog.js'
+
+/**
+ * One real round trip to the database, failing with {@link DatabaseUnavailableError}
+ * after `timeoutMs` at the latest (a dead server would otherwise hold the caller for the
+ * pool's whole connect timeout).
+ */
+export async function pingDatabase(sql: Sql, timeoutMs = 2000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DatabaseUnavailableError(`the database did not answer within ${timeoutMs} ms`)), timeoutMs)
+  })
+  const query = sql`select 1`
+  try {
+    await Promise.race([query.execute(), timeout])
+  } catch (error) {
+    if (error instanceof DatabaseUnavailableError) {
+      query.cancel()
+      throw error
+    }
+    throw new DatabaseUnavailableError(`the database is unavailable: ${(error as Error).message}`, { cause: error })
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The shared schema's applied version against the latest migration file. */
+export async function sharedSchemaVersion(sql: Sql, shared: readonly Migration[]): Promise<{ current: number; latest: number }> {
+  const latest = latestVersion(shared)
+  const [ledger] = await sql`select to_regclass('public.schema_migrations') as name`
+  if (!ledger?.name) return { current: 0, latest }
+  const [row] = await sql<{ version: number | null }[]>`select max(version) as version from public.schema_migrations`
+  return { current: row?.version ?? 0, latest }
+}

@@ -1,0 +1,107 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import type { Sql, TransactionSql } from '../db/connect.js'
+import { schemaOf, type TenantRef } from '../db/tenant-scope.js'
+import { AuthenticationError, ValidationError } from '../errors.js'
+
+/** A refresh token as handed to a client: `token` is shown once and only its digest is stored. */
+export interface IssuedRefreshToken {
+  readonly token: string
+  readonly userId: number
+  readonly familyId: string
+  readonly expiresAt: Date
+}
+
+export interface RefreshTokenServiceOptions {
+  readonly sql: Sql
+  /** Lifetime of each token of a family, in seconds (default 30 days). */
+  readonly ttlSeconds?: number
+}
+
+/** `rt_` and 256 bits from the CSPRNG, base64url. */
+const TOKEN_SHAPE = /^rt_[A-Za-z0-9_-]{43}$/
+
+function generateRefreshToken(): string {
+  return `rt_${randomBytes(32).toString('base64url')}`
+}
+
+/** SHA-256 of the token: a fast hash is right, the token is random, not a password. */
+export function digestRefreshToken(token: string): Buffer {
+  return createHash('sha256').update(token).digest()
+}
+
+function rejected(): AuthenticationError {
+  return new AuthenticationError('invalid or expired refresh token', 'INVALID_REFRESH_TOKEN')
+}
+
+/**
+ * Refresh tokens of one tenant's users. A family is one login's chain of rotations:
+ * each refresh rotates the token (the old one stops working), and presenting an already
+ * rotated token, the sign of a stolen token replayed, revokes the whole family.
+ */
+export function createRefreshTokenService({ sql, ttlSeconds = 2_592_000 }: RefreshTokenServiceOptions) {
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
+    throw new ValidationError('refresh token lifetime must be a positive number of seconds', 'INVALID_TOKEN_TTL')
+  }
+
+  async function insertToken(tx: Sql | TransactionSql, tenant: TenantRef, userId: number, familyId: string): Promise<IssuedRefreshToken> {
+    const token = generateRefreshToken()
+    const [row] = await tx<{ expiresAt: Date }[]>`
+      insert into ${schemaOf(tx, tenant)}.refresh_tokens (user_id, family_id, token_hash, expires_at)
+      values (${userId}, ${familyId}, ${digestRefreshToken(token)}, now() + make_interval(secs => ${ttlSeconds}))
+      returning expires_at`
+    return { token, userId, familyId, expiresAt: row!.expiresAt }
+  }
+
+  /** Starts a new family for `userId` (one login) and returns its first token. */
+  async function issueRefreshToken(tenant: TenantRef, userId: number): Promise<IssuedRefreshToken> {
+    return insertToken(sql, tenant, userId, randomUUID())
+  }
+
+  /**
+   * Exchanges a live token for the next one of its family. An unknown, expired or revoked
+   * token is an {@link AuthenticationError}; a token that was already rotated also revokes
+   * every token of its family, so neither the thief nor the victim can go on with it.
+   */
+  async function rotateRefreshToken(tenant: TenantRef, token: unknown): Promise<IssuedRefreshToken> {
+    if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw rejected()
+    const digest = digestRefreshToken(token)
+    const outcome = await sql.begin(async (tx) => {
+      const schema = schemaOf(tx, tenant)
+      const [current] = await tx<{ userId: number; familyId: string }[]>`
+        update ${schema}.refresh_tokens set rotated_at = now()
+        where token_hash = ${digest} and rotated_at is null and revoked_at is null and expires_at > now()
+        returning user_id, family_id`
+      if (current) return insertToken(tx, tenant, current.userId, current.familyId)
+      const [reused] = await tx<{ familyId: string }[]>`
+        select family_id from ${schema}.refresh_tokens where token_hash = ${digest} and rotated_at is not null`
+      if (reused) {
+        await tx`
+          update ${schema}.refresh_tokens set revoked_at = now()
+          where family_id = ${reused.familyId} and revoked_at is null`
+      }
+      return undefined
+    })
+    if (!outcome) throw rejected()
+    return outcome
+  }
+
+  /**
+   * Logs out: revokes the token's whole family (the session it belongs to). Only a live
+   * token can log out; anything else is an {@link AuthenticationError}.
+   */
+  async function revokeRefreshToken(tenant: TenantRef, token: unknown): Promise<void> {
+    if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw rejected()
+    const schema = schemaOf(sql, tenant)
+    const revoked = await sql`
+      update ${schema}.refresh_tokens set revoked_at = now()
+      where revoked_at is null and family_id = (
+        select family_id from ${schema}.refresh_tokens
+        where token_hash = ${digestRefreshToken(token)} and rotated_at is null and revoked_at is null and expires_at > now()
+      )`
+    if (revoked.count === 0) throw rejected()
+  }
+
+  return { issueRefreshToken, rotateRefreshToken, revokeRefreshToken }
+}
+
+export type RefreshTokenService = ReturnType<typeof createRefreshTokenService>
