@@ -84,3 +84,6 @@ export {
   type SchemaMigrationReport,
 } from './migrations/migrate-all.js'
 export { migrateSharedSchema, migrateTenantSchema, verifyTenantMigrationFiles } from './migrations/migrator.js'
+
+/** Consistency checks for `tenantctl doctor`: registry, schemas, ledgers and files. */
+export { findInconsistencies, type Finding, type FindingKind, type FindInconsistenciesOptions } from './doctor/find-inconsistencies.js'

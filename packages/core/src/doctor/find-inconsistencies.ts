@@ -1,0 +1,216 @@
+import type { Sql } from '../db/connect.js'
+import type { Migration, MigrationSet } from '../migrations/catalog.js'
+import { schemaNameProblem } from '../tenants/schema-name.js'
+
+/** What kind of inconsistency a {@link Finding} is. */
+export type FindingKind =
+  /** A registry row whose schema no longer exists. */
+  | 'missing-schema'
+  /** A schema holding a `schema_migrations` table (so made by a migrator) with no registry row. */
+  | 'unregistered-schema'
+  /** A schema (tenant or shared) that lacks migrations the files have. */
+  | 'schema-behind'
+  /** A schema with applied migrations that no file has (newer code ran against it). */
+  | 'schema-ahead'
+  /** The registry's `migration_version` disagrees with the tenant schema's own ledger. */
+  | 'registry-version-mismatch'
+  /** An applied migration whose file was edited afterwards. */
+  | 'checksum-mismatch'
+  /** An api key whose tenant row is gone (only possible without the foreign key). */
+  | 'orphan-api-key'
+  /** The api_keys -> tenants foreign key is missing, so keys can outlive their tenant. */
+  | 'missing-foreign-key'
+
+/** One inconsistency, with how to fix it. */
+export interface Finding {
+  readonly kind: FindingKind
+  /** The schema concerned (`public` for the shared schema), or null for registry-wide findings. */
+  readonly schema: string | null
+  readonly message: string
+  /** What an operator should do about it, in one sentence. */
+  readonly fix: string
+}
+
+export interface FindInconsistenciesOptions {
+  /** Tenant schemas whose ledgers are read at once (each read is one query). Default 4. */
+  readonly concurrency?: number
+}
+
+interface LedgerRow {
+  version: number
+  name: string
+  checksum: string
+}
+
+/**
+ * Reads the catalog, the registry and every tenant's `schema_migrations` and reports each
+ * inconsistency between them and the migration files, with a fix. Read-only.
+ *
+ * NOTE: this reads one ledger per tenant schema, so it costs one query per tenant. That is
+ * fine for a diagnostic; nothing on a request or migration path calls it.
+ */
+export async function findInconsistencies(
+  sql: Sql,
+  migrations: MigrationSet,
+  options: FindInconsistenciesOptions = {},
+): Promise<Finding[]> {
+  const findings: Finding[] = []
+  const [registry] = await sql<{ name: string | null }[]>`select to_regclass('public.tenants')::text as name`
+  const [sharedLedger] = await sql<{ name: string | null }[]>`select to_regclass('public.schema_migrations')::text as name`
+
+  // The shared schema against its files.
+  const sharedApplied = sharedLedger?.name
+    ? await sql<LedgerRow[]>`select version, name, checksum from public.schema_migrations order by version`
+    : []
+  findings.push(...compareLedger('public', sharedApplied, migrations.shared, 'tenantctl migrate'))
+  if (!registry?.name) return findings
+
+  const tenants = await sql<{ schemaName: string; migrationVersion: number; schemaExists: boolean; hasLedger: boolean }[]>`
+    select t.schema_name, t.migration_version,
+      exists (select 1 from pg_namespace n where n.nspname = t.schema_name) as schema_exists,
+      exists (
+        select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where n.nspname = t.schema_name and c.relname = 'schema_migrations' and c.relkind in ('r', 'p')
+      ) as has_ledger
+    from public.tenants t order by t.id`
+
+  for (const tenant of tenants.filter((row) => !row.schemaExists)) {
+    findings.push({
+      kind: 'missing-schema',
+      schema: tenant.schemaName,
+      message: `tenant ${tenant.schemaName} is registered but its schema does not exist`,
+      fix: `run \`tenantctl delete ${tenant.schemaName} --yes\` to remove the registry row and its keys (or restore the schema from a backup)`,
+    })
+  }
+
+  const unregistered = await sql<{ schemaName: string }[]>`
+    select n.nspname as schema_name
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where c.relname = 'schema_migrations' and c.relkind in ('r', 'p') and n.nspname <> 'public'
+      and not exists (select 1 from public.tenants t where t.schema_name = n.nspname)
+    order by n.nspname`
+  for (const { schemaName } of unregistered) {
+    findings.push({
+      kind: 'unregistered-schema',
+      schema: schemaName,
+      message: `schema ${schemaName} looks like a tenant schema (it has schema_migrations) but no tenant is registered for it`,
+      fix: `if it is left over from a deleted or failed tenant, back it up and drop it (DROP SCHEMA "${schemaName}" CASCADE); otherwise create a tenant and move its data there`,
+    })
+  }
+
+  const withSchema = tenants.filter((row) => row.schemaExists)
+  const perTenant: Finding[][] = new Array(withSchema.length)
+  let next = 0
+  const worker = async () => {
+    while (next < withSchema.length) {
+      const index = next++
+      const tenant = withSchema[index]!
+      perTenant[index] = await checkTenantLedger(sql, tenant, migrations.tenant)
+    }
+  }
+  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4))
+  await Promise.all(Array.from({ length: Math.min(concurrency, withSchema.length) }, worker))
+  for (const list of perTenant) findings.push(...list)
+
+  // Tenant migration files as first applied anywhere (the one-query check migrate relies on).
+  const recorded = await sql<LedgerRow[]>`select version, name, checksum from public.tenant_migration_files order by version`
+  for (const row of recorded) {
+    const file = migrations.tenant.find((m) => m.version === row.version)
+    if (file && file.checksum !== row.checksum) {
+      findings.push({
+        kind: 'checksum-mismatch',
+        schema: null,
+        message: `tenant migration ${file.file} differs from the file first applied to tenants (recorded in public.tenant_migration_files)`,
+        fix: `restore ${file.file} to its applied content and put the change in a new migration file`,
+      })
+    }
+  }
+
+  const [foreignKey] = await sql<{ found: boolean }[]>`
+    select exists (
+      select 1 from pg_constraint
+      where contype = 'f' and conrelid = 'public.api_keys'::regclass and confrelid = 'public.tenants'::regclass
+    ) as found`
+  if (!foreignKey?.found) {
+    findings.push({
+      kind: 'missing-foreign-key',
+      schema: 'public',
+      message: 'public.api_keys has no foreign key to public.tenants, so keys can outlive their tenant',
+      fix: 'delete orphan keys, then restore it: ALTER TABLE public.api_keys ADD FOREIGN KEY (tenant_id) REFERENCES public.tenants (id) ON DELETE CASCADE',
+    })
+  }
+  const orphanKeys = await sql<{ prefix: string; tenantId: number }[]>`
+    select k.prefix, k.tenant_id from public.api_keys k
+    where not exists (select 1 from public.tenants t where t.id = k.tenant_id)
+    order by k.id`
+  for (const key of orphanKeys) {
+    findings.push({
+      kind: 'orphan-api-key',
+      schema: null,
+      message: `api key ${key.prefix} belongs to tenant id ${key.tenantId}, which no longer exists`,
+      fix: `delete it: DELETE FROM public.api_keys WHERE prefix = '${key.prefix}'`,
+    })
+  }
+  return findings
+}
+
+async function checkTenantLedger(
+  sql: Sql,
+  tenant: { schemaName: string; migrationVersion: number; hasLedger: boolean },
+  files: readonly Migration[],
+): Promise<Finding[]> {
+  const schema = tenant.schemaName
+  // Registry rows are validated on insert; a name that fails here never reaches SQL.
+  if (schemaNameProblem(schema) !== undefined) return []
+  const applied = tenant.hasLedger
+    ? await sql<LedgerRow[]>`select version, name, checksum from ${sql(schema)}.schema_migrations order by version`
+    : []
+  const findings = compareLedger(schema, applied, files, `tenantctl migrate --schema ${schema}`)
+  const ledgerVersion = applied.at(-1)?.version ?? 0
+  if (ledgerVersion !== tenant.migrationVersion) {
+    findings.push({
+      kind: 'registry-version-mismatch',
+      schema,
+      message: `the registry says ${schema} is at version ${tenant.migrationVersion} but its schema_migrations says ${ledgerVersion}`,
+      fix:
+        `set the registry to the schema's own version (UPDATE public.tenants SET migration_version = ${ledgerVersion} WHERE schema_name = '${schema}'), ` +
+        `then run \`tenantctl migrate --schema ${schema}\``,
+    })
+  }
+  return findings
+}
+
+/** Behind, ahead and checksum findings for one schema's ledger against its files. */
+function compareLedger(schema: string, applied: readonly LedgerRow[], files: readonly Migration[], migrateCommand: string): Finding[] {
+  const findings: Finding[] = []
+  const unknown = applied.filter((row) => !files.some((file) => file.version === row.version))
+  if (unknown.length > 0) {
+    findings.push({
+      kind: 'schema-ahead',
+      schema,
+      message: `${schema} has migrations applied that no file has: ${unknown.map((row) => `${row.version} (${row.name})`).join(', ')}`,
+      fix: 'run the release that contains these migration files (a newer version of the code migrated this schema)',
+    })
+  }
+  for (const row of applied) {
+    const file = files.find((m) => m.version === row.version)
+    if (file && file.checksum !== row.checksum) {
+      findings.push({
+        kind: 'checksum-mismatch',
+        schema,
+        message: `${schema}: migration file ${file.file} was changed after it was applied`,
+        fix: `restore ${file.file} to its applied content and put the change in a new migration file`,
+      })
+    }
+  }
+  const missing = files.filter((file) => !applied.some((row) => row.version === file.version))
+  if (missing.length > 0) {
+    findings.push({
+      kind: 'schema-behind',
+      schema,
+      message: `${schema} lacks ${missing.length} migration${missing.length === 1 ? '' : 's'}: ${missing.map((m) => m.file).join(', ')}`,
+      fix: `run \`${migrateCommand}\``,
+    })
+  }
+  return findings
+}
