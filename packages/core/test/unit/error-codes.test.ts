@@ -1,0 +1,23 @@
+import { readdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const packageDir = fileURLToPath(new URL('../../', import.meta.url))
+
+async function sourceFiles(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true })
+  return entries.filter((e) => e.isFile() && e.name.endsWith('.ts')).map((e) => path.join(e.parentPath ?? e.path, e.name))
+}
+
+t.test('every error code thrown in core is documented in its README', async (t) => {
+  const readme = await readFile(path.join(packageDir, 'README.md'), 'utf8')
+  const codes = new Set<string>()
+  for (const file of await sourceFiles(path.join(packageDir, 'src'))) {
+    const text = await readFile(file, 'utf8')
+    // Codes appear as string arguments of error constructors and as default codes.
+    for (const match of text.matchAll(/(?:new \w*Error\([^;]*?|code = )'([A-Z][A-Z_]{3,})'/gs)) codes.add(match[1]!)
+  }
+  t.ok(codes.size >= 20, `found ${codes.size} codes`)
+  for (const code of codes) t.ok(readme.includes(`\`${code}\``), `${code} is in the README`)
+})
