@@ -1,0 +1,65 @@
+import { randomUUID } from 'node:crypto'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import type { Services } from '@tenantbase/core'
+import auth from './plugins/auth.js'
+import errorHandler from './plugins/error-handler.js'
+import loginRateLimits from './plugins/rate-limit.js'
+import requestLog, { TenantLogController } from './plugins/request-log.js'
+import services, { type ApiConfig } from './plugins/services.js'
+import swagger from './plugins/swagger.js'
+import health from './routes/health.js'
+import posts from './routes/posts/index.js'
+import users from './routes/users/index.js'
+
+export interface AppOptions {
+  /** Core's services, built by the caller on its pool (server.ts, or a test's database). */
+  readonly services: Services
+  readonly config: ApiConfig
+  /** The HS256 secret for access tokens (see core's loadOrCreateJwtSecret). */
+  readonly jwtSecret: string
+  /** pino options (see loggerOptions), or false for no logs. */
+  readonly logger?: FastifyServerOptions['logger']
+}
+
+/**
+ * The whole HTTP API as a Fastify instance. It never listens: server.ts does, tests use
+ * `inject` or listen on port 0.
+ */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { http } = options.config
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // Request lines with the tenant id (plugins/request-log.ts).
+    logController: new TenantLogController(),
+    genReqId: () => randomUUID(),
+    requestIdHeader: 'x-request-id',
+    // The original failed without the trailing slash: here both forms answer, no redirect.
+    routerOptions: { ignoreTrailingSlash: true },
+    bodyLimit: http.bodyLimitBytes,
+    requestTimeout: http.requestTimeoutMs,
+    trustProxy: http.trustProxy,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // JSON only: any other content type is 415 (Fastify also parses text/plain by default).
+  app.removeContentTypeParser('text/plain')
+
+  await app.register(services, { services: options.services, config: options.config })
+  await app.register(errorHandler)
+  await app.register(requestLog)
+  await app.register(swagger)
+  await app.register(auth, { jwtSecret: options.jwtSecret, accessTokenTtlSeconds: options.config.auth.accessTokenTtlSeconds })
+  await app.register(loginRateLimits)
+
+  await app.register(health)
+  await app.register(
+    async (api) => {
+      // Every route under /api/ belongs to the tenant of its api key, resolved once here.
+      api.addHook('onRequest', app.requireApiKey)
+      await api.register(users, { prefix: '/users' })
+      await api.register(posts, { prefix: '/posts' })
+    },
+    { prefix: '/api' },
+  )
+  return app
+}

@@ -1,0 +1,86 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import {
+  AuthenticationError,
+  ConflictError,
+  CoreError,
+  DatabaseUnavailableError,
+  ForbiddenError,
+  NotFoundError,
+  ValidationError,
+  isConnectionError,
+} from '@tenantbase/core'
+import { TooManyRequestsError } from '../errors.js'
+import type { ErrorResponse } from '../schemas/common.js'
+
+/** Core's error classes, each to its HTTP status. Anything else of core is a 500. */
+const CORE_STATUS: [new (...args: never[]) => CoreError, number][] = [
+  [ValidationError, 400],
+  [AuthenticationError, 401],
+  [ForbiddenError, 403],
+  [NotFoundError, 404],
+  [ConflictError, 409],
+  [DatabaseUnavailableError, 503],
+]
+
+/** Fastify's own client-error codes, renamed to stable codes of this API. */
+const FASTIFY_CODES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH',
+  FST_ERR_CTP_INVALID_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
+  FST_ERR_BAD_URL: 'BAD_URL',
+}
+
+function body(statusCode: number, code: string, message: string): ErrorResponse {
+  return { statusCode, code, error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
+/**
+ * The one mapping from any thrown error to the one JSON error shape. Client errors keep
+ * their message; server errors are logged in full and shown to no one.
+ */
+export function toErrorResponse(error: unknown): ErrorResponse {
+  if (error instanceof CoreError) {
+    const status = CORE_STATUS.find(([type]) => error instanceof type)?.[1]
+    if (status !== undefined) return body(status, error.code, error.message)
+    return body(500, 'INTERNAL_ERROR', 'internal server error')
+  }
+  if (isConnectionError(error)) return body(503, 'DATABASE_UNAVAILABLE', 'the database is unavailable, try again later')
+  const fastifyError = error as Partial<FastifyError> & { retryAfterSeconds?: number }
+  if (fastifyError.validation) return body(400, 'VALIDATION_FAILED', fastifyError.message ?? 'invalid input')
+  const status = fastifyError.statusCode
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const code = (fastifyError.code && FASTIFY_CODES[fastifyError.code]) ?? fastifyError.code ?? 'BAD_REQUEST'
+    // JSON.parse's message names the position, never a secret; keep it short and stable.
+    const message = code === 'INVALID_JSON' ? 'the body is not valid JSON' : (fastifyError.message ?? 'bad request')
+    return body(status, code, message)
+  }
+  return body(500, 'INTERNAL_ERROR', 'internal server error')
+}
+
+async function handleError(this: FastifyInstance, error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const response = toErrorResponse(error)
+  const tenantId = request.tenant?.id
+  if (response.statusCode >= 500) {
+    request.log.error({ err: error, tenantId }, 'request failed')
+  } else {
+    request.log.info({ code: response.code, statusCode: response.statusCode, tenantId }, response.message)
+  }
+  if (error instanceof TooManyRequestsError) reply.header('retry-after', String(error.retryAfterSeconds))
+  return reply.code(response.statusCode).type('application/json; charset=utf-8').send(response)
+}
+
+/** One error handler and one not-found handler for the whole app. */
+export default fp(
+  async function errorHandler(app: FastifyInstance) {
+    app.setErrorHandler(handleError)
+    app.setNotFoundHandler((request, reply) => {
+      reply.code(404).send(body(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))
+    })
+  },
+  { name: 'error-handler' },
+)

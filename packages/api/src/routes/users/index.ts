@@ -1,0 +1,102 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { Type } from '@sinclair/typebox'
+import { AuthenticationError, NotFoundError } from '@tenantbase/core'
+import { API_KEY_SECURITY, errorResponses, USER_SECURITY } from '../../schemas/common.js'
+import { LoginBody, RefreshBody, RegisterBody, TokenPair, toTokenPair, toUserResponse, UserResponse } from '../../schemas/users.js'
+
+/** /api/users/: registration, login, token refresh, logout, and the current user. */
+const users: FastifyPluginAsyncTypebox = async (app) => {
+  const { users, refreshTokens } = app.services
+  const expiresIn = app.apiConfig.auth.accessTokenTtlSeconds
+
+  app.post('/register/', {
+    schema: {
+      tags: ['users'],
+      summary: 'Register a user in the tenant',
+      security: API_KEY_SECURITY,
+      body: RegisterBody,
+      response: { 201: UserResponse, ...errorResponses(400, 401, 409, 413, 415) },
+    },
+    handler: async (request, reply) => {
+      const user = await users.registerUser(request.tenant!, request.body)
+      return reply.code(201).send(toUserResponse(user))
+    },
+  })
+
+  app.post('/login/', {
+    schema: {
+      tags: ['users'],
+      summary: 'Log in: an access token and a refresh token',
+      description:
+        'Rate limited per tenant: failed attempts per email, and all attempts per client address. Over a limit: 429 with Retry-After.',
+      security: API_KEY_SECURITY,
+      body: LoginBody,
+      response: { 200: TokenPair, ...errorResponses(400, 401, 413, 415, 429) },
+    },
+    config: { rateLimit: app.loginAttemptLimit },
+    handler: async (request) => {
+      const tenant = request.tenant!
+      await app.loginFailures.check(request)
+      let user
+      try {
+        user = await users.authenticateUser(tenant, request.body.email, request.body.password)
+      } catch (error) {
+        if (error instanceof AuthenticationError) await app.loginFailures.recordFailure(request)
+        throw error
+      }
+      const refresh = await refreshTokens.issueRefreshToken(tenant, user.id)
+      return toTokenPair(app.signAccessToken(user.id, tenant), refresh, expiresIn)
+    },
+  })
+
+  app.post('/token/refresh/', {
+    schema: {
+      tags: ['users'],
+      summary: 'Exchange a refresh token for a new pair',
+      description: 'The refresh token is single use. Presenting one that was already used revokes every token of its login.',
+      security: API_KEY_SECURITY,
+      body: RefreshBody,
+      response: { 200: TokenPair, ...errorResponses(400, 401, 413, 415) },
+    },
+    handler: async (request) => {
+      const tenant = request.tenant!
+      const refresh = await refreshTokens.rotateRefreshToken(tenant, request.body.refresh_token)
+      return toTokenPair(app.signAccessToken(refresh.userId, tenant), refresh, expiresIn)
+    },
+  })
+
+  app.post('/logout/', {
+    schema: {
+      tags: ['users'],
+      summary: 'Log out: revoke the refresh token and every token of its login',
+      security: API_KEY_SECURITY,
+      body: RefreshBody,
+      response: { 204: Type.Null({ description: 'Logged out' }), ...errorResponses(400, 401, 413, 415) },
+    },
+    handler: async (request, reply) => {
+      await refreshTokens.revokeRefreshToken(request.tenant!, request.body.refresh_token)
+      return reply.code(204).send(null)
+    },
+  })
+
+  app.get('/me/', {
+    schema: {
+      tags: ['users'],
+      summary: 'The user of the access token',
+      security: USER_SECURITY,
+      response: { 200: UserResponse, ...errorResponses(401) },
+    },
+    preHandler: app.requireUser,
+    handler: async (request) => {
+      try {
+        return toUserResponse(await users.getUser(request.tenant!, request.userId!))
+      } catch (error) {
+        // A valid token of a user that no longer exists.
+        if (error instanceof NotFoundError) throw new AuthenticationError('the user of this token no longer exists', 'INVALID_ACCESS_TOKEN')
+        throw error
+      }
+    },
+  })
+}
+
+export default users

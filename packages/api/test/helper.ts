@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto'
+import type { Writable } from 'node:stream'
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import type { Test } from 'tap'
+import { createServices, loadConfig, type Config, type Services } from '@tenantbase/core'
+import { createTestDatabase, type TestDatabase } from '@tenantbase/core/testing'
+import { buildApp } from '../src/app.js'
+import { loggerOptions } from '../src/logger.js'
+
+export const JWT_SECRET = 'test-secret-that-is-at-least-32-bytes-long'
+
+/** One database per test file, migrated, with core's services on it. */
+export interface TestContext {
+  readonly db: TestDatabase
+  readonly services: Services
+  readonly config: Config
+}
+
+/** A real configuration, as the server would load it, for the test database. */
+export function testConfig(url: string, env: Record<string, string> = {}): Config {
+  return loadConfig({ DATABASE_URL: url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: 'silent', ...env })
+}
+
+/** A fresh database (dropped at the end of `t`) with the shared schema migrated. */
+export async function setupDatabase(t: Test, env: Record<string, string> = {}): Promise<TestContext> {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const config = testConfig(db.url, env)
+  const services = await createServices({ sql: db.sql, config })
+  await services.migrateAll()
+  return { db, services, config }
+}
+
+/** The whole app on `ctx`, closed when `t` ends. */
+export async function buildTestApp(
+  t: Test,
+  ctx: TestContext,
+  options: { env?: Record<string, string>; logStream?: Writable; jwtSecret?: string } = {},
+): Promise<FastifyInstance> {
+  const config = options.env ? testConfig(ctx.db.url, options.env) : ctx.config
+  const app = await buildApp({
+    services: ctx.services,
+    config,
+    jwtSecret: options.jwtSecret ?? JWT_SECRET,
+    logger: options.logStream ? loggerOptions({ level: 'debug', stream: options.logStream }) : false,
+  })
+  t.teardown(() => app.close())
+  return app
+}
+
+export interface TestTenant {
+  readonly id: number
+  readonly schemaName: string
+  readonly key: string
+}
+
+/** A tenant with a random schema name and its first api key. */
+export async function makeTenant(services: Services, label = 't'): Promise<TestTenant> {
+  const schemaName = `${label}_${randomBytes(5).toString('hex')}`
+  const { tenant, apiKey } = await services.tenants.createTenant({ name: `Tenant ${schemaName}`, schemaName })
+  return { id: tenant.id, schemaName, key: apiKey.key }
+}
+
+export interface LoggedInUser {
+  readonly id: number
+  readonly email: string
+  readonly password: string
+  readonly accessToken: string
+  readonly refreshToken: string
+  /** Headers for a user route: the tenant's api key and the Bearer token. */
+  readonly headers: Record<string, string>
+}
+
+/** Registers and logs in a user through the API, asserting both succeed. */
+export async function registerAndLogin(app: FastifyInstance, tenant: TestTenant, name = 'user'): Promise<LoggedInUser> {
+  const email = `${name}-${randomBytes(3).toString('hex')}@example.com`
+  const password = `pw-${randomBytes(8).toString('hex')}`
+  const registered = await app.inject({ method: 'POST', url: '/api/users/register/', headers: { 'api-key': tenant.key }, payload: { email, password, name } })
+  if (registered.statusCode !== 201) throw new Error(`register failed: ${registered.statusCode} ${registered.body}`)
+  const login = await app.inject({ method: 'POST', url: '/api/users/login/', headers: { 'api-key': tenant.key }, payload: { email, password } })
+  if (login.statusCode !== 200) throw new Error(`login failed: ${login.statusCode} ${login.body}`)
+  const tokens = login.json()
+  return {
+    id: registered.json().id,
+    email,
+    password,
+    accessToken: tokens.access_token,
+    refreshToken: tokens.refresh_token,
+    headers: { 'api-key': tenant.key, authorization: `Bearer ${tokens.access_token}` },
+  }
+}
+
+/** Asserts the one error shape and the status and code. */
+export function assertError(t: Test, response: LightMyRequestResponse | { statusCode: number; json(): unknown }, status: number, code?: string): void {
+  t.equal(response.statusCode, status, `status ${status}`)
+  const body = response.json() as Record<string, unknown>
+  t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'], 'error shape')
+  t.equal(body.statusCode, status)
+  if (code !== undefined) t.equal(body.code, code)
+  t.notMatch(String(body.message), /\n\s+at /, 'no stack trace')
+}
