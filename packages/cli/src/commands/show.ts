@@ -1,0 +1,42 @@
+import { latestVersion } from '@tenantbase/core'
+import type { CommandContext } from '../context.js'
+import { formatTime } from '../output.js'
+import { keyStatus } from './key-status.js'
+
+/** `tenantctl show <schema>`: one tenant, its keys (prefixes only) and its migration state. */
+export async function runShow(ctx: CommandContext, schema: string) {
+  const services = await ctx.services()
+  const tenant = await services.tenants.getTenant(schema)
+  const keys = await services.apiKeys.listApiKeys(tenant)
+  const latest = latestVersion(services.migrations.tenant)
+  const pending = services.migrations.tenant.filter((m) => m.version > tenant.migrationVersion).map((m) => m.file)
+  const result = {
+    tenant,
+    keys: keys.map((key) => ({ ...key, status: keyStatus(key) })),
+    migrations: { version: tenant.migrationVersion, latest, pending },
+  }
+  const { output } = ctx
+  if (output.json) {
+    output.writeJson(result)
+    return result
+  }
+  const s = output.style
+  output.line(`${s.bold(tenant.name)}  ${s.dim(`id ${tenant.id}`)}`)
+  output.line(`  schema     ${tenant.schemaName}`)
+  output.line(`  address    ${tenant.address || s.dim('(none)')}`)
+  output.line(`  created    ${formatTime(tenant.createdAt)} UTC`)
+  output.line(
+    `  migrations version ${tenant.migrationVersion} of ${latest}` +
+      (pending.length > 0 ? `, ${s.yellow(`pending: ${pending.join(', ')}`)}` : `, ${s.green('up to date')}`),
+  )
+  output.line()
+  if (keys.length === 0) {
+    output.line('No api keys.')
+    return result
+  }
+  output.table(
+    ['PREFIX', 'NAME', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
+    result.keys.map((key) => [key.prefix, key.name, key.status, formatTime(key.createdAt), formatTime(key.expiresAt), formatTime(key.lastUsedAt)]),
+  )
+  return result
+}

@@ -1,0 +1,54 @@
+import { sharedSchemaVersion } from '@tenantbase/core'
+import type { CommandContext } from '../context.js'
+import { CommandFailedError } from '../errors.js'
+
+/** `tenantctl status`: every schema's version and pending migrations; fails if anything is pending (a CI gate). */
+export async function runStatus(ctx: CommandContext) {
+  const services = await ctx.services()
+  const shared = await sharedSchemaVersion(services.sql, services.migrations.shared)
+  const sharedPending = services.migrations.shared.filter((m) => m.version > shared.current).map((m) => m.file)
+  // Before the first migration there is no registry, so no tenant either.
+  const tenants = shared.current === 0 ? [] : await services.tenants.tenantMigrationStatus()
+  const latest = services.migrations.tenant.at(-1)?.version ?? 0
+  const behind = tenants.filter((t) => t.pending.length > 0)
+  const result = {
+    ok: sharedPending.length === 0 && behind.length === 0,
+    shared: { version: shared.current, latest: shared.latest, pending: sharedPending },
+    latestTenantVersion: latest,
+    tenantsBehind: behind.length,
+    tenants,
+  }
+  const { output } = ctx
+  const s = output.style
+  if (output.json) {
+    output.writeJson(result)
+  } else {
+    output.line(
+      `shared schema (public): version ${shared.current} of ${shared.latest}` +
+        (sharedPending.length > 0 ? `, ${s.yellow(`pending: ${sharedPending.join(', ')}`)}` : ''),
+    )
+    if (tenants.length > 0) {
+      output.table(
+        ['SCHEMA', 'VERSION', 'PENDING'],
+        tenants.map((t) => [t.schemaName, String(t.version), t.pending.length > 0 ? s.yellow(t.pending.join(', ')) : s.dim('-')]),
+      )
+    }
+    output.line(
+      result.ok
+        ? s.green(`✔ ${tenants.length} tenant${tenants.length === 1 ? '' : 's'}, all at version ${latest}`)
+        : s.yellow(
+            [sharedPending.length > 0 ? 'the shared schema is behind' : '', behind.length > 0 ? `${behind.length} of ${tenants.length} tenants behind version ${latest}` : '']
+              .filter(Boolean)
+              .join('; '),
+          ),
+    )
+  }
+  if (!result.ok) {
+    throw new CommandFailedError(
+      `migrations are pending (${[sharedPending.length > 0 ? 'shared schema' : '', behind.length > 0 ? `${behind.length} tenant${behind.length === 1 ? '' : 's'}` : '']
+        .filter(Boolean)
+        .join(', ')}): run \`tenantctl migrate\``,
+    )
+  }
+  return result
+}

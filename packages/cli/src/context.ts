@@ -1,0 +1,86 @@
+import type { Config, Database, Services } from '@tenantbase/core'
+import { createOutput, type Output, type OutputStream } from './output.js'
+import type { Prompter } from './prompts.js'
+
+/** The process around the cli: bin.ts passes the real one, tests their own. */
+export interface CliEnvironment {
+  readonly argv: readonly string[]
+  readonly env: Record<string, string | undefined>
+  readonly stdin: NodeJS.ReadableStream & { readonly isTTY?: boolean }
+  readonly stdout: OutputStream & NodeJS.WritableStream
+  readonly stderr: OutputStream & NodeJS.WritableStream
+  /** Called with a closer for each resource opened, so an interrupt can release it at once. */
+  readonly track?: (close: () => Promise<void>) => () => void
+}
+
+/** Options every command accepts. */
+export interface GlobalOptions {
+  readonly json?: boolean
+  readonly verbose?: boolean
+  readonly migrationsDir?: string
+}
+
+/** What a command receives. */
+export interface CommandContext {
+  readonly output: Output
+  /** Undefined without a terminal: the command must then have every flag it needs. */
+  readonly prompts: Prompter | undefined
+  /** Core's services on the configured database, opened on first call. */
+  services(options?: { poolMax?: number }): Promise<Services>
+  /** The open database's pool (after {@link CommandContext.services}). */
+  database(): Database
+}
+
+/** Builds a command's context; {@link closeContext} releases what it opened. */
+export async function createContext(environment: CliEnvironment, options: GlobalOptions): Promise<CommandContext & { close(): Promise<void> }> {
+  const json = options.json ?? false
+  const output = createOutput({ stdout: environment.stdout, stderr: environment.stderr, env: environment.env, json })
+  // Prompts go to stderr under --json so stdout carries only the JSON document.
+  const promptOutput = json ? environment.stderr : environment.stdout
+  const interactive = Boolean(environment.stdin.isTTY) && Boolean(promptOutput.isTTY)
+  const prompts = interactive
+    ? (await import('./prompts.js')).createTerminalPrompter({ input: environment.stdin, output: promptOutput })
+    : undefined
+
+  let opened: { database: Database; services: Services; untrack: () => void } | undefined
+  const core = () => import('@tenantbase/core')
+
+  return {
+    output,
+    prompts,
+    async services(serviceOptions = {}) {
+      if (opened) return opened.services
+      const { loadConfig, openDatabase, createServices } = await core()
+      const config: Config = loadConfig(environment.env)
+      const database = await openDatabase(config.database, {
+        max: Math.max(serviceOptions.poolMax ?? 4, 2),
+      })
+      const untrack = environment.track?.(async () => {
+        // An interrupt: end connections now, so an open transaction rolls back.
+        await database.sql.end({ timeout: 0 })
+        await database.close()
+      }) ?? (() => {})
+      try {
+        const migrationsDir = options.migrationsDir
+        const services = await createServices({ sql: database.sql, config, ...(migrationsDir && { migrationsDir }) })
+        opened = { database, services, untrack }
+        return services
+      } catch (error) {
+        untrack()
+        await database.close()
+        throw error
+      }
+    },
+    database() {
+      if (!opened) throw new Error('database() before services()')
+      return opened.database
+    },
+    async close() {
+      if (!opened) return
+      const { database, untrack } = opened
+      opened = undefined
+      untrack()
+      await database.close()
+    },
+  }
+}

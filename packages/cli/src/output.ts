@@ -1,0 +1,160 @@
+import { Chalk, supportsColor, type ChalkInstance } from 'chalk'
+import cliProgress from 'cli-progress'
+import Table from 'cli-table3'
+
+/** A stream the cli writes to: process.stdout/stderr, or a test's capture. */
+export interface OutputStream {
+  write(chunk: string): boolean
+  readonly isTTY?: boolean
+}
+
+export interface OutputOptions {
+  readonly stdout: OutputStream
+  readonly stderr: OutputStream
+  readonly env: Record<string, string | undefined>
+  /** Machine output: stdout carries one JSON document and nothing else. */
+  readonly json: boolean
+}
+
+/** Colours a command may use; all are identity functions when colour is off. */
+export interface Styles {
+  bold(text: string): string
+  dim(text: string): string
+  green(text: string): string
+  red(text: string): string
+  yellow(text: string): string
+  cyan(text: string): string
+}
+
+/** One finished tenant, as the progress display needs it. */
+export interface ProgressItem {
+  readonly schema: string
+  readonly ok: boolean
+  readonly from: number
+  readonly to: number
+  readonly error?: string
+  readonly ms: number
+}
+
+/** Draws a long run: a bar in a terminal, one line per item otherwise. */
+export interface Progress {
+  start(total: number): void
+  itemDone(item: ProgressItem, counts: { done: number; failed: number; total: number }): void
+  stop(): void
+}
+
+export interface Output {
+  readonly json: boolean
+  /** Styles for stdout. */
+  readonly style: Styles
+  /** A line of human output on stdout (never call in JSON mode). */
+  line(text?: string): void
+  /** Progress and notes: stdout for people, stderr in JSON mode so stdout stays parseable. */
+  note(text: string): void
+  /** A warning on stderr. */
+  warn(text: string): void
+  /** An error line on stderr. */
+  error(text: string): void
+  /** The command's JSON result on stdout. */
+  writeJson(value: unknown): void
+  /** A plain table on stdout. */
+  table(head: readonly string[], rows: readonly (readonly string[])[]): void
+  /** A progress display for `total` items. */
+  progress(label: string): Progress
+}
+
+/** Colour only for a terminal, and never under NO_COLOR (https://no-color.org). */
+function colourLevel(stream: OutputStream, env: Record<string, string | undefined>): 0 | 1 | 2 | 3 {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return 0
+  if (!stream.isTTY) return 0
+  if (env.TERM === 'dumb') return 0
+  return supportsColor ? supportsColor.level : 1
+}
+
+function stylesOf(chalk: ChalkInstance): Styles {
+  return {
+    bold: (text) => chalk.bold(text),
+    dim: (text) => chalk.dim(text),
+    green: (text) => chalk.green(text),
+    red: (text) => chalk.red(text),
+    yellow: (text) => chalk.yellow(text),
+    cyan: (text) => chalk.cyan(text),
+  }
+}
+
+const PLAIN_TABLE_CHARS = {
+  top: '', 'top-mid': '', 'top-left': '', 'top-right': '',
+  bottom: '', 'bottom-mid': '', 'bottom-left': '', 'bottom-right': '',
+  left: '', 'left-mid': '', mid: '', 'mid-mid': '',
+  right: '', 'right-mid': '', middle: '  ',
+}
+
+export function createOutput(options: OutputOptions): Output {
+  const { stdout, stderr, env, json } = options
+  const style = stylesOf(new Chalk({ level: colourLevel(stdout, env) }))
+  const errStyle = stylesOf(new Chalk({ level: colourLevel(stderr, env) }))
+  const notes = json ? stderr : stdout
+  const noteStyle = json ? errStyle : style
+
+  function progress(label: string): Progress {
+    const useBar = Boolean(stderr.isTTY) && !json
+    let bar: cliProgress.SingleBar | undefined
+    return {
+      start(total) {
+        if (!useBar || total === 0) return
+        bar = new cliProgress.SingleBar(
+          {
+            stream: stderr as unknown as NodeJS.WritableStream,
+            format: `${label} {bar} {value}/{total} | failed {failed} | ETA {eta_formatted}`,
+            hideCursor: true,
+            etaBuffer: 50,
+            fps: 10,
+          },
+          cliProgress.Presets.shades_classic,
+        )
+        bar.start(total, 0, { failed: 0 })
+      },
+      itemDone(item, counts) {
+        if (bar) {
+          bar.update(counts.done, { failed: counts.failed })
+          return
+        }
+        const position = noteStyle.dim(`[${counts.done}/${counts.total}]`)
+        const outcome = item.ok
+          ? `${noteStyle.green('ok')} ${item.from} -> ${item.to} (${item.ms} ms)`
+          : `${noteStyle.red('FAILED')} ${item.error ?? ''}`
+        notes.write(`${position} ${item.schema} ${outcome}\n`)
+      },
+      stop() {
+        bar?.stop()
+        bar = undefined
+      },
+    }
+  }
+
+  return {
+    json,
+    style,
+    line: (text = '') => void stdout.write(`${text}\n`),
+    note: (text) => void notes.write(`${text}\n`),
+    warn: (text) => void stderr.write(`${errStyle.yellow('warning:')} ${text}\n`),
+    error: (text) => void stderr.write(`${errStyle.red('error:')} ${text}\n`),
+    writeJson: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    table(head, rows) {
+      const table = new Table({
+        head: head.map((title) => style.bold(title)),
+        chars: PLAIN_TABLE_CHARS,
+        style: { head: [], border: [], 'padding-left': 0, 'padding-right': 0 },
+      })
+      table.push(...rows.map((row) => [...row]))
+      stdout.write(`${table.toString().split('\n').map((row) => row.trimEnd()).join('\n')}\n`)
+    },
+    progress,
+  }
+}
+
+/** A timestamp as people read it in a table: `2026-11-27 16:05` (UTC). */
+export function formatTime(date: Date | null | undefined): string {
+  if (!date) return '-'
+  return `${date.toISOString().slice(0, 16).replace('T', ' ')}`
+}

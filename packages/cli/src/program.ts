@@ -1,0 +1,140 @@
+import { Command } from 'commander'
+import { createContext, type CliEnvironment, type CommandContext, type GlobalOptions } from './context.js'
+
+type Runner = (ctx: CommandContext, ...args: never[]) => Promise<unknown>
+
+function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`
+}
+
+/**
+ * Builds the `tenantctl` commander program. No side effects: nothing runs until
+ * `parseAsync`. Command modules (and through them core and the database driver) are
+ * imported only when their command runs, so `--help` answers at once.
+ */
+export function buildProgram(environment: CliEnvironment): Command {
+  const program = new Command('tenantctl')
+
+  /** Wraps a lazily imported command: builds its context, runs it, always releases the database. */
+  function run(load: () => Promise<Runner>) {
+    return async (...args: unknown[]) => {
+      const command = args.at(-1) as Command
+      const globals = command.optsWithGlobals<GlobalOptions>()
+      const migrationsDir = globals.migrationsDir ?? environment.env.TENANTCTL_MIGRATIONS_DIR
+      const ctx = await createContext(environment, { ...globals, ...(migrationsDir && { migrationsDir }) })
+      try {
+        const runner = await load()
+        await runner(ctx, ...(args.slice(0, -1) as never[]))
+      } finally {
+        await ctx.close()
+      }
+    }
+  }
+
+  program
+    .description('Manage tenantbase tenants, their api keys and the migrations of every schema.')
+    .option('--json', 'machine output: one JSON document on stdout, nothing else there')
+    .option('--verbose', 'show stack traces of errors')
+    .option('--migrations-dir <dir>', 'a folder with shared/ and tenant/ migrations instead of core\'s own (env TENANTCTL_MIGRATIONS_DIR)')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => void environment.stdout.write(text),
+      writeErr: (text) => void environment.stderr.write(text),
+    })
+    .configureHelp({ showGlobalOptions: true })
+    .showHelpAfterError('(add --help for usage)')
+    .showSuggestionAfterError()
+    .addHelpText(
+      'after',
+      '\nDatabase: DATABASE_URL (with JWT_SECRET), or the embedded PostgreSQL under .data/ (started if no process runs it).\n' +
+        'Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 130 interrupted. Colour is off under NO_COLOR or without a terminal.\n' +
+        examples('tenantctl create', 'tenantctl list --json', 'tenantctl migrate --concurrency 8', 'tenantctl status || echo "migrations pending"'),
+    )
+
+  program
+    .command('create')
+    .description('create a tenant: its schema, its tables and a first api key (asks for missing flags in a terminal)')
+    .option('--name <name>', 'display name of the tenant')
+    .option('--address <address>', 'postal address (may be empty: --address "")')
+    .option('--schema <schema>', 'schema name: a-z, 0-9 and _, starting with a letter')
+    .option('--key-name <name>', 'name of the first api key', undefined)
+    .addHelpText(
+      'after',
+      '\nIn a terminal, missing flags are asked for; without one, --name, --address and --schema are required.\n' +
+        examples('tenantctl create', 'tenantctl create --name "Acme Inc." --address "1 Main St" --schema acme --key-name ci'),
+    )
+    .action(run(async () => (await import('./commands/create.js')).runCreate as Runner))
+
+  program
+    .command('list')
+    .description('list tenants: name, schema, active keys, migration version, created')
+    .addHelpText('after', examples('tenantctl list', 'tenantctl list --json | jq -r ".[].schemaName"'))
+    .action(run(async () => (await import('./commands/list.js')).runList as Runner))
+
+  program
+    .command('show')
+    .description('show one tenant, its keys (prefixes only) and its migration state')
+    .argument('<schema>', 'the tenant\'s schema name')
+    .addHelpText('after', examples('tenantctl show acme', 'tenantctl show acme --json'))
+    .action(run(async () => (await import('./commands/show.js')).runShow as Runner))
+
+  const keys = program
+    .command('keys')
+    .description('issue, list and revoke api keys')
+    .addHelpText('after', examples('tenantctl keys create acme --name ci --expires-in 90d', 'tenantctl keys list acme', 'tenantctl keys revoke tb_0123456789ab'))
+  keys
+    .command('create')
+    .description('issue a new api key for a tenant (shown once)')
+    .argument('<schema>', 'the tenant\'s schema name')
+    .option('--name <name>', 'a name for the key', 'default')
+    .option('--expires-in <duration>', 'expire after a duration such as 30d, 12h, 1y (default: never)')
+    .addHelpText('after', examples('tenantctl keys create acme --name ci --expires-in 30d'))
+    .action(run(async () => (await import('./commands/keys-create.js')).runKeysCreate as Runner))
+  keys
+    .command('list')
+    .description('list a tenant\'s keys by prefix, with status and last use')
+    .argument('<schema>', 'the tenant\'s schema name')
+    .addHelpText('after', examples('tenantctl keys list acme'))
+    .action(run(async () => (await import('./commands/keys-list.js')).runKeysList as Runner))
+  keys
+    .command('revoke')
+    .description('revoke a key by its prefix; every API process refuses it within a second')
+    .argument('<prefix>', 'the key\'s public prefix, tb_ and 12 hex digits')
+    .addHelpText('after', examples('tenantctl keys revoke tb_0123456789ab'))
+    .action(run(async () => (await import('./commands/keys-revoke.js')).runKeysRevoke as Runner))
+
+  program
+    .command('migrate')
+    .description('migrate the shared schema, then every tenant schema that is behind')
+    .option('--concurrency <n>', 'tenants migrated at once (1-64)', '4')
+    .option('--schema <schema...>', 'only these tenant schemas (repeatable)')
+    .option('--dry-run', 'show what is pending without applying anything')
+    .addHelpText(
+      'after',
+      '\nA progress bar in a terminal, a line per tenant otherwise. Exits 1 if any schema failed, naming each.\n' +
+        examples('tenantctl migrate', 'tenantctl migrate --concurrency 8', 'tenantctl migrate --schema acme --schema globex', 'tenantctl migrate --dry-run --json'),
+    )
+    .action(run(async () => (await import('./commands/migrate.js')).runMigrate as Runner))
+
+  program
+    .command('status')
+    .description('per tenant: migration version and pending migrations; exits 1 if anything is pending')
+    .addHelpText('after', examples('tenantctl status', 'tenantctl status --json'))
+    .action(run(async () => (await import('./commands/status.js')).runStatus as Runner))
+
+  program
+    .command('delete')
+    .description('drop a tenant\'s schema with all its data and revoke its keys')
+    .argument('<schema>', 'the tenant\'s schema name')
+    .option('--yes', 'do not ask to type the schema name (required without a terminal)')
+    .addHelpText('after', examples('tenantctl delete acme', 'tenantctl delete acme --yes'))
+    .action(run(async () => (await import('./commands/delete.js')).runDelete as Runner))
+
+  program
+    .command('doctor')
+    .description('check registry, schemas, migrations and keys agree; say how to fix each finding; exits 1 on any')
+    .addHelpText('after', examples('tenantctl doctor', 'tenantctl doctor --json'))
+    .action(run(async () => (await import('./commands/doctor.js')).runDoctor as Runner))
+
+  return program
+}
