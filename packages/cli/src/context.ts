@@ -27,8 +27,6 @@ export interface CommandContext {
   readonly prompts: Prompter | undefined
   /** Core's services on the configured database, opened on first call. */
   services(options?: { poolMax?: number }): Promise<Services>
-  /** The open database's pool (after {@link CommandContext.services}). */
-  database(): Database
 }
 
 /** Builds a command's context; {@link closeContext} releases what it opened. */
@@ -70,10 +68,6 @@ export async function createContext(environment: CliEnvironment, options: Global
         await database.close()
         throw error
       }
-    },
-    database() {
-      if (!opened) throw new Error('database() before services()')
-      return opened.database
     },
     async close() {
       if (!opened) return

@@ -1,0 +1,140 @@
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import type { Test } from 'tap'
+import { createServices, type Services } from '@tenantbase/core'
+import { createTestDatabase, type TestDatabase } from '@tenantbase/core/testing'
+import type { CommandContext } from '../src/context.js'
+import { createOutput, type OutputStream } from '../src/output.js'
+import type { Prompter } from '../src/prompts.js'
+
+/** The built cli: tests run what users run (`pnpm test` builds first). */
+export const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
+
+export const JWT_SECRET = 'test-secret-of-at-least-thirty-two-bytes'
+
+/** A fresh database with the shared schema migrated, and core's services on it. */
+export async function setupDatabase(t: Test, options: { migrationsDir?: string } = {}): Promise<{ db: TestDatabase; services: Services }> {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const services = await createServices({ sql: db.sql, ...(options.migrationsDir && { migrationsDir: options.migrationsDir }) })
+  await services.migrateAll()
+  return { db, services }
+}
+
+/** A random valid schema name, so tests never collide. */
+export function randomSchema(label = 't'): string {
+  return `${label}_${randomBytes(4).toString('hex')}`
+}
+
+export interface CliResult {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * Runs `tenantctl args` as a child process with no terminal: stdin, stdout and stderr are
+ * pipes. stdin stays open (never ended), so a cli that waited for input would hang here and
+ * be killed by the guard, failing the test instead of passing by accident.
+ */
+export function runCli(args: readonly string[], options: { url?: string; env?: Record<string, string>; guardMs?: number } = {}): Promise<CliResult> {
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), JWT_SECRET, NO_COLOR: '', ...options.env }
+  delete env.TEST_DATABASE_URL
+  if (options.url) env.DATABASE_URL = options.url
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    const guard = setTimeout(() => child.kill('SIGKILL'), options.guardMs ?? 60_000)
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      clearTimeout(guard)
+      resolve({ code, signal, stdout, stderr })
+    })
+  })
+}
+
+/** Parses stdout as the one JSON document `--json` promises, or fails with the output shown. */
+export function parseJson<T = unknown>(t: Test, result: CliResult): T {
+  try {
+    return JSON.parse(result.stdout) as T
+  } catch {
+    t.fail(`stdout is not one JSON document:\n${result.stdout}\nstderr:\n${result.stderr}`)
+    throw new Error('not JSON')
+  }
+}
+
+/** A stream that keeps what is written. */
+export function captureStream(isTTY = false): OutputStream & { text: () => string } {
+  let text = ''
+  return {
+    isTTY,
+    write(chunk: string) {
+      text += chunk
+      return true
+    },
+    text: () => text,
+  }
+}
+
+export interface ScriptedAnswer {
+  /** Matched against the question's message. */
+  readonly question: RegExp
+  /** One answer, or several when validation should refuse the first ones. `undefined` accepts the default. */
+  readonly answers: readonly (string | boolean | undefined)[]
+}
+
+/**
+ * A Prompter that answers from a script, running each question's validation like inquirer
+ * does: a refused answer records the message and the next scripted answer is tried.
+ */
+export function scriptedPrompter(script: readonly ScriptedAnswer[]) {
+  const asked: { message: string; default: unknown; refusals: string[] }[] = []
+  const remaining = script.map((entry) => ({ ...entry, answers: [...entry.answers] }))
+  function next(message: string): (string | boolean | undefined)[] {
+    const entry = remaining.find((item) => item.question.test(message))
+    if (!entry) throw new Error(`unexpected question: ${message}`)
+    return entry.answers
+  }
+  const prompter: Prompter = {
+    async input(question) {
+      const record = { message: question.message, default: question.default, refusals: [] as string[] }
+      asked.push(record)
+      const answers = next(question.message)
+      for (;;) {
+        if (answers.length === 0) throw new Error(`no answer left for: ${question.message} (refused: ${record.refusals.join('; ')})`)
+        const raw = answers.shift()
+        const value = raw === undefined ? (question.default ?? '') : String(raw)
+        const verdict = question.validate ? await question.validate(value) : true
+        if (verdict === true) return value
+        record.refusals.push(verdict)
+      }
+    },
+    async confirm(question) {
+      asked.push({ message: question.message, default: question.default, refusals: [] })
+      const [answer] = next(question.message).splice(0, 1)
+      return answer === undefined ? (question.default ?? false) : Boolean(answer)
+    },
+  }
+  return { prompter, asked }
+}
+
+/** A command context over a test database, with injected prompts and captured output. */
+export function testContext(services: Services, options: { prompts?: Prompter; json?: boolean } = {}) {
+  const stdout = captureStream()
+  const stderr = captureStream()
+  let opened = 0
+  const ctx: CommandContext = {
+    output: createOutput({ stdout, stderr, env: {}, json: options.json ?? false }),
+    prompts: options.prompts,
+    async services() {
+      opened++
+      return services
+    },
+  }
+  return { ctx, stdout, stderr, openedDatabase: () => opened > 0 }
+}

@@ -1,0 +1,47 @@
+import t from 'tap'
+import { createOutput } from '../../src/output.js'
+import { captureStream } from '../helpers.js'
+
+const ANSI = /\u001b\[/
+
+t.test('colour only in a terminal and never under NO_COLOR', async (t) => {
+  for (const [isTTY, env, coloured] of [
+    [true, {}, true],
+    [true, { NO_COLOR: '1' }, false],
+    [false, {}, false],
+  ] as const) {
+    const stdout = captureStream(isTTY)
+    const output = createOutput({ stdout, stderr: captureStream(isTTY), env, json: false })
+    output.line(output.style.green('ok'))
+    output.table(['A', 'B'], [['1', '2']])
+    t.equal(ANSI.test(stdout.text()), coloured, `tty=${isTTY} env=${JSON.stringify(env)}`)
+  }
+})
+
+t.test('--json: stdout holds only the JSON document, notes and progress go to stderr', async (t) => {
+  const stdout = captureStream()
+  const stderr = captureStream()
+  const output = createOutput({ stdout, stderr, env: {}, json: true })
+  output.note('shared schema: up to date')
+  const progress = output.progress('migrating')
+  progress.start(1)
+  progress.itemDone({ schema: 'acme', ok: true, from: 1, to: 2, ms: 3 }, { done: 1, failed: 0, total: 1 })
+  progress.stop()
+  output.writeJson({ ok: true })
+  t.same(JSON.parse(stdout.text()), { ok: true })
+  t.match(stderr.text(), /shared schema: up to date/)
+  t.match(stderr.text(), /\[1\/1\] acme ok 1 -> 2/)
+})
+
+t.test('without a terminal, progress is one line per item naming failures', async (t) => {
+  const stdout = captureStream()
+  const output = createOutput({ stdout, stderr: captureStream(), env: {}, json: false })
+  const progress = output.progress('migrating')
+  progress.start(2)
+  progress.itemDone({ schema: 'a', ok: true, from: 2, to: 3, ms: 5 }, { done: 1, failed: 0, total: 2 })
+  progress.itemDone({ schema: 'b', ok: false, from: 2, to: 2, error: 'relation exists', ms: 5 }, { done: 2, failed: 1, total: 2 })
+  progress.stop()
+  const lines = stdout.text().trim().split('\n')
+  t.equal(lines.length, 2)
+  t.match(lines[1], /^\[2\/2\] b FAILED relation exists$/)
+})
