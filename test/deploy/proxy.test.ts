@@ -1,0 +1,192 @@
+/**
+ * The proxy path, for real: Debian's nginx running the project's own nginx template
+ * (rendered for loopback, as the nginx image renders it for compose) in front of TWO API
+ * processes sharing one PostgreSQL.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { createServices } from '../../packages/core/dist/index.js'
+import { createTestDatabase } from '../../packages/core/dist/testing.js'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const run = promisify(execFile)
+const JWT_SECRET = 'proxy-test-secret-0123456789abcdef0123456789'
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** `${NAME}` filled from `vars`, like the nginx image's envsubst step; nginx's `$vars` untouched. */
+export function renderTemplate(template: string, vars: Record<string, string>): string {
+  return template.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (match, name: string) => vars[name] ?? match)
+}
+
+async function waitForHttp(url: string, child?: ChildProcess): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (child && child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`)
+    const ok = await fetch(url).then((r) => r.ok, () => false)
+    if (ok) return
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  throw new Error(`${url} did not come up`)
+}
+
+t.test('two API processes behind nginx', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const services = await createServices({ sql: db.sql })
+  await services.migrateAll()
+  const { tenant, apiKey } = await services.tenants.createTenant({ name: 'Proxied', schemaName: 'proxied' })
+  const spare = await services.apiKeys.issueApiKey(tenant, { name: 'spare' })
+
+  const env = {
+    ...process.env,
+    DATABASE_URL: db.url,
+    JWT_SECRET,
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    TRUST_PROXY: '127.0.0.1',
+    BCRYPT_COST: '10',
+    // Only NOTIFY can evict a cached key within the test's time.
+    API_KEY_CACHE_TTL_MS: '3600000',
+  }
+  const apiPorts = [await freePort(), await freePort()]
+  const apis = apiPorts.map((port) => {
+    const child = spawn(process.execPath, [path.join(root, 'packages/api/dist/server.js')], {
+      env: { ...env, PORT: String(port) },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    })
+    t.teardown(() => void child.kill('SIGKILL'))
+    return child
+  })
+  await Promise.all(apiPorts.map((port, i) => waitForHttp(`http://127.0.0.1:${port}/readyz`, apis[i])))
+
+  const dir = t.testdir()
+  const nginxPort = await freePort()
+  const template = await readFile(path.join(root, 'nginx/templates/default.conf.template'), 'utf8')
+  const site = renderTemplate(template, {
+    NGINX_PORT: `127.0.0.1:${nginxPort}`,
+    API_UPSTREAM_SERVERS: apiPorts.map((port) => `server 127.0.0.1:${port} max_fails=1 fail_timeout=5s;`).join('\n    '),
+  })
+  t.notMatch(site, /\$\{[A-Z_]+\}/, 'every template variable filled')
+  await mkdir(path.join(dir, 'temp'))
+  await writeFile(path.join(dir, 'site.conf'), site)
+  await writeFile(
+    path.join(dir, 'nginx.conf'),
+    `daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 256; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/temp/body;
+  proxy_temp_path ${dir}/temp/proxy;
+  fastcgi_temp_path ${dir}/temp/fastcgi;
+  uwsgi_temp_path ${dir}/temp/uwsgi;
+  scgi_temp_path ${dir}/temp/scgi;
+  include ${dir}/site.conf;
+}
+`,
+  )
+  const nginx = spawn('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] })
+  t.teardown(() => void nginx.kill('SIGQUIT'))
+  const proxy = `http://127.0.0.1:${nginxPort}`
+  await waitForHttp(`${proxy}/healthz`, nginx)
+
+  const call = async (method: string, url: string, opts: { key?: string; token?: string; body?: unknown } = {}) => {
+    const headers: Record<string, string> = {}
+    if (opts.key) headers['api-key'] = opts.key
+    if (opts.token) headers.authorization = `Bearer ${opts.token}`
+    if (opts.body !== undefined) headers['content-type'] = 'application/json'
+    const response = await fetch(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) })
+    const text = await response.text()
+    return { status: response.status, headers: response.headers, body: text ? JSON.parse(text) : undefined }
+  }
+
+  await t.test('the whole user and post flow through nginx', async (t) => {
+    const key = apiKey.key
+    const registered = await call('POST', `${proxy}/api/users/register/`, { key, body: { email: 'p@example.com', password: 'password1' } })
+    t.equal(registered.status, 201)
+    const login = await call('POST', `${proxy}/api/users/login`, { key, body: { email: 'p@example.com', password: 'password1' } })
+    t.equal(login.status, 200, 'no trailing slash works through the proxy too')
+    const token = login.body.access_token as string
+    const me = await call('GET', `${proxy}/api/users/me/`, { key, token })
+    t.equal(me.body.email, 'p@example.com')
+    const created = await call('POST', `${proxy}/api/posts/`, { key, token, body: { title: 'Via nginx', body: 'x'.repeat(5000) } })
+    t.equal(created.status, 201)
+    const listed = await fetch(`${proxy}/api/posts/`, {
+      headers: { 'api-key': key, authorization: `Bearer ${token}`, 'accept-encoding': 'gzip' },
+    })
+    t.equal(listed.status, 200)
+    t.equal(listed.headers.get('content-encoding'), 'gzip', 'JSON is gzipped by nginx')
+    t.equal((await listed.json()).results[0].title, 'Via nginx')
+    t.ok(listed.headers.get('x-request-id'), 'a request id is passed back')
+    const patched = await call('PATCH', `${proxy}/api/posts/${created.body.id}/`, { key, token, body: { title: 'Edited' } })
+    t.equal(patched.body.title, 'Edited')
+    t.equal((await call('DELETE', `${proxy}/api/posts/${created.body.id}`, { key, token })).status, 204)
+    t.equal((await call('GET', `${proxy}/api/posts/`, { token })).status, 401, 'no api-key, 401')
+    const huge = await fetch(`${proxy}/api/posts/`, {
+      method: 'POST',
+      headers: { 'api-key': key, authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'big', body: 'x'.repeat(2 * 1024 * 1024) }),
+    })
+    t.equal(huge.status, 413, 'the body limit holds at the proxy')
+    const swagger = await fetch(`${proxy}/swagger/json`)
+    t.equal(swagger.status, 200, 'swagger is proxied')
+  })
+
+  await t.test('a key revoked with tenantctl is rejected by both API processes within a second', async (t) => {
+    const perProcess = apiPorts.map((port) => `http://127.0.0.1:${port}/api/posts/`)
+    const login = await call('POST', `${proxy}/api/users/login/`, { key: apiKey.key, body: { email: 'p@example.com', password: 'password1' } })
+    const token = login.body.access_token as string
+    for (const url of perProcess) t.equal((await call('GET', url, { key: apiKey.key, token })).status, 200, `cached in ${url}`)
+
+    await run(process.execPath, [path.join(root, 'packages/cli/dist/bin.js'), 'keys', 'revoke', apiKey.prefix], { env })
+    const revokedAt = Date.now()
+    for (const url of perProcess) {
+      let status = 200
+      while (status !== 401 && Date.now() - revokedAt < 1000) {
+        status = (await call('GET', url, { key: apiKey.key, token })).status
+        if (status !== 401) await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      t.equal(status, 401, `${url} rejects the revoked key within 1 s`)
+    }
+  })
+
+  await t.test('with one API process killed, requests keep succeeding through the other', async (t) => {
+    const login = await call('POST', `${proxy}/api/users/login/`, { key: spare.key, body: { email: 'p@example.com', password: 'password1' } })
+    const token = login.body.access_token as string
+    apis[0]!.kill('SIGKILL')
+    await new Promise((resolve) => apis[0]!.once('exit', resolve))
+    const statuses = []
+    for (let i = 0; i < 20; i++) {
+      statuses.push((await call('GET', `${proxy}/api/posts/`, { key: spare.key, token })).status)
+      statuses.push((await call('POST', `${proxy}/api/posts/`, { key: spare.key, token, body: { title: `after ${i}`, body: '' } })).status)
+    }
+    t.same([...new Set(statuses)].sort(), [200, 201], 'every request succeeded')
+    const page = await call('GET', `${proxy}/api/posts/?limit=100`, { key: spare.key, token })
+    t.equal(page.body.results.length, 20, 'each POST was applied exactly once')
+  })
+})
+
+t.test('compose.local.yml validates', async (t) => {
+  const { stdout } = await run('docker-compose', ['-f', path.join(root, 'compose.local.yml'), 'config'], { cwd: root })
+  t.match(stdout, /nginx:/)
+  const postgres = /\n {2}postgres:\n((?: {4}.*\n)+)/.exec(stdout)?.[1]
+  t.ok(postgres, 'the postgres service is there')
+  t.notMatch(postgres, /ports:/, 'PostgreSQL is not published by default')
+  const { stdout: opted } = await run('docker-compose', ['-f', path.join(root, 'compose.local.yml'), '--profile', 'publish-postgres', 'config', '--services'], { cwd: root })
+  t.match(opted, /postgres-published/, 'publishing it is an opt-in profile')
+})
