@@ -4,6 +4,7 @@
  * processes sharing one PostgreSQL.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import path from 'node:path'
@@ -15,6 +16,8 @@ import { createTestDatabase } from '../../packages/core/dist/testing.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const run = promisify(execFile)
+// Debian puts nginx in /usr/sbin, which a non-login PATH may lack.
+const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx'
 const JWT_SECRET = 'proxy-test-secret-0123456789abcdef0123456789'
 
 function freePort(): Promise<number> {
@@ -100,7 +103,7 @@ http {
 }
 `,
   )
-  const nginx = spawn('nginx', ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] })
+  const nginx = spawn(NGINX, ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] })
   t.teardown(() => void nginx.kill('SIGQUIT'))
   const proxy = `http://127.0.0.1:${nginxPort}`
   await waitForHttp(`${proxy}/healthz`, nginx)
