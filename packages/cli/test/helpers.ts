@@ -13,11 +13,17 @@ export const BIN = fileURLToPath(new URL('../dist/bin.js', import.meta.url))
 
 export const JWT_SECRET = 'test-secret-of-at-least-thirty-two-bytes'
 
+/**
+ * Services for tests: no api key cache, so a key revoked or deleted by a cli process is
+ * refused here at once (this process does not listen for revocations).
+ */
+const TEST_CONFIG = { apiKeyCache: { ttlMs: 0, max: 0 }, auth: { bcryptCost: 10 } }
+
 /** A fresh database with the shared schema migrated, and core's services on it. */
 export async function setupDatabase(t: Test, options: { migrationsDir?: string } = {}): Promise<{ db: TestDatabase; services: Services }> {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
-  const services = await createServices({ sql: db.sql, ...(options.migrationsDir && { migrationsDir: options.migrationsDir }) })
+  const services = await createServices({ sql: db.sql, config: TEST_CONFIG as never, ...(options.migrationsDir && { migrationsDir: options.migrationsDir }) })
   await services.migrateAll()
   return { db, services }
 }
