@@ -41,12 +41,15 @@ export async function readMigrationList(dir: string): Promise<Migration[]> {
       throw new MigrationError(`migration file ${file} in ${dir} is not named like 0001_some_name.sql`, 'MIGRATION_FILE_NAME')
     }
     const sql = (await readFile(path.join(dir, file), 'utf8')).replace(/\r\n/g, '\n')
-    const version = Number(match[1])
-    const previous = migrations.at(-1)
-    if (previous && previous.version === version) {
-      throw new MigrationError(`migrations ${previous.file} and ${file} share version ${version}`, 'MIGRATION_FILE_NAME')
+    const checksum = createHash('sha256').update(sql).digest('hex')
+    migrations.push({ version: Number(match[1]), name: match[2]!, file, sql, checksum })
+  }
+  migrations.sort((a, b) => a.version - b.version)
+  for (let i = 1; i < migrations.length; i++) {
+    const [previous, current] = [migrations[i - 1]!, migrations[i]!]
+    if (previous.version === current.version) {
+      throw new MigrationError(`migrations ${previous.file} and ${current.file} share version ${current.version}`, 'MIGRATION_FILE_NAME')
     }
-    migrations.push({ version, name: match[2]!, file, sql, checksum: createHash('sha256').update(sql).digest('hex') })
   }
   return migrations
 }

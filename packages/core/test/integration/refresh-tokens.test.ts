@@ -1,11 +1,11 @@
 import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { AuthenticationError, ConfigError, digestRefreshToken, loadOrCreateJwtSecret } from '../../src/index.js'
 import { makeTenant, setupServices } from '../helpers.js'
 
-async function setup(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+async function setup(t: Test) {
   const { db, services } = await setupServices(t)
   const { tenant } = await makeTenant(services)
   const user = await services.users.registerUser(tenant, { email: 'rt@example.com', password: 'password1' })

@@ -37,8 +37,8 @@ t.test('duplicates and invalid input are refused before anything is written', as
   await t.rejects(services.tenants.createTenant({ name: 'Stray', schemaName: stray }), { code: 'SCHEMA_TAKEN' })
   await t.rejects(services.tenants.createTenant({ name: 'Bad', schemaName: 'a"; drop schema public; --' }), ValidationError)
   await t.rejects(services.tenants.createTenant({ name: '', schemaName: randomSchema() }), ValidationError)
-  const [{ count }] = await db.sql`select count(*)::int as count from public.tenants`
-  t.equal(count, 1)
+  const [row] = await db.sql`select count(*)::int as count from public.tenants`
+  t.equal(row!.count, 1)
 })
 
 t.test('creation is atomic: a failure mid-way leaves no row, schema or key', async (t) => {
