@@ -11,12 +11,13 @@
  *   pnpm bench:tenants [--tenants 1000] [--concurrency 4] [--port 54391]
  *
  * Runs on a throwaway embedded PostgreSQL (or BENCH_DATABASE_URL's server, in a new
- * database) and a copy of core's migrations plus one benchmark-only migration.
+ * database) and a copy of core's migrations plus one benchmark-only migration. The load
+ * column is the machine's 1-minute load average: other work on the machine shows there.
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -90,7 +91,7 @@ try {
   console.log(`tenantbase bench:tenants: ${TENANTS} tenants, migrate concurrency ${CONCURRENCY}, node ${process.version}`)
   console.log(`PostgreSQL: ${(await sql`show server_version`)[0]!.serverVersion} (${given ? 'BENCH_DATABASE_URL' : 'embedded, throwaway'})\n`)
   console.log('1. Creating tenants one at a time (registry row + schema + tenant migrations + first key, one transaction)')
-  console.log('   tenants present    p50        p95        max')
+  console.log('   tenants created    p50        p95        max        load (1 min)')
   const step = Math.max(1, Math.round(TENANTS / 10))
   let window: number[] = []
   const all: number[] = []
@@ -104,7 +105,8 @@ try {
     if ((i + 1) % step === 0 || i + 1 === TENANTS) {
       const sorted = window.sort((a, b) => a - b)
       const label = `${i + 2 - window.length}-${i + 1}`.padEnd(17)
-      console.log(`   ${label}  ${ms(percentile(sorted, 50)).padEnd(9)}  ${ms(percentile(sorted, 95)).padEnd(9)}  ${ms(sorted.at(-1)!)}`)
+      const max = ms(sorted.at(-1)!).padEnd(9)
+      console.log(`   ${label}  ${ms(percentile(sorted, 50)).padEnd(9)}  ${ms(percentile(sorted, 95)).padEnd(9)}  ${max}  ${loadavg()[0]!.toFixed(2)}`)
       window = []
     }
   }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { createOutput } from '../../src/output.js'
+import { createOutput, formatTable } from '../../src/output.js'
 import { captureStream } from '../helpers.js'
 
 const ANSI = /\u001b\[/
@@ -44,4 +44,18 @@ t.test('without a terminal, progress is one line per item naming failures', asyn
   const lines = stdout.text().trim().split('\n')
   t.equal(lines.length, 2)
   t.match(lines[1], /^\[2\/2\] b FAILED relation exists$/)
+})
+
+t.test('tables align columns as displayed, colour codes and wide characters included', async (t) => {
+  const table = formatTable(
+    ['NAME', 'SCHEMA', 'KEYS'],
+    [
+      ['Ācme 東京', 'acme', '1'],
+      ['\u001b[1mB\u001b[22m', 'b', '12'],
+    ],
+  )
+  t.equal(
+    table,
+    ['NAME       SCHEMA  KEYS', 'Ācme 東京  acme    1', '\u001b[1mB\u001b[22m          b       12'].join('\n'),
+  )
 })
