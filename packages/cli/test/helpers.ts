@@ -33,6 +33,19 @@ export function randomSchema(label = 't'): string {
   return `${label}_${randomBytes(4).toString('hex')}`
 }
 
+/**
+ * The environment for a cli child process: this one's, without what the test runner adds
+ * (tap's NODE_OPTIONS loads its process-info hooks into every child, signal handlers included).
+ */
+export function childEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value === undefined || name === 'NODE_OPTIONS' || name === 'TEST_DATABASE_URL' || /^_?TAP/.test(name)) continue
+    env[name] = value
+  }
+  return { ...env, JWT_SECRET, ...extra }
+}
+
 export interface CliResult {
   readonly code: number | null
   readonly signal: NodeJS.Signals | null
@@ -46,9 +59,7 @@ export interface CliResult {
  * be killed by the guard, failing the test instead of passing by accident.
  */
 export function runCli(args: readonly string[], options: { url?: string; env?: Record<string, string>; guardMs?: number } = {}): Promise<CliResult> {
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), JWT_SECRET, NO_COLOR: '', ...options.env }
-  delete env.TEST_DATABASE_URL
-  if (options.url) env.DATABASE_URL = options.url
+  const env = childEnv({ ...options.env, ...(options.url && { DATABASE_URL: options.url }) })
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { promisify } from 'node:util'
 import type { Test } from 'tap'
+import { childEnv } from './helpers.js'
 
 const run = promisify(execFile)
 
@@ -26,7 +27,7 @@ export interface Terminal {
  */
 export async function openTerminal(t: Test, command: string, env: Record<string, string>): Promise<Terminal> {
   const socket = `tenantctl-test-${randomBytes(4).toString('hex')}`
-  const tmux = (...args: string[]) => run('tmux', ['-L', socket, ...args], { env: { ...process.env, ...env } })
+  const tmux = (...args: string[]) => run('tmux', ['-L', socket, ...args], { env: childEnv(env) })
   await tmux('new-session', '-d', '-s', 'main', '-x', '200', '-y', '50', `${command}; echo "[exit:$?]"; sleep 600`)
   t.teardown(() => tmux('kill-server').catch(() => {}))
 
