@@ -80,9 +80,9 @@ export interface CoreErrorClasses {
  */
 export function exitCodeFor(error: unknown, core?: CoreErrorClasses): ErrorReport {
   if (isCommanderError(error)) {
-    // Commander has already printed its message (or the help).
-    const ok = error.code === 'commander.helpDisplayed' || error.code === 'commander.version'
-    return { exitCode: ok ? EXIT_OK : EXIT_USAGE, message: undefined, unexpected: false }
+    // Commander has already printed its message (or the help). It asks for 0 after help
+    // that was asked for (--help, `help create`, --version) and 1 otherwise: a usage error.
+    return { exitCode: error.exitCode === 0 ? EXIT_OK : EXIT_USAGE, message: undefined, unexpected: false }
   }
   if (error instanceof CliError) return { exitCode: error.exitCode, message: error.message, unexpected: false }
   if (core && (error instanceof core.ValidationError || error instanceof core.ConfigError)) {

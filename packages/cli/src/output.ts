@@ -47,6 +47,8 @@ export interface Output {
   readonly json: boolean
   /** Styles for stdout. */
   readonly style: Styles
+  /** Styles for {@link Output.note}'s stream. */
+  readonly noteStyle: Styles
   /** A line of human output on stdout (never call in JSON mode). */
   line(text?: string): void
   /** Progress and notes: stdout for people, stderr in JSON mode so stdout stays parseable. */
@@ -146,6 +148,7 @@ export function createOutput(options: OutputOptions): Output {
   return {
     json,
     style,
+    noteStyle,
     line: (text = '') => void stdout.write(`${text}\n`),
     note: (text) => void notes.write(`${text}\n`),
     warn: (text) => void stderr.write(`${errStyle.yellow('warning:')} ${text}\n`),

@@ -74,13 +74,14 @@ export async function runCreate(ctx: CommandContext, flags: CreateFlags): Promis
       }))
     input = { name, address, schemaName, keyName }
 
-    const s = output.style
-    output.line()
-    output.line(s.bold('About to create:'))
-    output.line(`  name     ${name.trim()}`)
-    output.line(`  address  ${address.trim() || s.dim('(none)')}`)
-    output.line(`  schema   ${schemaName}`)
-    output.line(`  api key  ${keyName.trim()}`)
+    const s = output.noteStyle
+    // Notes, not lines: under --json they go to stderr with the prompts.
+    output.note('')
+    output.note(s.bold('About to create:'))
+    output.note(`  name     ${name.trim()}`)
+    output.note(`  address  ${address.trim() || s.dim('(none)')}`)
+    output.note(`  schema   ${schemaName}`)
+    output.note(`  api key  ${keyName.trim()}`)
     if (!(await prompts.confirm({ message: 'Create this tenant?', default: true }))) {
       throw new CancelledError('cancelled: nothing was created')
     }

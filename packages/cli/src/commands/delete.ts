@@ -14,8 +14,8 @@ export async function runDelete(ctx: CommandContext, schema: string, flags: { ye
   const tenant = await services.tenants.getTenant(schema)
   const keys = await services.apiKeys.listApiKeys(tenant)
   if (!flags.yes && prompts) {
-    const s = output.style
-    output.line(
+    const s = output.noteStyle
+    output.note(
       s.yellow(
         `This drops schema ${s.bold(tenant.schemaName)} with all the data of ${s.bold(tenant.name)} ` +
           `and revokes its ${keys.length} api key${keys.length === 1 ? '' : 's'}. It cannot be undone.`,

@@ -66,7 +66,7 @@ t.test('no terminal and a missing flag exits 2 at once, without waiting for inpu
   const remove = await runCli(['delete', 'anything'], { url: db.url })
   t.equal(remove.code, 2)
   t.match(remove.stderr, /without a terminal pass --yes/)
-  const [{ count }] = await db.sql`select count(*)::int as count from public.tenants`
+  const [{ count } = { count: -1 }] = await db.sql`select count(*)::int as count from public.tenants`
   t.equal(count, 0)
 })
 

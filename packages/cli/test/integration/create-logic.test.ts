@@ -82,7 +82,7 @@ t.test('declining the summary creates nothing', async (t) => {
   ])
   const { ctx } = testContext(services, { prompts: prompter })
   await t.rejects(runCreate(ctx, {}), CancelledError)
-  const [{ count }] = await db.sql`select count(*)::int as count from public.tenants`
+  const [{ count } = { count: -1 }] = await db.sql`select count(*)::int as count from public.tenants`
   const [schemas] = await db.sql`select count(*)::int as count from pg_namespace where nspname = ${schema}`
   t.same([count, schemas!.count], [0, 0])
 })

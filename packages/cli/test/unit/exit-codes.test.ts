@@ -14,6 +14,7 @@ t.test('usage and invalid input exit 2', async (t) => {
 t.test('help and version exit 0', async (t) => {
   t.equal(exitCodeFor(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)')).exitCode, 0)
   t.equal(exitCodeFor(new CommanderError(0, 'commander.version', '0.1.0')).exitCode, 0)
+  t.equal(exitCodeFor(new CommanderError(0, 'commander.help', '(outputHelp)')).exitCode, 0, '`tenantctl help create`')
   t.equal(exitCodeFor(new CommanderError(1, 'commander.help', '(outputHelp)')).exitCode, 2, 'help shown for a missing subcommand is a usage error')
 })
 

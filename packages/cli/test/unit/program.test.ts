@@ -12,6 +12,12 @@ t.test('--help lists every command and exits 0', async (t) => {
   t.match(result.stdout, /Examples:/)
 })
 
+t.test('`tenantctl help <command>` is help too, exit 0', async (t) => {
+  const result = await runCli(['help', 'migrate'])
+  t.equal(result.code, 0)
+  t.match(result.stdout, /Usage: tenantctl migrate/)
+})
+
 t.test('each command has --help with examples and the global options', async (t) => {
   for (const command of [['create'], ['list'], ['show'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['migrate'], ['status'], ['delete'], ['doctor']]) {
     const result = await runCli([...command, '--help'])
