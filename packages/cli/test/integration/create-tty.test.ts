@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { BIN, JWT_SECRET, randomSchema, setupDatabase } from '../helpers.js'
 import { openTerminal } from '../tmux.js'
@@ -81,4 +82,23 @@ t.test('delete asks to type the schema name; a wrong name deletes nothing', asyn
   await right.waitFor(/\[exit:\d+\]/, 'the end of the command')
   t.match(await right.screen(), /Deleted tenant[\s\S]*\[exit:0\]/)
   await t.rejects(services.tenants.getTenant(schema), { code: 'TENANT_NOT_FOUND' })
+})
+
+t.test('--json in a terminal: prompts on stderr, only the JSON document on stdout', async (t) => {
+  const { db, services } = await setupDatabase(t)
+  const schema = randomSchema('jsontty')
+  const file = `${t.testdir()}/out.json`
+  const term = await openTerminal(t, `node ${BIN} create --json --name "Json ${schema}" --address "" > ${file}`, { DATABASE_URL: db.url, JWT_SECRET })
+  await term.waitFor(/Schema name/, 'the schema prompt')
+  await term.type(schema)
+  await term.press('Enter')
+  await term.waitFor(/Name of the first api key/, 'the key name prompt')
+  await term.press('Enter')
+  await term.waitFor(/Create this tenant\?/, 'the confirmation')
+  await term.press('Enter')
+  await term.waitFor(/\[exit:\d+\]/, 'the end of the command')
+  t.match(await term.screen(), /\[exit:0\]/)
+  const written = JSON.parse(await readFile(file, 'utf8')) as { tenant: { schemaName: string }; apiKey: { key: string } }
+  t.equal(written.tenant.schemaName, schema)
+  t.equal((await services.apiKeys.resolveApiKey(written.apiKey.key)).schemaName, schema)
 })
