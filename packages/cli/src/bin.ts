@@ -28,7 +28,6 @@ process.on('SIGINT', () => {
 })
 
 const program = buildProgram({
-  argv: process.argv,
   env: process.env,
   stdin: process.stdin,
   stdout: process.stdout,

@@ -4,7 +4,6 @@ import type { Prompter } from './prompts.js'
 
 /** The process around the cli: bin.ts passes the real one, tests their own. */
 export interface CliEnvironment {
-  readonly argv: readonly string[]
   readonly env: Record<string, string | undefined>
   readonly stdin: NodeJS.ReadableStream & { readonly isTTY?: boolean }
   readonly stdout: OutputStream & NodeJS.WritableStream
@@ -29,7 +28,7 @@ export interface CommandContext {
   services(options?: { poolMax?: number }): Promise<Services>
 }
 
-/** Builds a command's context; {@link closeContext} releases what it opened. */
+/** Builds a command's context; its `close()` releases the database it opened, if any. */
 export async function createContext(environment: CliEnvironment, options: GlobalOptions): Promise<CommandContext & { close(): Promise<void> }> {
   const json = options.json ?? false
   const output = createOutput({ stdout: environment.stdout, stderr: environment.stderr, env: environment.env, json })

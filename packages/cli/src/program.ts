@@ -57,7 +57,7 @@ export function buildProgram(environment: CliEnvironment): Command {
     .option('--name <name>', 'display name of the tenant')
     .option('--address <address>', 'postal address (may be empty: --address "")')
     .option('--schema <schema>', 'schema name: a-z, 0-9 and _, starting with a letter')
-    .option('--key-name <name>', 'name of the first api key', undefined)
+    .option('--key-name <name>', 'name of the first api key (default: "default")')
     .addHelpText(
       'after',
       '\nIn a terminal, missing flags are asked for; without one, --name, --address and --schema are required.\n' +
@@ -106,7 +106,7 @@ export function buildProgram(environment: CliEnvironment): Command {
   program
     .command('migrate')
     .description('migrate the shared schema, then every tenant schema that is behind')
-    .option('--concurrency <n>', 'tenants migrated at once (1-64)', '4')
+    .option('--concurrency <n>', 'tenants migrated at once, 1-64 (default: 4)')
     .option('--schema <schema...>', 'only these tenant schemas (repeatable)')
     .option('--dry-run', 'show what is pending without applying anything')
     .addHelpText(
