@@ -60,7 +60,11 @@ async function main(): Promise<void> {
     }, SHUTDOWN_GRACE_MS)
     deadline.unref()
     try {
-      await app.close()
+      // Fastify closes the connections idle at close time; a keep-alive connection whose
+      // request was in flight goes idle later and would hold the close for its keep-alive
+      // timeout, so idle connections are swept until the server has closed.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 100)
+      await app.close().finally(() => clearInterval(sweep))
       await revocations.unlisten().catch(() => {})
       await db.close()
       process.exit(0)
