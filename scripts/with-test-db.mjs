@@ -5,10 +5,10 @@
 // own database inside it (see @tenantbase/core/testing).
 import { spawn } from 'node:child_process'
 import { mkdtemp } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startEmbeddedCluster } from '../packages/core/dist/index.js'
+import { freePort } from '../packages/core/dist/testing.js'
 
 const [command, ...args] = process.argv.slice(2)
 if (!command) {
@@ -16,16 +16,6 @@ if (!command) {
   process.exit(2)
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 let cluster
 const given = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
 import postgres from 'postgres'
 import { createPool, type Sql } from './db/connect.js'
 
@@ -42,4 +43,16 @@ export async function createTestDatabase(options: { poolMax?: number } = {}): Pr
       await admin.end({ timeout: 5 })
     },
   }
+}
+
+/** A TCP port free on 127.0.0.1 right now (for servers a test or benchmark starts). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
 }

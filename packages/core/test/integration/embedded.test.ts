@@ -1,21 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import postgres from 'postgres'
 import t from 'tap'
 import { startEmbeddedCluster } from '../../src/index.js'
+import { freePort } from '../../src/testing.js'
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 t.test('starts once, is joined by a second caller, and keeps its data across restarts', async (t) => {
   const root = await mkdtemp(path.join(tmpdir(), 'tenantbase-embedded-'))
