@@ -12,6 +12,13 @@ import health from './routes/health.js'
 import posts from './routes/posts/index.js'
 import users from './routes/users/index.js'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** True once the server is shutting down: responses then carry `Connection: close`. */
+    draining: boolean
+  }
+}
+
 export interface AppOptions {
   /** Core's services, built by the caller on its pool (server.ts, or a test's database). */
   readonly services: Services
@@ -39,7 +46,21 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     bodyLimit: http.bodyLimitBytes,
     requestTimeout: http.requestTimeoutMs,
     trustProxy: http.trustProxy,
+    // While shutting down, a request arriving on a kept-alive connection is still served,
+    // with `Connection: close` (Fastify adds it), instead of a bare 503 of another shape.
+    return503OnClosing: false,
   }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // Graceful shutdown (server.ts): once draining, every response asks its client to close
+  // the connection, so that no client sends its next request on a connection the server is
+  // about to close (it would get a reset, not an answer).
+  app.decorate('draining', false)
+  app.addHook('preClose', async () => {
+    app.draining = true
+  })
+  app.addHook('onSend', async (_request, reply) => {
+    if (app.draining) reply.header('connection', 'close')
+  })
 
   // JSON only: any other content type is 415 (Fastify also parses text/plain by default).
   app.removeContentTypeParser('text/plain')

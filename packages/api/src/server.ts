@@ -63,7 +63,14 @@ async function main(): Promise<void> {
       // Fastify closes the connections idle at close time; a keep-alive connection whose
       // request was in flight goes idle later and would hold the close for its keep-alive
       // timeout, so idle connections are swept until the server has closed.
-      const sweep = setInterval(() => app.server.closeIdleConnections(), 100)
+      // NOTE: but not at the very moment the listener closes: Node's server.close() destroys
+      // every connection with no request in progress, including one accepted a moment ago
+      // whose request is not read yet, or one whose client is writing its next request:
+      // those clients would get a reset. Meanwhile every response carries
+      // `Connection: close` (app.ts), so busy connections end by themselves.
+      const closeIdleConnections = app.server.closeIdleConnections.bind(app.server)
+      app.server.closeIdleConnections = () => {}
+      const sweep = setInterval(closeIdleConnections, 100)
       await app.close().finally(() => clearInterval(sweep))
       await revocations.unlisten().catch(() => {})
       await db.close()

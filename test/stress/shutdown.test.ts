@@ -1,0 +1,121 @@
+/**
+ * Graceful shutdown (issue 6, item 5): SIGTERM to an API process while autocannon loads
+ * it. Every request the server had accepted is answered successfully (including slow
+ * bcrypt logins in flight at the signal), new connections are refused at once (never
+ * accepted and dropped), and the process exits with code 0 within 10 s (the issue's bound,
+ * used as a poll deadline; the measured time is reported).
+ */
+import { once } from 'node:events'
+import { createRequire } from 'node:module'
+import http from 'node:http'
+import path from 'node:path'
+import t from 'tap'
+import { createServices } from '../../packages/core/dist/index.js'
+import { createTestDatabase } from '../../packages/core/dist/testing.js'
+import { root, sleep, startApi } from './helpers.js'
+
+// autocannon is a devDependency of the api package.
+const autocannon = createRequire(path.join(root, 'packages/api/package.json'))('autocannon') as typeof import('autocannon')
+
+const SLOW_LOGINS = 12
+
+/**
+ * A request on a connection of its own: 'served' (answered, with `Connection: close` once
+ * draining), 'refused' (ECONNREFUSED), or how it failed otherwise (a reset, a hang).
+ */
+function probe(port: number): Promise<string> {
+  return new Promise((resolve) => {
+    const request = http.get({ host: '127.0.0.1', port, path: '/healthz', agent: false, timeout: 5000 }, (response) => {
+      response.resume()
+      response.on('end', () => resolve(response.statusCode === 200 ? 'served' : `status ${response.statusCode}`))
+      response.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'))
+    })
+    request.on('timeout', () => request.destroy(Object.assign(new Error('hung'), { code: 'HUNG' })))
+    request.on('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'ECONNREFUSED' ? 'refused' : (error.code ?? 'error')))
+  })
+}
+
+t.test('SIGTERM under autocannon load: in-flight requests finish, new connections are refused, exit 0 within 10 s', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const services = await createServices({ sql: db.sql })
+  await services.migrateAll()
+  const { apiKey } = await services.tenants.createTenant({ name: 'Shutdown', schemaName: `shutdown_${Math.random().toString(36).slice(2, 8)}` })
+
+  // bcrypt at cost 12 makes each login take a while: those are the in-flight requests.
+  const api = await startApi(t, db.url, { BCRYPT_COST: '12', LOG_LEVEL: 'info' })
+  const port = Number(new URL(api.base).port)
+  const json = { 'api-key': apiKey.key, 'content-type': 'application/json' }
+  const user = { email: 'shutdown@example.com', password: 'shutdown-password-1' }
+  t.equal((await fetch(`${api.base}/api/users/register/`, { method: 'POST', headers: json, body: JSON.stringify(user) })).status, 201)
+  const login = await fetch(`${api.base}/api/users/login/`, { method: 'POST', headers: json, body: JSON.stringify(user) })
+  const token = ((await login.json()) as { access_token: string }).access_token
+  for (let i = 0; i < 10; i++) {
+    await fetch(`${api.base}/api/posts/`, { method: 'POST', headers: { ...json, authorization: `Bearer ${token}` }, body: JSON.stringify({ title: `post ${i}`, body: 'text' }) })
+  }
+
+  const statuses = new Map<number, number>()
+  const errors = new Map<string, number>()
+  const errorTimes: { code: string; at: number }[] = []
+  const instance = autocannon({
+    url: `${api.base}/api/posts/`,
+    connections: 16,
+    duration: 30,
+    headers: { 'api-key': apiKey.key, authorization: `Bearer ${token}` },
+  })
+  instance.on('response', (_client: unknown, status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1))
+  instance.on('reqError', (error: NodeJS.ErrnoException) => {
+    const code = error.code ?? error.message
+    errors.set(code, (errors.get(code) ?? 0) + 1)
+    errorTimes.push({ code, at: performance.now() })
+  })
+  const done = once(instance, 'done')
+  t.teardown(() => instance.stop())
+  await sleep(2000)
+  t.ok((statuses.get(200) ?? 0) > 0, `autocannon is getting answers (${statuses.get(200)} so far)`)
+
+  // Slow logins, sent and surely received (the access log says so) before the signal.
+  const inflight = Array.from({ length: SLOW_LOGINS }, () =>
+    fetch(`${api.base}/api/users/login/`, { method: 'POST', headers: { ...json, connection: 'close' }, body: JSON.stringify(user) }).then(
+      async (response) => ({ status: response.status, token: ((await response.json()) as { access_token?: string }).access_token }),
+      (error: Error) => ({ status: 0, token: undefined, error: error.message }),
+    ),
+  )
+  for (let i = 0; i < 200 && (api.stdout().match(/"url":"\/api\/users\/login\/"/g)?.length ?? 0) < SLOW_LOGINS + 1; i++) await sleep(10)
+  const signalledAt = performance.now()
+  api.child.kill('SIGTERM')
+
+  // While it drains and closes, new connections are served or refused, never reset.
+  const probes: string[] = []
+  const probing = (async () => {
+    for (let i = 0; i < 400 && api.child.exitCode === null; i++) {
+      probes.push(await probe(port))
+      await sleep(25)
+    }
+  })()
+  const exit = await Promise.race([api.exited, sleep(10_000).then(() => undefined)])
+  const exitMs = performance.now() - signalledAt
+  instance.stop()
+  const [result] = (await done) as [autocannon.Result]
+
+  t.ok(exit, `the process exits within 10 s of SIGTERM (measured ${exitMs.toFixed(0)} ms)`)
+  t.equal(exit?.code, 0, 'with exit code 0')
+  t.equal(exit?.signal, null, 'by itself, not by a signal')
+  await probing
+  const outcomes = Object.fromEntries([...new Set(probes)].map((o) => [o, probes.filter((p) => p === o).length]))
+  t.same(Object.keys(outcomes).filter((o) => o !== 'served' && o !== 'refused'), [], `new connections after SIGTERM are served or refused, never reset or left hanging (${JSON.stringify(outcomes)})`)
+  t.equal(await probe(port), 'refused', 'after exit, refused')
+
+  const logins = await Promise.all(inflight)
+  t.same(logins.map((l) => l.status), Array(SLOW_LOGINS).fill(200), 'every login in flight at the signal completed with 200')
+  t.ok(logins.every((l) => typeof l.token === 'string' && l.token.length > 20), 'each with its tokens')
+
+  const firstRefused = errorTimes.find((e) => e.code === 'ECONNREFUSED')?.at ?? 0
+  t.comment(`resets at (ms after the first refused connection): ${errorTimes.filter((e) => e.code !== 'ECONNREFUSED').map((e) => (e.at - firstRefused).toFixed(1)).join(', ')}; first refusal ${(firstRefused - signalledAt).toFixed(0)} ms after SIGTERM`)
+  const byStatus = Object.fromEntries(statuses)
+  const byError = Object.fromEntries(errors)
+  t.comment(`autocannon: ${result.requests.sent} sent, responses by status ${JSON.stringify(byStatus)}, errors ${JSON.stringify(byError)}`)
+  t.same(Object.keys(byStatus).filter((status) => status !== '200'), [], 'every response autocannon got was 200: no failed request')
+  t.same(Object.keys(byError).filter((code) => code !== 'ECONNREFUSED'), [], 'its only errors are refused new connections (no reset, no timeout)')
+  t.notMatch(api.stdout(), /"level":(50|60)/, 'nothing logged at error level during the shutdown')
+})
