@@ -9,10 +9,11 @@ import fp from 'fastify-plugin'
  */
 export class TenantLogController extends LogController {
   override incomingRequest(request: FastifyRequest): void {
-    request.log.debug({ method: request.method, path: pathOf(request) }, 'incoming request')
+    if (enabled(request, 'debug')) request.log.debug({ method: request.method, path: pathOf(request) }, 'incoming request')
   }
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (!enabled(request, error ? 'error' : 'info')) return
     const line = {
       tenantId: request.tenant?.id,
       userId: request.userId ?? undefined,
@@ -26,6 +27,12 @@ export class TenantLogController extends LogController {
   }
 }
 
+/** pino's isLevelEnabled (Fastify's logger type does not declare it): skip building unused lines. */
+function enabled(request: FastifyRequest, level: string): boolean {
+  const log = request.log as unknown as { isLevelEnabled?: (level: string) => boolean }
+  return log.isLevelEnabled?.(level) ?? true
+}
+
 function pathOf(request: FastifyRequest): string {
   return request.url.split('?')[0] ?? request.url
 }
@@ -33,8 +40,10 @@ function pathOf(request: FastifyRequest): string {
 /** Echoes the request id, so a client can quote it and an operator find its log lines. */
 export default fp(
   async function requestId(app: FastifyInstance) {
-    app.addHook('onSend', async (request, reply) => {
+    // A callback hook: no promise per request on this path.
+    app.addHook('onSend', (request, reply, payload, done) => {
       reply.header('x-request-id', request.id)
+      done(null, payload)
     })
   },
   { name: 'request-id' },

@@ -1,0 +1,63 @@
+/**
+ * The servers of bench/api.ts, one per process (started by it, never by hand):
+ *
+ *   hello   bare Fastify, one route answering {hello: 'world'}             (ceiling 1)
+ *   fixed   bare Fastify + postgres.js, the same 20-post page from one fixed
+ *           schema, prepared statement, no tenancy, no auth                 (ceiling 2)
+ *   api     the real API (buildApp over core, as server.ts builds it), plus one
+ *           bench-only route behind the same api-key + JWT hooks doing no query
+ *
+ * Each prints `listening <port>` on stdout once ready.
+ */
+import { createRequire } from 'node:module'
+import type { FastifyInstance } from 'fastify'
+import { createServices, loadConfig, openDatabase } from '../packages/core/dist/index.js'
+import { buildApp } from '../packages/api/dist/app.js'
+
+// The api package's dependencies (the workspace root does not depend on fastify).
+const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
+const Fastify = require('fastify') as typeof import('fastify').default
+const postgres = require('postgres') as typeof import('postgres').default
+
+const [mode, databaseUrl, fixedSchema] = process.argv.slice(2)
+
+async function helloServer(): Promise<FastifyInstance> {
+  const app = Fastify()
+  app.get('/', async () => ({ hello: 'world' }))
+  return app
+}
+
+async function fixedServer(): Promise<FastifyInstance> {
+  const sql = postgres(databaseUrl!, { max: 10, onnotice: () => {} })
+  const app = Fastify()
+  const schema = sql(fixedSchema!)
+  app.get('/posts/', async () => {
+    const results = await sql`
+      select id, title, body, author_id, created_at, updated_at from ${schema}.posts order by id desc limit 20`
+    return { results, next: null }
+  })
+  app.addHook('onClose', () => sql.end({ timeout: 1 }))
+  return app
+}
+
+async function apiServer(): Promise<FastifyInstance> {
+  // As server.ts does, minus the listen banner; LOG_LEVEL comes from the environment.
+  const config = loadConfig(process.env)
+  const db = await openDatabase(config.database)
+  const services = await createServices({ sql: db.sql, config })
+  const app = await buildApp({ services, config, jwtSecret: config.auth.jwtSecret!, logger: { level: config.logLevel } })
+  app.get('/api/bench/auth/', { onRequest: app.requireApiKey, preHandler: app.requireUser }, async (request) => ({
+    tenant: request.tenant!.id,
+    user: request.userId,
+  }))
+  app.addHook('onClose', () => db.close())
+  return app
+}
+
+const build = { hello: helloServer, fixed: fixedServer, api: apiServer }[mode ?? '']
+if (!build) throw new Error(`unknown server ${mode}`)
+const app = await build()
+await app.listen({ host: '127.0.0.1', port: 0 })
+const address = app.server.address()
+process.stdout.write(`listening ${typeof address === 'object' && address ? address.port : 0}\n`)
+process.on('SIGTERM', () => void app.close().then(() => process.exit(0)))

@@ -1,0 +1,211 @@
+/**
+ * The HTTP API under load, beside its two ceilings, measured in one run and alternating
+ * the targets round by round so the machine's drift hits all alike:
+ *
+ *   hello        bare Fastify hello-world                                   (ceiling)
+ *   fixed        bare Fastify + postgres.js: 20 posts from one fixed schema (ceiling)
+ *   auth         the API's api-key + JWT hooks on a route doing no query    target >= 75% of hello
+ *   list         GET /api/posts/ (20 posts), a random tenant per request    target >= 70% of fixed, p99 <= 1.5x fixed's
+ *   create       POST /api/posts/, a random tenant per request
+ *
+ * It starts a throwaway embedded PostgreSQL, seeds the tenants through core (each with a
+ * user and 100 posts), starts each server in its own process and drives it with
+ * autocannon from this one. Prints requests/s, p50, p99 (median of the rounds) and ratios.
+ *
+ *   pnpm bench:api [--tenants 20] [--seconds 5] [--rounds 3] [--connections 32]
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { createServer } from 'node:net'
+import { loadavg, tmpdir } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import { createServices, loadConfig, openDatabase, startEmbeddedCluster } from '../packages/core/dist/index.js'
+
+const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
+const autocannon = require('autocannon') as typeof import('autocannon')
+
+const { values } = parseArgs({
+  options: {
+    tenants: { type: 'string', default: '20' },
+    posts: { type: 'string', default: '100' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '32' },
+  },
+})
+const TENANTS = Number(values.tenants)
+const POSTS = Number(values.posts)
+const SECONDS = Number(values.seconds)
+const ROUNDS = Number(values.rounds)
+const CONNECTIONS = Number(values.connections)
+const JWT_SECRET = 'bench-secret-that-is-at-least-32-bytes-long'
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+console.log(`starting a throwaway embedded PostgreSQL...`)
+const cluster = await startEmbeddedCluster({
+  dataDir: path.join(await mkdtemp(path.join(tmpdir(), 'tenantbase-bench-api-')), 'pg'),
+  port: await freePort(),
+  user: 'postgres',
+  password: 'postgres',
+  database: 'bench_api',
+  persistent: false,
+})
+const env = { ...process.env, DATABASE_URL: cluster.url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }
+const config = loadConfig(env)
+const db = await openDatabase(config.database)
+const services = await createServices({ sql: db.sql, config })
+await services.migrateAll()
+
+console.log(`seeding ${TENANTS} tenants, each with a user and ${POSTS} posts...`)
+const seeded: { key: string; email: string; schemaName: string }[] = []
+for (let i = 0; i < TENANTS; i++) {
+  const schemaName = `bench_${String(i).padStart(3, '0')}`
+  const { tenant, apiKey } = await services.tenants.createTenant({ name: `Bench ${i}`, schemaName })
+  const email = `user${i}@example.com`
+  const user = await services.users.registerUser(tenant, { email, password: 'bench-password' })
+  for (let p = 0; p < POSTS; p++) {
+    await services.posts.createPost(tenant, user.id, { title: `post ${p} of ${i}`, body: 'x'.repeat(200) })
+  }
+  seeded.push({ key: apiKey.key, email, schemaName })
+}
+await db.sql`vacuum analyze`
+
+interface Server {
+  readonly child: ChildProcess
+  readonly url: string
+}
+const children: ChildProcess[] = []
+async function startServer(mode: string, ...args: string[]): Promise<Server> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'api-servers.ts'), mode, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  children.push(child)
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    child.stdout!.on('data', (chunk) => {
+      out += String(chunk)
+      const match = /listening (\d+)/.exec(out)
+      if (match) resolve(Number(match[1]))
+    })
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)))
+  })
+  return { child, url: `http://127.0.0.1:${port}` }
+}
+
+const [hello, fixed, api] = await Promise.all([startServer('hello'), startServer('fixed', cluster.url, seeded[0]!.schemaName), startServer('api')])
+
+console.log('logging in one user per tenant...')
+const sessions: { key: string; authorization: string }[] = []
+for (const tenant of seeded) {
+  const response = await fetch(`${api.url}/api/users/login/`, {
+    method: 'POST',
+    headers: { 'api-key': tenant.key, 'content-type': 'application/json' },
+    body: JSON.stringify({ email: tenant.email, password: 'bench-password' }),
+  })
+  if (response.status !== 200) throw new Error(`login failed: ${response.status} ${await response.text()}`)
+  const { access_token: token } = (await response.json()) as { access_token: string }
+  sessions.push({ key: tenant.key, authorization: `Bearer ${token}` })
+}
+
+function randomSession(): Record<string, string> {
+  const session = sessions[Math.floor(Math.random() * sessions.length)]!
+  return { 'api-key': session.key, authorization: session.authorization }
+}
+
+type Options = Parameters<typeof autocannon>[0]
+const targets: Record<string, Options> = {
+  hello: { url: `${hello.url}/` },
+  fixed: { url: `${fixed.url}/posts/` },
+  auth: { url: `${api.url}/api/bench/auth/`, requests: [{ setupRequest: (req) => ({ ...req, headers: randomSession() }) }] },
+  list: { url: `${api.url}/api/posts/`, requests: [{ setupRequest: (req) => ({ ...req, headers: randomSession() }) }] },
+  create: {
+    url: `${api.url}/api/posts/`,
+    requests: [
+      {
+        setupRequest: (req) => ({
+          ...req,
+          method: 'POST',
+          headers: { ...randomSession(), 'content-type': 'application/json' },
+          body: JSON.stringify({ title: 'bench post', body: 'x'.repeat(200) }),
+        }),
+      },
+    ],
+  },
+}
+
+interface Sample {
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+}
+async function measure(options: Options, seconds: number): Promise<Sample> {
+  const result = await autocannon({ ...options, connections: CONNECTIONS, duration: seconds })
+  const errors = result.errors + result.timeouts + result.non2xx
+  return { rps: result.requests.average, p50: result.latency.p50, p99: result.latency.p99, errors }
+}
+
+console.log(`warming up (${Object.keys(targets).length} targets x 2 s)...`)
+for (const options of Object.values(targets)) await measure(options, 2)
+
+const samples: Record<string, Sample[]> = Object.fromEntries(Object.keys(targets).map((name) => [name, []]))
+for (let round = 1; round <= ROUNDS; round++) {
+  // Rotate the order each round too, so no target always runs right after the same one.
+  const names = Object.keys(targets)
+  const order = [...names.slice(round % names.length), ...names.slice(0, round % names.length)]
+  for (const name of order) {
+    const sample = await measure(targets[name]!, SECONDS)
+    samples[name]!.push(sample)
+    console.log(`  round ${round} ${name.padEnd(7)} ${Math.round(sample.rps).toString().padStart(7)} req/s  p50 ${sample.p50} ms  p99 ${sample.p99} ms${sample.errors ? `  ${sample.errors} errors` : ''}`)
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+const summary = Object.fromEntries(
+  Object.entries(samples).map(([name, list]) => [
+    name,
+    { rps: median(list.map((s) => s.rps)), p50: median(list.map((s) => s.p50)), p99: median(list.map((s) => s.p99)), errors: list.reduce((n, s) => n + s.errors, 0) },
+  ]),
+)
+
+const labels: Record<string, string> = {
+  hello: 'bare Fastify hello-world (ceiling)',
+  fixed: 'bare Fastify + postgres.js, fixed schema (ceiling)',
+  auth: 'API: api-key + JWT, no query',
+  list: 'API: GET /api/posts/, random tenant',
+  create: 'API: POST /api/posts/, random tenant',
+}
+console.log(`\n${TENANTS} tenants x ${POSTS} posts, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s, medians; load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`)
+console.log('| target | req/s | p50 ms | p99 ms | errors |')
+console.log('| --- | ---: | ---: | ---: | ---: |')
+for (const [name, s] of Object.entries(summary)) {
+  console.log(`| ${labels[name]} | ${Math.round(s.rps)} | ${s.p50} | ${s.p99} | ${s.errors} |`)
+}
+const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`
+const { hello: h, fixed: f, auth: a, list: l } = summary as Record<string, Sample>
+console.log(`\nauth / hello       ${pct(a!.rps, h!.rps)}  (target >= 75%)`)
+console.log(`list / fixed       ${pct(l!.rps, f!.rps)}  (target >= 70%)`)
+console.log(`list p99 / fixed   ${(l!.p99 / f!.p99).toFixed(2)}x (target <= 1.5x)`)
+console.log(`fixed / hello      ${pct(f!.rps, h!.rps)}`)
+
+for (const child of children) child.kill('SIGTERM')
+await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))))
+await db.close()
+await cluster.stop()
