@@ -58,8 +58,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     app.draining = true
   })
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     if (app.draining) reply.header('connection', 'close')
+    done(null, payload)
   })
 
   // JSON only: any other content type is 415 (Fastify also parses text/plain by default).
