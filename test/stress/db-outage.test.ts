@@ -86,9 +86,10 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
   const baselineFrom = performance.now()
   await sleep(3000)
   const baselineTo = performance.now()
-  const windows = [0, 1, 2, 3, 4, 5].map((i) => throughput(load.samples, baselineFrom + i * 500, baselineFrom + (i + 1) * 500))
+  // The same measure as after the restart: 1 s windows, sliding by 250 ms; their median.
+  const windows = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => throughput(load.samples, baselineFrom + i * 250, baselineFrom + i * 250 + 1000))
   const baseline = median(windows)
-  t.ok(baseline > 0, `baseline throughput ${baseline.toFixed(0)} req/s (500 ms windows: ${windows.map((w) => w.toFixed(0)).join(', ')})`)
+  t.ok(baseline > 0, `baseline throughput ${baseline.toFixed(0)} req/s (1 s windows: ${windows.map((w) => w.toFixed(0)).join(', ')})`)
   t.ok(load.samples.filter((s) => s.end < baselineTo).every((s) => s.status === 200), 'every request succeeds before the outage')
 
   // Stop PostgreSQL (fast shutdown: clients are disconnected) and watch /readyz.
@@ -158,8 +159,8 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
     status = (await fetch(`${api.base}/api/posts/`, { headers: { ...headers, 'api-key': spare.key } })).status
     if (status !== 401) await sleep(20)
   }
-  t.equal(status, 401, 'the API still hears revocations after the restart (within 1 s)', {
-    todo: 'postgres.js re-issues LISTEN only once when its connection drops, and gives up if the database is still down',
-  })
+  // postgres.js re-issues LISTEN each time its listening connection closes; with its default
+  // back-off (up to 20 s between attempts) this failed, so the revoked key stayed cached.
+  t.equal(status, 401, 'the API still hears revocations after the restart (within 1 s)')
   t.notMatch(api.stderr(), /Unhandled|uncaught/i, 'nothing unhandled in the API')
 })
