@@ -4,6 +4,7 @@
  *
  *   hello        bare Fastify hello-world                                   (ceiling)
  *   fixed        bare Fastify + postgres.js: 20 posts from one fixed schema (ceiling)
+ *   healthz      the API's GET /healthz: its per-request base (logger, hooks), no auth, no query
  *   auth         the API's api-key + JWT hooks on a route doing no query    target >= 75% of hello
  *   list         GET /api/posts/ (20 posts), a random tenant per request    target >= 70% of fixed, p99 <= 1.5x fixed's
  *   create       POST /api/posts/, a random tenant per request
@@ -88,7 +89,7 @@ interface Server {
 }
 const children: ChildProcess[] = []
 async function startServer(mode: string, ...args: string[]): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'api-servers.ts'), mode, ...args], {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'api-servers.mjs'), mode, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -129,6 +130,7 @@ type Options = Parameters<typeof autocannon>[0]
 const targets: Record<string, Options> = {
   hello: { url: `${hello.url}/` },
   fixed: { url: `${fixed.url}/posts/` },
+  healthz: { url: `${api.url}/healthz` },
   auth: { url: `${api.url}/api/bench/auth/`, requests: [{ setupRequest: (req) => ({ ...req, headers: randomSession() }) }] },
   list: { url: `${api.url}/api/posts/`, requests: [{ setupRequest: (req) => ({ ...req, headers: randomSession() }) }] },
   create: {
@@ -188,21 +190,23 @@ const summary = Object.fromEntries(
 const labels: Record<string, string> = {
   hello: 'bare Fastify hello-world (ceiling)',
   fixed: 'bare Fastify + postgres.js, fixed schema (ceiling)',
+  healthz: 'API: GET /healthz (no auth, no query)',
   auth: 'API: api-key + JWT, no query',
   list: 'API: GET /api/posts/, random tenant',
   create: 'API: POST /api/posts/, random tenant',
 }
-console.log(`\n${TENANTS} tenants x ${POSTS} posts, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s, medians; load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`)
+console.log(`\n${TENANTS} tenants x ${POSTS} posts, API LOG_LEVEL=${env.LOG_LEVEL}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s, medians; load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`)
 console.log('| target | req/s | p50 ms | p99 ms | errors |')
 console.log('| --- | ---: | ---: | ---: | ---: |')
 for (const [name, s] of Object.entries(summary)) {
   console.log(`| ${labels[name]} | ${Math.round(s.rps)} | ${s.p50} | ${s.p99} | ${s.errors} |`)
 }
 const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`
-const { hello: h, fixed: f, auth: a, list: l } = summary as Record<string, Sample>
+const { hello: h, fixed: f, healthz: z, auth: a, list: l } = summary as Record<string, Sample>
 console.log(`\nauth / hello       ${pct(a!.rps, h!.rps)}  (target >= 75%)`)
 console.log(`list / fixed       ${pct(l!.rps, f!.rps)}  (target >= 70%)`)
 console.log(`list p99 / fixed   ${(l!.p99 / f!.p99).toFixed(2)}x (target <= 1.5x)`)
+console.log(`healthz / hello    ${pct(z!.rps, h!.rps)}  (the API's base cost, for reading auth / hello)`)
 console.log(`fixed / hello      ${pct(f!.rps, h!.rps)}`)
 
 for (const child of children) child.kill('SIGTERM')

@@ -7,30 +7,30 @@
  *   api     the real API (buildApp over core, as server.ts builds it), plus one
  *           bench-only route behind the same api-key + JWT hooks doing no query
  *
- * Each prints `listening <port>` on stdout once ready.
+ * Each prints `listening <port>` on stdout once ready. Plain JavaScript, so no loader
+ * runs in the measured processes (server.js runs without one too).
  */
 import { createRequire } from 'node:module'
-import type { FastifyInstance } from 'fastify'
 import { createServices, loadConfig, openDatabase } from '../packages/core/dist/index.js'
 import { buildApp } from '../packages/api/dist/app.js'
 
 // The api package's dependencies (the workspace root does not depend on fastify).
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
-const Fastify = require('fastify') as typeof import('fastify').default
-const postgres = require('postgres') as typeof import('postgres').default
+const Fastify = require('fastify')
+const postgres = require('postgres')
 
 const [mode, databaseUrl, fixedSchema] = process.argv.slice(2)
 
-async function helloServer(): Promise<FastifyInstance> {
+async function helloServer() {
   const app = Fastify()
   app.get('/', async () => ({ hello: 'world' }))
   return app
 }
 
-async function fixedServer(): Promise<FastifyInstance> {
-  const sql = postgres(databaseUrl!, { max: 10, onnotice: () => {} })
+async function fixedServer() {
+  const sql = postgres(databaseUrl, { max: 10, onnotice: () => {} })
   const app = Fastify()
-  const schema = sql(fixedSchema!)
+  const schema = sql(fixedSchema)
   app.get('/posts/', async () => {
     const results = await sql`
       select id, title, body, author_id, created_at, updated_at from ${schema}.posts order by id desc limit 20`
@@ -40,14 +40,14 @@ async function fixedServer(): Promise<FastifyInstance> {
   return app
 }
 
-async function apiServer(): Promise<FastifyInstance> {
+async function apiServer() {
   // As server.ts does, minus the listen banner; LOG_LEVEL comes from the environment.
   const config = loadConfig(process.env)
   const db = await openDatabase(config.database)
   const services = await createServices({ sql: db.sql, config })
-  const app = await buildApp({ services, config, jwtSecret: config.auth.jwtSecret!, logger: { level: config.logLevel } })
+  const app = await buildApp({ services, config, jwtSecret: config.auth.jwtSecret, logger: { level: config.logLevel } })
   app.get('/api/bench/auth/', { onRequest: app.requireApiKey, preHandler: app.requireUser }, async (request) => ({
-    tenant: request.tenant!.id,
+    tenant: request.tenant.id,
     user: request.userId,
   }))
   app.addHook('onClose', () => db.close())
