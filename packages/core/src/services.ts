@@ -31,7 +31,7 @@ export async function createServices(options: ServicesOptions) {
   return {
     sql,
     migrations,
-    tenants: createTenantService({ sql, migrations }),
+    tenants: createTenantService({ sql, migrations, onTenantDeleted: (id) => apiKeys.evictCachedKeys(`tenant:${id}`) }),
     apiKeys,
     users: createUserService({ sql, ...(config && { bcryptCost: config.auth.bcryptCost }) }),
     posts: createPostService({ sql }),

@@ -33,6 +33,11 @@ export interface CreateTenantInput {
 export interface TenantServiceOptions {
   readonly sql: Sql
   readonly migrations: MigrationSet
+  /**
+   * Called once a deletion has committed, before deleteTenant returns: this process's key
+   * cache forgets the tenant at once (other processes hear the NOTIFY).
+   */
+  readonly onTenantDeleted?: (tenantId: number) => void
 }
 
 const MAX_NAME = 200
@@ -51,7 +56,7 @@ function validateCreateInput(input: CreateTenantInput): { name: string; address:
 }
 
 /** Tenants: the registry row, the schema and its migrations, created and dropped as one. */
-export function createTenantService({ sql, migrations }: TenantServiceOptions) {
+export function createTenantService({ sql, migrations, onTenantDeleted }: TenantServiceOptions) {
   /**
    * Creates the registry row, the first api key, the schema and every tenant migration in
    * ONE transaction: the tenant exists fully or not at all.
@@ -113,7 +118,7 @@ export function createTenantService({ sql, migrations }: TenantServiceOptions) {
       throw new ValidationError('the confirmation does not match the schema name', 'CONFIRMATION_MISMATCH')
     }
     assertValidSchemaName(schemaName)
-    return sql.begin(async (tx) => {
+    const deleted = await sql.begin(async (tx) => {
       const [row] = await tx<Tenant[]>`
         select ${tx.unsafe(TENANT_COLUMNS)} from public.tenants where schema_name = ${schemaName} for update`
       if (!row) throw new NotFoundError(`no tenant with schema ${schemaName}`, 'TENANT_NOT_FOUND')
@@ -122,6 +127,11 @@ export function createTenantService({ sql, migrations }: TenantServiceOptions) {
       await tx`select pg_notify(${API_KEY_CHANNEL}, ${'tenant:' + row.id})`
       return row
     })
+    // NOTE: the NOTIFY reaches this process's own listener a moment later; a request in
+    // that moment would find the key cached and query a dropped schema (a 500, seen in
+    // api/test/integration/auth-abuse.test.ts). Evicting here closes it in this process.
+    onTenantDeleted?.(deleted.id)
+    return deleted
   }
 
   /** Per tenant: the version it is at and how many tenant migrations it still lacks. */
