@@ -61,12 +61,16 @@ export default fp(
     app.decorate('requireUser', async function requireUser(request: FastifyRequest) {
       const tenant = request.tenant
       if (!tenant) throw new AuthenticationError('the api-key header is required', 'MISSING_API_KEY')
-      if (!request.headers.authorization) {
+      const header = request.headers.authorization
+      if (!header) {
         throw new AuthenticationError('an Authorization: Bearer <access token> header is required', 'MISSING_ACCESS_TOKEN')
       }
+      if (!header.startsWith('Bearer ')) throw tokenRejected()
       let claims: AccessTokenClaims
       try {
-        claims = await request.jwtVerify<AccessTokenClaims>()
+        // NOTE: the instance's synchronous verifier (HS256, required claims, cache), not
+        // request.jwtVerify(), whose callback waterfall cost a visible share of each request.
+        claims = app.jwt.verify<AccessTokenClaims>(header.slice(7).trim())
       } catch {
         throw tokenRejected()
       }
