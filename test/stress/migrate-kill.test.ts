@@ -53,8 +53,9 @@ async function assertConsistent(t: Test, pool: Sql, trialVersions: readonly numb
       select n.nspname as schema, c.relname as name from pg_class c join pg_namespace n on n.oid = c.relnamespace
       where c.relkind = 'r' and c.relname like 'trial\\_%'`
     const columns = await sql<{ schema: string; name: string }[]>`
-      select table_schema as schema, column_name as name from information_schema.columns
-      where table_name = 'users' and column_name like 'trial\\_%'`
+      select n.nspname as schema, a.attname as name from pg_attribute a
+      join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+      where c.relname = 'users' and a.attname like 'trial\\_%' and not a.attisdropped`
     const audit = await sql<{ schemaName: string; version: number; times: number }[]>`
       select schema_name, version, count(*)::int as times from public.migration_audit group by 1, 2`
     const problems: string[] = []
