@@ -18,11 +18,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtemp } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { createServer } from 'node:net'
 import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { createServices, loadConfig, openDatabase, startEmbeddedCluster } from '../packages/core/dist/index.js'
+import { freePort } from '../packages/core/dist/testing.js'
 
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
 const autocannon = require('autocannon') as typeof import('autocannon')
@@ -43,16 +43,6 @@ const ROUNDS = Number(values.rounds)
 const CONNECTIONS = Number(values.connections)
 const JWT_SECRET = 'bench-secret-that-is-at-least-32-bytes-long'
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 console.log(`starting a throwaway embedded PostgreSQL...`)
 const cluster = await startEmbeddedCluster({

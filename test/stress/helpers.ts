@@ -5,11 +5,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from '../../packages/core/dist/index.js'
+import { freePort } from '../../packages/core/dist/testing.js'
+
 
 export const root = fileURLToPath(new URL('../../', import.meta.url))
 export const CLI = path.join(root, 'packages/cli/dist/bin.js')
@@ -21,16 +22,6 @@ interface Teardown {
   teardown(fn: () => unknown): void
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
