@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url'
 import { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from '../../packages/core/dist/index.js'
 import { freePort } from '../../packages/core/dist/testing.js'
 
-
 export const root = fileURLToPath(new URL('../../', import.meta.url))
 export const CLI = path.join(root, 'packages/cli/dist/bin.js')
 export const API = path.join(root, 'packages/api/dist/server.js')
