@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Services } from '@tenantbase/core'
 import auth from './plugins/auth.js'
-import errorHandler from './plugins/error-handler.js'
+import errorHandler, { clientErrorHandler } from './plugins/error-handler.js'
 import loginRateLimits from './plugins/rate-limit.js'
 import requestLog, { TenantLogController } from './plugins/request-log.js'
 import services, { type ApiConfig } from './plugins/services.js'
@@ -49,6 +49,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     // While shutting down, a request arriving on a kept-alive connection is still served,
     // with `Connection: close` (Fastify adds it), instead of a bare 503 of another shape.
     return503OnClosing: false,
+    // Requests Node's parser refuses get the one error shape too.
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Graceful shutdown (server.ts): once draining, every response asks its client to close

@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http'
+import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import {
@@ -60,6 +61,31 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     return body(status, code, message)
   }
   return body(500, 'INTERNAL_ERROR', 'internal server error')
+}
+
+/** Node's HTTP parser errors, before any request exists, to the API's codes. */
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time'],
+  HPE_HEADER_OVERFLOW: [431, 'HEADERS_TOO_LARGE', 'the request headers are too large'],
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request Node's parser refuses (a NUL byte in a header, a
+ * broken request line, conflicting lengths) gets the one error shape too, instead of
+ * Fastify's default body without a `code`. Mirrors Fastify's default otherwise.
+ */
+export function clientErrorHandler(this: { log: { trace(obj: object, msg: string): void } }, error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return
+  const [statusCode, code, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'MALFORMED_REQUEST', 'the request is not valid HTTP']
+  this.log.trace({ err: error }, 'client error')
+  if (socket.writable) {
+    const payload = JSON.stringify(body(statusCode, code, message))
+    socket.write(
+      `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${payload}`,
+    )
+  }
+  socket.destroy(error)
 }
 
 async function handleError(this: FastifyInstance, error: unknown, request: FastifyRequest, reply: FastifyReply) {

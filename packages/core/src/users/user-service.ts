@@ -46,6 +46,11 @@ function validateRegistration(input: RegisterUserInput): { email: string; name: 
   }
   const name = typeof input.name === 'string' ? input.name.trim() || null : null
   if (name !== null && name.length > MAX_NAME) problems.push(`name must be at most ${MAX_NAME} characters`)
+  // NOTE: PostgreSQL's text cannot hold U+0000 (it was a 500 before this check). The
+  // password is refused too, so that no account ever holds one (login relies on it).
+  for (const [field, value] of [['email', input.email], ['password', input.password], ['name', input.name]] as const) {
+    if (typeof value === 'string' && value.includes('\u0000')) problems.push(`${field} must not contain NUL characters`)
+  }
   if (problems.length > 0) throw new ValidationError(problems.join('; '), 'VALIDATION_FAILED', problems)
   return { email, name }
 }
@@ -79,7 +84,8 @@ export function createUserService({ sql, bcryptCost = 12 }: UserServiceOptions) 
    */
   async function authenticateUser(tenant: TenantRef, email: string, password: string): Promise<User> {
     const rejected = new AuthenticationError('invalid email or password', 'INVALID_CREDENTIALS')
-    if (typeof email !== 'string' || typeof password !== 'string') throw rejected
+    // No account holds a NUL byte (see validateRegistration): refused before any query.
+    if (typeof email !== 'string' || typeof password !== 'string' || email.includes('\u0000') || password.includes('\u0000')) throw rejected
     const [row] = await sql<(User & { passwordHash: string })[]>`
       select id, email, name, created_at, password_hash from ${schemaOf(sql, tenant)}.users
       where email = ${normaliseEmail(email)}`
