@@ -80,6 +80,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       // Every route under /api/ belongs to the tenant of its api key, resolved once here.
       api.addHook('onRequest', app.requireApiKey)
+      if (app.apiKeyRateLimit) api.addHook('onRequest', app.apiKeyRateLimit)
       await api.register(users, { prefix: '/users' })
       await api.register(posts, { prefix: '/posts' })
     },

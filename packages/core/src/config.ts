@@ -36,6 +36,8 @@ const EnvSchema = Type.Object({
   TRUST_PROXY: Type.Union([Type.Boolean(), Type.String({ minLength: 1 })], { default: false }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_048_576 }),
+  API_KEY_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 100 }),
+  API_KEY_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 100 }),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -64,6 +66,9 @@ export interface Config {
     readonly trustProxy: boolean | string
     readonly requestTimeoutMs: number
     readonly bodyLimitBytes: number
+    /** Requests per api key per window, in each API process (0: no limit). */
+    readonly apiKeyRateLimitMax: number
+    readonly apiKeyRateLimitWindowMs: number
   }
   readonly logLevel: (typeof LOG_LEVELS)[number]
   readonly auth: {
@@ -161,6 +166,8 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       trustProxy,
       requestTimeoutMs: parsed.REQUEST_TIMEOUT_MS,
       bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
+      apiKeyRateLimitMax: parsed.API_KEY_RATE_LIMIT_MAX,
+      apiKeyRateLimitWindowMs: parsed.API_KEY_RATE_LIMIT_WINDOW_MS,
     },
     logLevel: parsed.LOG_LEVEL,
     auth: {
