@@ -1,13 +1,14 @@
 /**
- * Noisy neighbour (issue 6, item 8): one tenant hammers a real API process (autocannon,
- * as many requests as it can) while another tenant sends a steady, modest load. The quiet
- * tenant's p99 latency is measured alone and under the neighbour's load, over real sockets
- * on 127.0.0.1, and reported with their ratio. Timing is reported, never asserted (the
- * machine is shared); the assertions are functional: every quiet request is answered 200,
- * the noisy one is answered 200 or 429, and neither sees an error or a timeout.
+ * Noisy neighbour (issue 6, item 8): one tenant hammers a real API process (autocannon in a
+ * process of its own, 32 connections, as fast as it can) while another tenant sends a
+ * steady 100 requests/s. The quiet tenant's p99 latency is measured alone and beside the
+ * neighbour, over real sockets on 127.0.0.1, and reported with their ratio: once without a
+ * per-key limit (the default) and once with API_KEY_RATE_LIMIT_MAX=100 per 100 ms.
+ * Timing is reported, never asserted (the machine is shared); the assertions are
+ * functional: every quiet request is answered 200, the noisy one 200 or 429 (and 429s
+ * appear only with the limit), and neither sees an error or a timeout.
  *
- * NOISY_RATE_LIMIT=0 runs it without the per-key rate limit (API_KEY_RATE_LIMIT_MAX), for
- * comparison.
+ * NOISY_RATE_LIMIT and NOISY_RATE_WINDOW_MS change the limited configuration.
  */
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
@@ -21,10 +22,9 @@ import { root, sleep, startApi } from './helpers.js'
 const autocannon = createRequire(path.join(root, 'packages/api/package.json'))('autocannon') as typeof import('autocannon')
 
 const QUIET_RATE = 100 // requests per second, the quiet tenant's steady load
-const QUIET_SECONDS = 8
+const QUIET_SECONDS = 6
 const NOISY_CONNECTIONS = 32
-/** The per-key limit for this run, requests per second (the API's default unless overridden). */
-const RATE_LIMIT = process.env.NOISY_RATE_LIMIT
+const LIMITED = { API_KEY_RATE_LIMIT_MAX: process.env.NOISY_RATE_LIMIT ?? '100', API_KEY_RATE_LIMIT_WINDOW_MS: process.env.NOISY_RATE_WINDOW_MS ?? '100' }
 
 interface Run {
   p50: number
@@ -65,57 +65,64 @@ function load(options: autocannon.Options): Promise<Run> {
   })
 }
 
-t.test("one tenant hammering the API: the other tenant's p99, quiet and under load", async (t) => {
+t.test("one tenant hammering the API: the other tenant's p99, quiet and under load, without and with a per-key limit", async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
   const services = await createServices({ sql: db.sql })
   await services.migrateAll()
   const quietTenant = await services.tenants.createTenant({ name: 'Quiet', schemaName: 'quiet_tenant' })
   const noisyTenant = await services.tenants.createTenant({ name: 'Noisy', schemaName: 'noisy_tenant' })
-  const api = await startApi(t, db.url, {
-    ...(RATE_LIMIT !== undefined && { API_KEY_RATE_LIMIT_MAX: RATE_LIMIT }),
-    ...(process.env.NOISY_RATE_WINDOW_MS !== undefined && { API_KEY_RATE_LIMIT_WINDOW_MS: process.env.NOISY_RATE_WINDOW_MS }),
-  })
 
+  // Users, tokens and posts through a first API process (tokens outlive it: same secret).
+  const setup = await startApi(t, db.url)
   const headersOf = async (key: string) => {
     const credentials = { email: `u-${key.slice(3, 15)}@example.com`, password: 'password-123' }
     const json = { 'api-key': key, 'content-type': 'application/json' }
-    await fetch(`${api.base}/api/users/register/`, { method: 'POST', headers: json, body: JSON.stringify(credentials) })
-    const login = await (await fetch(`${api.base}/api/users/login/`, { method: 'POST', headers: json, body: JSON.stringify(credentials) })).json()
+    await fetch(`${setup.base}/api/users/register/`, { method: 'POST', headers: json, body: JSON.stringify(credentials) })
+    const login = await (await fetch(`${setup.base}/api/users/login/`, { method: 'POST', headers: json, body: JSON.stringify(credentials) })).json()
     const headers = { 'api-key': key, authorization: `Bearer ${login.access_token}` }
     for (let i = 0; i < 20; i++) {
-      await fetch(`${api.base}/api/posts/`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ title: `post ${i}`, body: 'x'.repeat(200) }) })
+      await fetch(`${setup.base}/api/posts/`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ title: `post ${i}`, body: 'x'.repeat(200) }) })
     }
     return headers
   }
   const quiet = await headersOf(quietTenant.apiKey.key)
   const noisy = await headersOf(noisyTenant.apiKey.key)
-  const url = `${api.base}/api/posts/`
+  setup.child.kill('SIGTERM')
+  await setup.exited
 
-  // Warm-up (JIT, connections, caches), not measured.
-  await load({ url, headers: quiet, connections: 2, overallRate: QUIET_RATE, duration: 2 })
+  for (const [label, env] of [['no per-key limit (default)', { API_KEY_RATE_LIMIT_MAX: '0' }], [`per-key limit ${LIMITED.API_KEY_RATE_LIMIT_MAX} per ${LIMITED.API_KEY_RATE_LIMIT_WINDOW_MS} ms`, LIMITED]] as const) {
+    const api = await startApi(t, db.url, env)
+    const url = `${api.base}/api/posts/`
+    // Warm-up (JIT, connections, caches), not measured.
+    await load({ url, headers: quiet, connections: 2, overallRate: QUIET_RATE, duration: 2 })
+    const quietOptions = { url, headers: quiet, connections: 2, overallRate: QUIET_RATE, duration: QUIET_SECONDS }
+    const alone = await load(quietOptions)
+    const hammer = loadInAnotherProcess(url, noisy, NOISY_CONNECTIONS, QUIET_SECONDS + 2)
+    await sleep(1500) // the neighbour is at full speed before the measurement starts
+    const loaded = await load(quietOptions)
+    const neighbour = await hammer
+    api.child.kill('SIGTERM')
+    await api.exited
 
-  const quietOptions = { url, headers: quiet, connections: 2, overallRate: QUIET_RATE, duration: QUIET_SECONDS }
-  const alone = await load(quietOptions)
+    const ratio = loaded.p99 / alone.p99
+    t.comment(`${label}:`)
+    t.comment(`  quiet tenant alone:            p50 ${alone.p50} ms, p99 ${alone.p99} ms, max ${alone.max} ms (${alone.requests} requests at ${QUIET_RATE}/s)`)
+    t.comment(`  quiet tenant beside the noisy: p50 ${loaded.p50} ms, p99 ${loaded.p99} ms, max ${loaded.max} ms (${loaded.requests} requests)`)
+    t.comment(`  noisy tenant: ${neighbour.requests} requests in ${QUIET_SECONDS + 2} s over ${NOISY_CONNECTIONS} connections, statuses ${JSON.stringify(neighbour.statuses)}`)
+    t.comment(`  p99 ratio (beside / alone): ${ratio.toFixed(2)} (issue 6 asks for at most 2; reported, not asserted)`)
 
-  const hammer = loadInAnotherProcess(url, noisy, NOISY_CONNECTIONS, QUIET_SECONDS + 2)
-  await sleep(1500) // the neighbour is at full speed before the measurement starts
-  const loaded = await load(quietOptions)
-  const neighbour = await hammer
-
-  const ratio = loaded.p99 / alone.p99
-  t.comment(`per-key rate limit: ${RATE_LIMIT ?? 'the default'} requests per ${process.env.NOISY_RATE_WINDOW_MS ?? 'the default'} ms window`)
-  t.comment(`quiet tenant alone:           p50 ${alone.p50} ms, p99 ${alone.p99} ms, max ${alone.max} ms (${alone.requests} requests at ${QUIET_RATE}/s)`)
-  t.comment(`quiet tenant beside the noisy: p50 ${loaded.p50} ms, p99 ${loaded.p99} ms, max ${loaded.max} ms (${loaded.requests} requests)`)
-  t.comment(`noisy tenant: ${neighbour.requests} requests in ${QUIET_SECONDS + 2} s over ${NOISY_CONNECTIONS} connections, statuses ${JSON.stringify(neighbour.statuses)}`)
-  t.comment(`p99 ratio (loaded / quiet): ${ratio.toFixed(2)} (issue 6 asks for at most 2; reported, not asserted)`)
-
-  for (const [label, run] of [['alone', alone], ['beside the noisy tenant', loaded]] as const) {
-    t.same(Object.keys(run.statuses), ['200'], `quiet tenant ${label}: every request answered 200`)
-    t.equal(run.errors + run.timeouts, 0, `quiet tenant ${label}: no error, no timeout`)
-    t.ok(run.requests >= QUIET_RATE * QUIET_SECONDS * 0.5, `quiet tenant ${label}: ${run.requests} requests answered`)
+    t.test(label, async (t) => {
+      for (const [which, run] of [['alone', alone], ['beside the noisy tenant', loaded]] as const) {
+        t.same(Object.keys(run.statuses), ['200'], `quiet tenant ${which}: every request answered 200`)
+        t.equal(run.errors + run.timeouts, 0, `quiet tenant ${which}: no error, no timeout`)
+        t.ok(run.requests >= QUIET_RATE * QUIET_SECONDS * 0.5, `quiet tenant ${which}: ${run.requests} requests answered`)
+      }
+      const allowed = env.API_KEY_RATE_LIMIT_MAX === '0' ? ['200'] : ['200', '429']
+      t.ok(Object.keys(neighbour.statuses).every((status) => allowed.includes(status)), `the noisy tenant gets ${allowed.join(' or ')}, nothing else`)
+      if (env.API_KEY_RATE_LIMIT_MAX !== '0') t.ok((neighbour.statuses[429] ?? 0) > 0, 'the limit refused some of the noisy requests')
+      t.equal(neighbour.errors + neighbour.timeouts, 0, 'the noisy tenant sees no error and no timeout')
+      t.ok(neighbour.requests > loaded.requests, 'the noisy tenant did send more than the quiet one')
+    })
   }
-  t.ok(Object.keys(neighbour.statuses).every((status) => status === '200' || status === '429'), 'the noisy tenant gets 200 or 429, nothing else')
-  t.equal(neighbour.errors + neighbour.timeouts, 0, 'the noisy tenant sees no error and no timeout')
-  t.ok(neighbour.requests > loaded.requests, 'the noisy tenant did send more than the quiet one')
 })

@@ -36,7 +36,7 @@ const EnvSchema = Type.Object({
   TRUST_PROXY: Type.Union([Type.Boolean(), Type.String({ minLength: 1 })], { default: false }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_048_576 }),
-  API_KEY_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 100 }),
+  API_KEY_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 0 }),
   API_KEY_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 100 }),
 })
 type Env = Static<typeof EnvSchema>

@@ -68,9 +68,9 @@ export default fp(
           const status = await perKey(request)
           if (!status.isAllowed && status.isExceeded) {
             // NOTE: the refusal is held until the window resets (at most 1 s). An instant 429
-            // costs little, but a client that ignores it sends the next one at once: measured,
-            // instant 429s kept the process as busy as serving (the quiet tenant's p99 went
-            // from 4-5x to 4.5-9x its quiet value). Held, each of its connections costs a timer.
+            // costs little, but a client that ignores it sends the next one at once: measured
+            // (noisy-neighbour stress test), instant 429s kept the process as busy as serving.
+            // Held, each of that client's connections costs a timer until the window resets.
             await new Promise((resolve) => setTimeout(resolve, Math.min(status.ttl, MAX_REFUSAL_DELAY_MS)))
             throw new TooManyRequestsError(status.ttlInSeconds, 'too many requests for this api key, try again later', 'TOO_MANY_REQUESTS')
           }

@@ -32,13 +32,12 @@ t.test('requests are limited per api key', async (t) => {
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'health is not limited')
 })
 
-t.test('0 turns the per-key limit off; the default is one an honest client never meets', async (t) => {
+t.test('off by default, and 0 turns it off', async (t) => {
   const ctx = await setupDatabase(t)
-  // 1,000 requests per second per key and process, counted in 100 ms windows so that a
-  // burst cannot take a whole second of the process (test/stress/noisy-neighbour.test.ts).
-  t.equal(ctx.config.http.apiKeyRateLimitMax, 100)
+  t.equal(ctx.config.http.apiKeyRateLimitMax, 0, 'off by default (see test/stress/noisy-neighbour.test.ts for its measured effect)')
   t.equal(ctx.config.http.apiKeyRateLimitWindowMs, 100)
-  const app = await buildTestApp(t, ctx, { env: { API_KEY_RATE_LIMIT_MAX: '0' } })
+  // With a long window, 0 read as "zero allowed" would refuse every request here.
+  const app = await buildTestApp(t, ctx, { env: { API_KEY_RATE_LIMIT_MAX: '0', API_KEY_RATE_LIMIT_WINDOW_MS: '600000' } })
   const a = await makeTenant(ctx.services)
   for (let i = 0; i < 20; i++) t.equal((await app.inject({ url: '/api/posts/', headers: { 'api-key': a.key } })).statusCode, 401)
 })
