@@ -57,6 +57,7 @@ t.test('tokens announcing a foreign (asymmetric) algorithm are 401', async (t) =
   ]
   for (const [label, token] of cases) {
     const response = await me(token)
+    t.equal(response.statusCode, 401, label)
     assertError(t, response, 401, 'INVALID_ACCESS_TOKEN')
   }
 })

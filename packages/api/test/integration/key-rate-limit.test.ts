@@ -22,8 +22,8 @@ t.test('requests are limited per api key', async (t) => {
   assertError(t, limited, 429, 'TOO_MANY_REQUESTS')
   const retryAfter = Number(limited.headers['retry-after'])
   t.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 600, `Retry-After in seconds (${retryAfter})`)
-  const [{ n }] = await ctx.db.sql`select count(*)::int as n from ${ctx.db.sql(a.schemaName)}.posts`
-  t.equal(n, 0, 'the refused request wrote nothing')
+  const [row] = await ctx.db.sql<{ n: number }[]>`select count(*)::int as n from ${ctx.db.sql(a.schemaName)}.posts`
+  t.equal(row!.n, 0, 'the refused request wrote nothing')
 
   const other = { 'api-key': secondKey.key, authorization: user.headers.authorization! }
   t.equal((await app.inject({ url: '/api/users/me/', headers: other })).statusCode, 200, "the tenant's other key is not limited")
