@@ -11,6 +11,7 @@ import {
   NotFoundError,
   ValidationError,
   isConnectionError,
+  isUndefinedTableError,
 } from '@tenantbase/core'
 import { TooManyRequestsError } from '../errors.js'
 import type { ErrorResponse } from '../schemas/common.js'
@@ -88,8 +89,28 @@ export function clientErrorHandler(this: { log: { trace(obj: object, msg: string
   socket.destroy(error)
 }
 
+/**
+ * Whether the request's tenant was deleted (by another process) after its key was cached:
+ * its queries then find no table. Its keys are dropped from this process's cache.
+ */
+async function tenantWasDeleted(app: FastifyInstance, request: FastifyRequest, error: unknown): Promise<boolean> {
+  const tenant = request.tenant
+  if (!tenant || !isUndefinedTableError(error)) return false
+  const exists = await app.services.tenants.getTenant(tenant.id).then(
+    () => true,
+    (lookup: unknown) => !(lookup instanceof NotFoundError),
+  )
+  if (!exists) app.services.apiKeys.evictCachedKeys(`tenant:${tenant.id}`)
+  return !exists
+}
+
 async function handleError(this: FastifyInstance, error: unknown, request: FastifyRequest, reply: FastifyReply) {
-  const response = toErrorResponse(error)
+  // NOTE: between another process's deleteTenant and this process hearing its NOTIFY, a
+  // cached key still resolves and its query finds the schema gone: the key is invalid now,
+  // so this is a 401 like any later request, not a 500 (test/stress/tenant-delete.test.ts).
+  const response = (await tenantWasDeleted(this, request, error))
+    ? body(401, 'INVALID_API_KEY', 'invalid api key')
+    : toErrorResponse(error)
   const tenantId = request.tenant?.id
   if (response.statusCode >= 500) {
     request.log.error({ err: error, tenantId }, 'request failed')
