@@ -8,6 +8,7 @@ import {
   type Database,
 } from '@tenantbase/core'
 import { buildApp } from './app.js'
+import { trackConnections } from './connection-drain.js'
 import { loggerOptions } from './logger.js'
 
 /** How long a shutdown may take before the process exits anyway. */
@@ -46,6 +47,7 @@ async function main(): Promise<void> {
     jwtSecret: await loadOrCreateJwtSecret(config),
     logger: loggerOptions({ level: config.logLevel, pretty: process.stdout.isTTY }),
   })
+  const connections = trackConnections(app.server)
   // Revocations by any process (tenantctl, another API instance) evict this cache.
   const revocations = await services.apiKeys.listenForRevocations()
 
@@ -60,17 +62,12 @@ async function main(): Promise<void> {
     }, SHUTDOWN_GRACE_MS)
     deadline.unref()
     try {
-      // Fastify closes the connections idle at close time; a keep-alive connection whose
-      // request was in flight goes idle later and would hold the close for its keep-alive
-      // timeout, so idle connections are swept until the server has closed.
-      // NOTE: but not at the very moment the listener closes: Node's server.close() destroys
-      // every connection with no request in progress, including one accepted a moment ago
-      // whose request is not read yet, or one whose client is writing its next request:
-      // those clients would get a reset. Meanwhile every response carries
-      // `Connection: close` (app.ts), so busy connections end by themselves.
-      const closeIdleConnections = app.server.closeIdleConnections.bind(app.server)
+      // A keep-alive connection whose request was in flight goes idle after its response
+      // (which carries `Connection: close`, app.ts) and would hold the close for its
+      // keep-alive timeout, so idle connections are swept until the server has closed;
+      // Node's own sweep at close is replaced by ours, which spares fresh connections.
       app.server.closeIdleConnections = () => {}
-      const sweep = setInterval(closeIdleConnections, 100)
+      const sweep = setInterval(connections.closeIdleConnections, 100)
       await app.close().finally(() => clearInterval(sweep))
       await revocations.unlisten().catch(() => {})
       await db.close()
