@@ -1,5 +1,5 @@
 import type { Sql } from '../db/connect.js'
-import { NotFoundError } from '../errors.js'
+import { NotFoundError, ValidationError } from '../errors.js'
 import { latestVersion, type Migration, type MigrationSet } from './catalog.js'
 import { migrateSharedSchema, migrateTenantSchema, verifyTenantMigrationFiles } from './migrator.js'
 
@@ -96,7 +96,12 @@ function pendingNames(migrations: readonly Migration[], from: number): string[] 
  * every schema (unreachable database, shared migration failure, an edited migration file).
  */
 export async function migrateAll(sql: Sql, migrations: MigrationSet, options: MigrateAllOptions = {}): Promise<MigrateAllReport> {
-  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4))
+  // One connection holds the lock for the whole run; the others do the work.
+  const poolMax = (sql as unknown as { options: { max: number } }).options.max
+  if (poolMax < 2) {
+    throw new ValidationError(`migrating needs a pool of at least 2 connections (this one has ${poolMax})`, 'POOL_TOO_SMALL')
+  }
+  const concurrency = Math.min(Math.max(1, Math.floor(options.concurrency ?? 4)), poolMax - 1)
   const onProgress = options.onProgress ?? (() => {})
   const dryRun = options.dryRun ?? false
   const latest = latestVersion(migrations.tenant)

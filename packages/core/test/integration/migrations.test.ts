@@ -98,6 +98,14 @@ t.test('an applied migration whose file changed is an error naming the file', as
   await t.rejects((await reload(db.sql, sharedDir)).migrateAll(), { message: /0001_tenant_registry\.sql was changed/ })
 })
 
+t.test('a pool of one connection is refused instead of waiting forever', async (t) => {
+  const { db } = await setupServices(t)
+  const single = createPool(db.url, { max: 1 })
+  t.teardown(() => single.end({ timeout: 1 }))
+  const services = await createServices({ sql: single, config: FAST_CONFIG as never })
+  await t.rejects(services.migrateAll(), { code: 'POOL_TOO_SMALL' })
+})
+
 t.test('a schema switch never outlives its transaction on a pooled connection', async (t) => {
   const { db } = await setupServices(t)
   // One connection: any search_path left behind by a tenant transaction would show here.
