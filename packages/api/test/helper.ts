@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHmac, randomBytes } from 'node:crypto'
 import type { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
@@ -98,4 +98,19 @@ export function assertError(t: Test, response: LightMyRequestResponse | { status
   t.equal(body.statusCode, status)
   if (code !== undefined) t.equal(body.code, code)
   t.notMatch(String(body.message), /\n\s+at /, 'no stack trace')
+}
+
+/** base64url of a JSON value, as in a JWT's header and payload. */
+export function b64(value: object): string {
+  return Buffer.from(JSON.stringify(value)).toString('base64url')
+}
+
+/**
+ * A JWT signed by hand: HMAC with `hash` over `header.claims` (whatever `alg` the header
+ * announces), or no signature at all when `hash` is null.
+ */
+export function forgeJwt(header: object, claims: object, secret: string | Buffer = JWT_SECRET, hash: string | null = 'sha256'): string {
+  const unsigned = `${b64(header)}.${b64(claims)}`
+  if (hash === null) return `${unsigned}.`
+  return `${unsigned}.${createHmac(hash, secret).update(unsigned).digest('base64url')}`
 }

@@ -1,17 +1,8 @@
-import { createHmac } from 'node:crypto'
 import t from 'tap'
-import { assertError, buildTestApp, JWT_SECRET, makeTenant, registerAndLogin, setupDatabase } from '../helper.js'
+import { assertError, b64, buildTestApp, forgeJwt, JWT_SECRET, makeTenant, registerAndLogin, setupDatabase } from '../helper.js'
 
-function b64(value: object): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
-}
 
 /** A JWT built by hand, so the test controls every byte the server sees. */
-function forge(header: object, claims: object, secret = JWT_SECRET, hmac: string | null = 'sha256'): string {
-  const unsigned = `${b64(header)}.${b64(claims)}`
-  if (hmac === null) return `${unsigned}.`
-  return `${unsigned}.${createHmac(hmac, secret).update(unsigned).digest('base64url')}`
-}
 
 t.test('access tokens: HS256 pinned, signature, expiry, claims', async (t) => {
   const ctx = await setupDatabase(t)
@@ -22,22 +13,22 @@ t.test('access tokens: HS256 pinned, signature, expiry, claims', async (t) => {
   const good = { sub: String(user.id), tid: tenant.id, iat: now, exp: now + 600 }
   const me = (token: string) => app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: `Bearer ${token}` } })
 
-  const forged = await me(forge({ alg: 'HS256', typ: 'JWT' }, good))
+  const forged = await me(forgeJwt({ alg: 'HS256', typ: 'JWT' }, good))
   t.equal(forged.statusCode, 200, 'a well-formed HS256 token of the secret is accepted (the forge is right)')
 
   const rejected: [string, string][] = [
-    ['alg none', forge({ alg: 'none', typ: 'JWT' }, good, JWT_SECRET, null)],
-    ['alg none with a signature', forge({ alg: 'none', typ: 'JWT' }, good)],
-    ['HS384 with the right secret', forge({ alg: 'HS384', typ: 'JWT' }, good, JWT_SECRET, 'sha384')],
-    ['HS512 with the right secret', forge({ alg: 'HS512', typ: 'JWT' }, good, JWT_SECRET, 'sha512')],
-    ['wrong secret', forge({ alg: 'HS256', typ: 'JWT' }, good, 'another-secret-of-at-least-32-bytes!!')],
-    ['expired', forge({ alg: 'HS256', typ: 'JWT' }, { ...good, iat: now - 1000, exp: now - 10 })],
-    ['no exp', forge({ alg: 'HS256', typ: 'JWT' }, { sub: good.sub, tid: good.tid, iat: now })],
-    ['no tid', forge({ alg: 'HS256', typ: 'JWT' }, { sub: good.sub, iat: now, exp: now + 600 })],
-    ['tid of another tenant', forge({ alg: 'HS256', typ: 'JWT' }, { ...good, tid: tenant.id + 1000 })],
-    ['tid as a string', forge({ alg: 'HS256', typ: 'JWT' }, { ...good, tid: String(tenant.id) })],
-    ['sub not an id', forge({ alg: 'HS256', typ: 'JWT' }, { ...good, sub: 'admin' })],
-    ['sub of no user', forge({ alg: 'HS256', typ: 'JWT' }, { ...good, sub: '999999' })],
+    ['alg none', forgeJwt({ alg: 'none', typ: 'JWT' }, good, JWT_SECRET, null)],
+    ['alg none with a signature', forgeJwt({ alg: 'none', typ: 'JWT' }, good)],
+    ['HS384 with the right secret', forgeJwt({ alg: 'HS384', typ: 'JWT' }, good, JWT_SECRET, 'sha384')],
+    ['HS512 with the right secret', forgeJwt({ alg: 'HS512', typ: 'JWT' }, good, JWT_SECRET, 'sha512')],
+    ['wrong secret', forgeJwt({ alg: 'HS256', typ: 'JWT' }, good, 'another-secret-of-at-least-32-bytes!!')],
+    ['expired', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...good, iat: now - 1000, exp: now - 10 })],
+    ['no exp', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: good.sub, tid: good.tid, iat: now })],
+    ['no tid', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: good.sub, iat: now, exp: now + 600 })],
+    ['tid of another tenant', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...good, tid: tenant.id + 1000 })],
+    ['tid as a string', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...good, tid: String(tenant.id) })],
+    ['sub not an id', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...good, sub: 'admin' })],
+    ['sub of no user', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...good, sub: '999999' })],
     ['tampered payload', `${user.accessToken.split('.')[0]}.${b64({ ...good, sub: '1' })}.${user.accessToken.split('.')[2]}`],
     ['not a JWT', 'abc.def'],
   ]

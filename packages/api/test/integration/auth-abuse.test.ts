@@ -8,18 +8,11 @@
  * RS256-to-HS256 key-confusion shape, a header that tries to name its own key, and a
  * deleted tenant's keys and tokens, refused on the very next request.
  */
-import { createHmac, generateKeyPairSync, sign } from 'node:crypto'
+import { generateKeyPairSync, sign } from 'node:crypto'
 import t from 'tap'
-import { assertError, buildTestApp, JWT_SECRET, makeTenant, registerAndLogin, setupDatabase } from '../helper.js'
+import { assertError, b64, buildTestApp, forgeJwt, JWT_SECRET, makeTenant, registerAndLogin, setupDatabase } from '../helper.js'
 
-function b64(value: object): string {
-  return Buffer.from(JSON.stringify(value)).toString('base64url')
-}
 
-function hs(header: object, claims: object, secret: string | Buffer = JWT_SECRET, hash = 'sha256'): string {
-  const unsigned = `${b64(header)}.${b64(claims)}`
-  return `${unsigned}.${createHmac(hash, secret).update(unsigned).digest('base64url')}`
-}
 
 t.test('tokens announcing a foreign (asymmetric) algorithm are 401', async (t) => {
   const ctx = await setupDatabase(t)
@@ -32,7 +25,7 @@ t.test('tokens announcing a foreign (asymmetric) algorithm are 401', async (t) =
 
   // Positive control: the same forge with HS256 and the secret is accepted, so each 401
   // below is the algorithm's doing, not a malformed token.
-  t.equal((await me(hs({ alg: 'HS256', typ: 'JWT' }, claims))).statusCode, 200, 'control: HS256 forge accepted')
+  t.equal((await me(forgeJwt({ alg: 'HS256', typ: 'JWT' }, claims))).statusCode, 200, 'control: HS256 forge accepted')
 
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
@@ -48,10 +41,10 @@ t.test('tokens announcing a foreign (asymmetric) algorithm are 401', async (t) =
     ['ES256 signed with an attacker key', asym('ES256', (d) => sign('sha256', d, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' }))],
     ['EdDSA signed with an attacker key', asym('EdDSA', (d) => sign(null, d, ed.privateKey))],
     // Key confusion: RS256 announced, HMAC-signed with a public key as the secret.
-    ['RS256 announced, HMAC with a public PEM', hs({ alg: 'RS256', typ: 'JWT' }, claims, rsaPublicPem)],
-    ['RS256 announced, HMAC with the real secret', hs({ alg: 'RS256', typ: 'JWT' }, claims)],
-    ['HS256 with an embedded jwk', hs({ alg: 'HS256', typ: 'JWT', jwk: { kty: 'oct', k: Buffer.from('attacker').toString('base64url') } }, claims, 'attacker')],
-    ['HS256 with a kid naming another secret', hs({ alg: 'HS256', typ: 'JWT', kid: '../../../dev/null' }, claims, '')],
+    ['RS256 announced, HMAC with a public PEM', forgeJwt({ alg: 'RS256', typ: 'JWT' }, claims, rsaPublicPem)],
+    ['RS256 announced, HMAC with the real secret', forgeJwt({ alg: 'RS256', typ: 'JWT' }, claims)],
+    ['HS256 with an embedded jwk', forgeJwt({ alg: 'HS256', typ: 'JWT', jwk: { kty: 'oct', k: Buffer.from('attacker').toString('base64url') } }, claims, 'attacker')],
+    ['HS256 with a kid naming another secret', forgeJwt({ alg: 'HS256', typ: 'JWT', kid: '../../../dev/null' }, claims, '')],
     ['NONE in capitals', `${b64({ alg: 'NONE', typ: 'JWT' })}.${b64(claims)}.`],
     ['an empty signature', `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.`],
   ]

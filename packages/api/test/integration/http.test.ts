@@ -27,7 +27,7 @@ t.test('transport errors get the one JSON error shape', async (t) => {
   assertError(t, await app.inject({ method: 'DELETE', url: '/api/users/me/', headers: user.headers }), 404, 'ROUTE_NOT_FOUND')
   const proto = await app.inject({ method: 'POST', url: '/api/posts/', headers: json, payload: '{"title":"x","body":"y","__proto__":{"admin":true}}' })
   t.equal(proto.statusCode, 400, 'prototype poisoning is refused')
-  t.equal(app.initialConfig.requestTimeout, 30_000, 'a request timeout is set (REQUEST_TIMEOUT_MS)')
+  t.equal((app.initialConfig as { requestTimeout?: number }).requestTimeout, 30_000, 'a request timeout is set (REQUEST_TIMEOUT_MS)')
   t.equal(app.initialConfig.bodyLimit, 1024 * 1024, 'the body limit is 1 MiB (BODY_LIMIT_BYTES)')
   const echoed = await app.inject({ url: '/healthz', headers: { 'x-request-id': 'trace-123' } })
   t.equal(echoed.headers['x-request-id'], 'trace-123', 'the request id is echoed')
