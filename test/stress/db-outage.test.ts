@@ -7,7 +7,7 @@
  */
 import t from 'tap'
 import { createPool, createServices } from '../../packages/core/dist/index.js'
-import { sleep, startApi, startOwnCluster, spawnCli } from './helpers.js'
+import { sleep, signUpWithPosts, startApi, startOwnCluster, spawnCli } from './helpers.js'
 
 const CONCURRENCY = 16
 /** A request that takes longer than this during the outage counts as hanging. */
@@ -69,15 +69,8 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
   // A long key cache: only NOTIFY can evict the spare key in time, which shows that the
   // API's LISTEN connection came back with the database.
   const api = await startApi(t, cluster.url, { API_KEY_CACHE_TTL_MS: '3600000' })
-  const json = { 'api-key': apiKey.key, 'content-type': 'application/json' }
-  const user = { email: 'outage@example.com', password: 'outage-password-1' }
-  t.equal((await fetch(`${api.base}/api/users/register/`, { method: 'POST', headers: json, body: JSON.stringify(user) })).status, 201)
-  const login = await fetch(`${api.base}/api/users/login/`, { method: 'POST', headers: json, body: JSON.stringify(user) })
-  const token = ((await login.json()) as { access_token: string }).access_token
-  for (let i = 0; i < 20; i++) {
-    await fetch(`${api.base}/api/posts/`, { method: 'POST', headers: { ...json, authorization: `Bearer ${token}` }, body: JSON.stringify({ title: `post ${i}`, body: 'text' }) })
-  }
-  const headers = { 'api-key': apiKey.key, authorization: `Bearer ${token}` }
+  const { registered, headers } = await signUpWithPosts(api.base, apiKey.key, { email: 'outage@example.com', password: 'outage-password-1' }, { count: 20, body: 'text' })
+  t.equal(registered, 201)
   t.equal((await fetch(`${api.base}/api/posts/`, { headers: { ...headers, 'api-key': spare.key } })).status, 200, 'the spare key works and is now cached')
 
   const load = startLoad(`${api.base}/api/posts/?limit=20`, headers)

@@ -65,6 +65,33 @@ export async function startApi(t: Teardown, databaseUrl: string, env: Record<str
   throw new Error(`the API did not come up on ${base}: ${stderr}`)
 }
 
+/** A user of one tenant, signed up over HTTP, with the headers of its requests. */
+export interface SignedUpUser {
+  /** The status of the registration (201 unless the email was taken). */
+  readonly registered: number
+  readonly token: string
+  readonly headers: { 'api-key': string; authorization: string }
+}
+
+/** Registers and logs in `user` in the tenant of `key` through the API at `base`, then creates `posts` posts. */
+export async function signUpWithPosts(
+  base: string,
+  key: string,
+  user: { email: string; password: string },
+  posts: { count: number; body: string },
+): Promise<SignedUpUser> {
+  const json = { 'api-key': key, 'content-type': 'application/json' }
+  const registered = (await fetch(`${base}/api/users/register/`, { method: 'POST', headers: json, body: JSON.stringify(user) })).status
+  const login = await fetch(`${base}/api/users/login/`, { method: 'POST', headers: json, body: JSON.stringify(user) })
+  const token = ((await login.json()) as { access_token: string }).access_token
+  const headers = { 'api-key': key, authorization: `Bearer ${token}` }
+  for (let i = 0; i < posts.count; i++) {
+    const body = JSON.stringify({ title: `post ${i}`, body: posts.body })
+    await fetch(`${base}/api/posts/`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body })
+  }
+  return { registered, token, headers }
+}
+
 export interface OwnCluster {
   readonly url: string
   readonly dataDir: string

@@ -17,7 +17,7 @@ import path from 'node:path'
 import t from 'tap'
 import { createServices } from '../../packages/core/dist/index.js'
 import { createTestDatabase } from '../../packages/core/dist/testing.js'
-import { root, sleep, startApi } from './helpers.js'
+import { root, sleep, signUpWithPosts, startApi } from './helpers.js'
 
 const QUIET_RATE = 100 // requests per second, the quiet tenant's steady load
 const QUIET_SECONDS = 6
@@ -92,17 +92,8 @@ t.test("one tenant hammering the API: the other tenant's p99, quiet and under lo
 
   // Users, tokens and posts through a first API process (tokens outlive it: same secret).
   const setup = await startApi(t, db.url)
-  const headersOf = async (key: string) => {
-    const credentials = { email: `u-${key.slice(3, 15)}@example.com`, password: 'password-123' }
-    const json = { 'api-key': key, 'content-type': 'application/json' }
-    await fetch(`${setup.base}/api/users/register/`, { method: 'POST', headers: json, body: JSON.stringify(credentials) })
-    const login = await (await fetch(`${setup.base}/api/users/login/`, { method: 'POST', headers: json, body: JSON.stringify(credentials) })).json()
-    const headers = { 'api-key': key, authorization: `Bearer ${login.access_token}` }
-    for (let i = 0; i < 20; i++) {
-      await fetch(`${setup.base}/api/posts/`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ title: `post ${i}`, body: 'x'.repeat(200) }) })
-    }
-    return headers
-  }
+  const headersOf = async (key: string) =>
+    (await signUpWithPosts(setup.base, key, { email: `u-${key.slice(3, 15)}@example.com`, password: 'password-123' }, { count: 20, body: 'x'.repeat(200) })).headers
   const quiet = await headersOf(quietTenant.apiKey.key)
   const noisy = await headersOf(noisyTenant.apiKey.key)
   setup.child.kill('SIGTERM')

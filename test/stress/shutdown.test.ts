@@ -12,7 +12,7 @@ import path from 'node:path'
 import t from 'tap'
 import { createServices } from '../../packages/core/dist/index.js'
 import { createTestDatabase } from '../../packages/core/dist/testing.js'
-import { root, sleep, startApi } from './helpers.js'
+import { root, signUpWithPosts, sleep, startApi } from './helpers.js'
 
 // autocannon is a devDependency of the api package.
 const autocannon = createRequire(path.join(root, 'packages/api/package.json'))('autocannon') as typeof import('autocannon')
@@ -53,12 +53,8 @@ t.test('SIGTERM under autocannon load: in-flight requests finish, new connection
   const port = Number(new URL(api.base).port)
   const json = { 'api-key': apiKey.key, 'content-type': 'application/json' }
   const user = { email: 'shutdown@example.com', password: 'shutdown-password-1' }
-  t.equal((await fetch(`${api.base}/api/users/register/`, { method: 'POST', headers: json, body: JSON.stringify(user) })).status, 201)
-  const login = await fetch(`${api.base}/api/users/login/`, { method: 'POST', headers: json, body: JSON.stringify(user) })
-  const token = ((await login.json()) as { access_token: string }).access_token
-  for (let i = 0; i < 10; i++) {
-    await fetch(`${api.base}/api/posts/`, { method: 'POST', headers: { ...json, authorization: `Bearer ${token}` }, body: JSON.stringify({ title: `post ${i}`, body: 'text' }) })
-  }
+  const { registered, token } = await signUpWithPosts(api.base, apiKey.key, user, { count: 10, body: 'text' })
+  t.equal(registered, 201)
 
   const statuses = new Map<number, number>()
   const errors = new Map<string, number>()

@@ -8,7 +8,7 @@
 import t from 'tap'
 import { createServices } from '../../packages/core/dist/index.js'
 import { createTestDatabase } from '../../packages/core/dist/testing.js'
-import { sleep, spawnCli, startApi } from './helpers.js'
+import { signUpWithPosts, sleep, spawnCli, startApi } from './helpers.js'
 
 const LOOPS = 8
 
@@ -21,18 +21,11 @@ t.test('tenantctl delete: the API refuses the tenant at once, with no 5xx on the
   const survivor = await services.tenants.createTenant({ name: 'Survivor', schemaName: 'survivor_tenant' })
   const api = await startApi(t, db.url)
 
-  const login = async (key: string) => {
-    const credentials = { email: `u-${key.slice(3, 15)}@example.com`, password: 'password-123' }
-    const json = { 'api-key': key, 'content-type': 'application/json' }
-    await fetch(`${api.base}/api/users/register/`, { method: 'POST', headers: json, body: JSON.stringify(credentials) })
-    const tokens = await (await fetch(`${api.base}/api/users/login/`, { method: 'POST', headers: json, body: JSON.stringify(credentials) })).json()
-    const headers = { 'api-key': key, authorization: `Bearer ${tokens.access_token}` }
-    await fetch(`${api.base}/api/posts/`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ title: 't', body: 'b' }) })
-    return headers
-  }
+  const login = async (key: string) =>
+    (await signUpWithPosts(api.base, key, { email: `u-${key.slice(3, 15)}@example.com`, password: 'password-123' }, { count: 1, body: 'b' })).headers
   const doomedHeaders = await login(doomed.apiKey.key)
   const survivorHeaders = await login(survivor.apiKey.key)
-  const get = (headers: Record<string, string>) => fetch(`${api.base}/api/posts/`, { headers }).then(async (r) => ({ status: r.status, code: (await r.json()).code as string | undefined }))
+  const get = (headers: Record<string, string>) => fetch(`${api.base}/api/posts/`, { headers }).then(async (r) => ({ status: r.status, code: ((await r.json()) as { code?: string }).code }))
   t.equal((await get(doomedHeaders)).status, 200, 'the key works (and is cached) before')
 
   // A steady load on both tenants while tenantctl deletes one.
