@@ -3,8 +3,10 @@
  * machine's drift hits every variant alike, a 20-row page of posts from a random tenant:
  *
  *   fixed          one schema, no tenancy (the ceiling)
- *   qualified      "tenant".posts, unprepared (what core does)
+ *   qualified      "tenant".posts, unprepared
  *   prepared       "tenant".posts, prepared: one statement per tenant per connection
+ *   bounded        "tenant".posts, each connection prepares its first 200 statements and
+ *                  sends the rest unnamed (what core does: DB_PREPARED_STATEMENTS)
  *   search_path    set_config('search_path', ..., true) inside a transaction
  *
  * Prints queries/s, the ratio to `fixed`, and the private memory of the pool's server
@@ -17,7 +19,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { startEmbeddedCluster } from '../packages/core/dist/index.js'
+import { DEFAULT_PREPARED_STATEMENTS, startEmbeddedCluster } from '../packages/core/dist/index.js'
 
 const { values } = parseArgs({
   options: {
@@ -60,10 +62,15 @@ for (let i = 0; i < schemas.length; i += 50) {
 await admin`vacuum analyze`
 
 type Runner = (sql: postgres.Sql, schema: string) => Promise<unknown>
-const variants: Record<string, { prepare: boolean; run: Runner }> = {
+const variants: Record<string, { prepare: boolean | number; run: Runner }> = {
   fixed: { prepare: true, run: (sql) => sql`select id, title, body, author_id, created_at, updated_at from bench_fixed.posts order by id desc limit 20` },
   qualified: { prepare: false, run: (sql, s) => sql`select id, title, body, author_id, created_at, updated_at from ${sql(s)}.posts order by id desc limit 20` },
   prepared: { prepare: true, run: (sql, s) => sql`select id, title, body, author_id, created_at, updated_at from ${sql(s)}.posts order by id desc limit 20` },
+  // A number is the patched driver's bound (patches/postgres@3.4.9.patch, core's createPool).
+  bounded: {
+    prepare: DEFAULT_PREPARED_STATEMENTS,
+    run: (sql, s) => sql`select id, title, body, author_id, created_at, updated_at from ${sql(s)}.posts order by id desc limit 20`,
+  },
   search_path: {
     prepare: false,
     run: (sql, s) =>
@@ -77,7 +84,7 @@ const variants: Record<string, { prepare: boolean; run: Runner }> = {
 const pools = Object.fromEntries(
   Object.entries(variants).map(([name, v]) => [
     name,
-    postgres(cluster.url, { max: POOL, prepare: v.prepare, connection: { application_name: `bench_${name}` } }),
+    postgres(cluster.url, { max: POOL, prepare: v.prepare as boolean, connection: { application_name: `bench_${name}` } }),
   ]),
 )
 

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from './errors.js'
+import { DEFAULT_PREPARED_STATEMENTS } from './db/connect.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
@@ -18,6 +19,7 @@ const EnvSchema = Type.Object({
   POSTGRES_USER: Type.String({ minLength: 1, default: 'postgres' }),
   POSTGRES_PASSWORD: Type.String({ minLength: 1, default: 'postgres' }),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  DB_PREPARED_STATEMENTS: Type.Integer({ minimum: 0, maximum: 100_000, default: DEFAULT_PREPARED_STATEMENTS }),
   DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   EMBEDDED_PG_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54320 }),
   HOST: Type.String({ minLength: 1, default: 'localhost' }),
@@ -43,11 +45,13 @@ type Env = Static<typeof EnvSchema>
 
 /** Where the database comes from: a server we are given, or the embedded cluster we run. */
 export type DatabaseConfig =
-  | { readonly mode: 'external'; readonly url: string; readonly poolMax: number }
+  | { readonly mode: 'external'; readonly url: string; readonly poolMax: number; readonly preparedStatements: number }
   | {
       readonly mode: 'embedded'
       readonly url: string
       readonly poolMax: number
+      /** Statements each pooled connection keeps prepared (0: none). */
+      readonly preparedStatements: number
       readonly dataDir: string
       readonly port: number
       readonly user: string
@@ -124,21 +128,21 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
 
   const problems: string[] = []
   const dataDir = path.resolve(cwd, parsed.DATA_DIR ?? path.join(findProjectRoot(cwd), '.data'))
-  const poolMax = parsed.DB_POOL_MAX
+  const pool = { poolMax: parsed.DB_POOL_MAX, preparedStatements: parsed.DB_PREPARED_STATEMENTS }
   let database: DatabaseConfig
   if (parsed.DATABASE_URL !== undefined) {
-    database = { mode: 'external', url: parsed.DATABASE_URL, poolMax }
+    database = { mode: 'external', url: parsed.DATABASE_URL, ...pool }
   } else if (parsed.POSTGRES_HOST !== undefined) {
     const auth = `${encodeURIComponent(parsed.POSTGRES_USER)}:${encodeURIComponent(parsed.POSTGRES_PASSWORD)}`
     const url = `postgres://${auth}@${parsed.POSTGRES_HOST}:${parsed.POSTGRES_PORT}/${encodeURIComponent(parsed.POSTGRES_DB)}`
-    database = { mode: 'external', url, poolMax }
+    database = { mode: 'external', url, ...pool }
   } else {
     const port = parsed.EMBEDDED_PG_PORT
     const auth = `${encodeURIComponent(parsed.POSTGRES_USER)}:${encodeURIComponent(parsed.POSTGRES_PASSWORD)}`
     database = {
       mode: 'embedded',
       url: `postgres://${auth}@127.0.0.1:${port}/${encodeURIComponent(parsed.POSTGRES_DB)}`,
-      poolMax,
+      ...pool,
       dataDir: path.join(dataDir, 'postgres'),
       port,
       user: parsed.POSTGRES_USER,

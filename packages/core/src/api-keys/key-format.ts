@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /**
  * An api key is `tb_<12 hex>_<43 base64url>`: a public prefix (stored, shown in lists,
@@ -20,8 +20,13 @@ export function generateApiKey(): GeneratedApiKey {
   return { key, prefix, digest: digestApiKey(key) }
 }
 
+/**
+ * SHA-256 of a key. NOTE: the one-shot `hash` (Node >= 20.12), not createHash: this runs on
+ * every request, and a Hash object (a stream over a native handle) cost twice the time and
+ * left garbage behind (measured 1.7 us against 3.0 us per digest).
+ */
 export function digestApiKey(key: string): Buffer {
-  return createHash('sha256').update(key).digest()
+  return hash('sha256', key, 'buffer')
 }
 
 /** The key's prefix, or undefined when `key` is not shaped like an api key. */
