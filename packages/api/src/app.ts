@@ -5,7 +5,7 @@ import type { Services } from '@tenantbase/core'
 import auth from './plugins/auth.js'
 import errorHandler, { clientErrorHandler } from './plugins/error-handler.js'
 import loginRateLimits from './plugins/rate-limit.js'
-import requestLog, { TenantLogController } from './plugins/request-log.js'
+import { TenantLogController } from './plugins/request-log.js'
 import services, { type ApiConfig } from './plugins/services.js'
 import swagger from './plugins/swagger.js'
 import health from './routes/health.js'
@@ -53,14 +53,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
-  // Graceful shutdown (server.ts): once draining, every response asks its client to close
-  // the connection, so that no client sends its next request on a connection the server is
-  // about to close (it would get a reset, not an answer).
+  // Every response echoes its request id, so a client can quote it and an operator find its
+  // log lines. Graceful shutdown (server.ts): once draining, every response also asks its
+  // client to close the connection, so that no client sends its next request on a
+  // connection the server is about to close (it would get a reset, not an answer).
+  // One callback hook for both: no promise, and one hook run, per request.
   app.decorate('draining', false)
   app.addHook('preClose', async () => {
     app.draining = true
   })
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.header('x-request-id', request.id)
     if (app.draining) reply.header('connection', 'close')
     done(null, payload)
   })
@@ -70,7 +73,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   await app.register(services, { services: options.services, config: options.config })
   await app.register(errorHandler)
-  await app.register(requestLog)
   await app.register(swagger)
   await app.register(auth, { jwtSecret: options.jwtSecret, accessTokenTtlSeconds: options.config.auth.accessTokenTtlSeconds })
   await app.register(loginRateLimits)

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import { AuthenticationError, type ResolvedTenant } from '@tenantbase/core'
@@ -25,7 +25,7 @@ declare module 'fastify' {
     /** onRequest hook: resolves the `api-key` header to `request.tenant`, or 401. */
     requireApiKey(request: FastifyRequest): Promise<void>
     /** preHandler hook: verifies the Bearer token against `request.tenant`, sets `request.userId`, or 401. */
-    requireUser(request: FastifyRequest): Promise<void>
+    requireUser(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
     /** A signed access token for a user of a tenant. */
     signAccessToken(userId: number, tenant: ResolvedTenant): string
   }
@@ -58,7 +58,8 @@ export default fp(
       request.tenant = await app.services.apiKeys.resolveApiKey(key)
     })
 
-    app.decorate('requireUser', async function requireUser(request: FastifyRequest) {
+    /** The user id of the request's Bearer token, valid for the request's tenant; throws 401s. */
+    function verifiedUserId(request: FastifyRequest): number {
       const tenant = request.tenant
       if (!tenant) throw new AuthenticationError('the api-key header is required', 'MISSING_API_KEY')
       const header = request.headers.authorization
@@ -78,7 +79,18 @@ export default fp(
       if (claims.tid !== tenant.id) throw tokenRejected()
       const userId = /^[1-9][0-9]{0,15}$/.test(String(claims.sub)) ? Number(claims.sub) : NaN
       if (!Number.isSafeInteger(userId)) throw tokenRejected()
-      request.userId = userId
+      return userId
+    }
+
+    // A callback hook, as the check is synchronous: no promise per request.
+    app.decorate('requireUser', function requireUser(request: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) {
+      try {
+        request.userId = verifiedUserId(request)
+      } catch (error) {
+        done(error as Error)
+        return
+      }
+      done()
     })
 
     app.decorate('signAccessToken', function signAccessToken(userId: number, tenant: ResolvedTenant) {

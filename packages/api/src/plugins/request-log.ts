@@ -1,6 +1,5 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { LogController } from 'fastify'
-import fp from 'fastify-plugin'
 
 /**
  * Fastify's per-request log lines, with the tenant: the completed line carries the request
@@ -36,15 +35,3 @@ function enabled(request: FastifyRequest, level: string): boolean {
 function pathOf(request: FastifyRequest): string {
   return request.url.split('?')[0] ?? request.url
 }
-
-/** Echoes the request id, so a client can quote it and an operator find its log lines. */
-export default fp(
-  async function requestId(app: FastifyInstance) {
-    // A callback hook: no promise per request on this path.
-    app.addHook('onSend', (request, reply, payload, done) => {
-      reply.header('x-request-id', request.id)
-      done(null, payload)
-    })
-  },
-  { name: 'request-id' },
-)

@@ -22,8 +22,8 @@ export function generateApiKey(): GeneratedApiKey {
 
 /**
  * SHA-256 of a key. NOTE: the one-shot `hash` (Node >= 20.12), not createHash: this runs on
- * every request, and a Hash object (a stream over a native handle) cost twice the time and
- * left garbage behind (measured 1.7 us against 3.0 us per digest).
+ * every request, and builds no Hash object (a stream over a native handle); alone, it
+ * measured 1.7 us against 3.0 us per digest.
  */
 export function digestApiKey(key: string): Buffer {
   return hash('sha256', key, 'buffer')
