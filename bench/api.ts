@@ -7,6 +7,7 @@
  *   healthz      the API's GET /healthz: its per-request base (logger, hooks), no auth, no query
  *   auth         the API's api-key + JWT hooks on a route doing no query    target >= 75% of hello
  *   list         GET /api/posts/ (20 posts), a random tenant per request    target >= 70% of fixed, p99 <= 1.5x fixed's
+ *   unprepared   the same from a second API process with DB_PREPARED_STATEMENTS=0 (what the bound gives)
  *   create       POST /api/posts/, a random tenant per request
  *
  * It starts a throwaway embedded PostgreSQL, seeds the tenants through core (each with a
@@ -78,9 +79,9 @@ interface Server {
   readonly url: string
 }
 const children: ChildProcess[] = []
-async function startServer(mode: string, ...args: string[]): Promise<Server> {
+async function startServer(mode: string, args: string[] = [], extraEnv: Record<string, string> = {}): Promise<Server> {
   const child = spawn(process.execPath, [path.join(import.meta.dirname, 'api-servers.mjs'), mode, ...args], {
-    env,
+    env: { ...env, ...extraEnv },
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   children.push(child)
@@ -96,7 +97,13 @@ async function startServer(mode: string, ...args: string[]): Promise<Server> {
   return { child, url: `http://127.0.0.1:${port}` }
 }
 
-const [hello, fixed, api] = await Promise.all([startServer('hello'), startServer('fixed', cluster.url, seeded[0]!.schemaName), startServer('api')])
+// A second API with DB_PREPARED_STATEMENTS=0 shows what the bounded prepared statements give.
+const [hello, fixed, api, apiUnprepared] = await Promise.all([
+  startServer('hello'),
+  startServer('fixed', [cluster.url, seeded[0]!.schemaName]),
+  startServer('api'),
+  startServer('api', [], { DB_PREPARED_STATEMENTS: '0' }),
+])
 
 console.log('logging in one user per tenant...')
 const sessions: { key: string; authorization: string }[] = []
@@ -123,6 +130,7 @@ const targets: Record<string, Options> = {
   healthz: { url: `${api.url}/healthz` },
   auth: { url: `${api.url}/api/bench/auth/`, requests: [{ setupRequest: (req) => ({ ...req, headers: randomSession() }) }] },
   list: { url: `${api.url}/api/posts/`, requests: [{ setupRequest: (req) => ({ ...req, headers: randomSession() }) }] },
+  unprepared: { url: `${apiUnprepared.url}/api/posts/`, requests: [{ setupRequest: (req) => ({ ...req, headers: randomSession() }) }] },
   create: {
     url: `${api.url}/api/posts/`,
     requests: [
@@ -183,9 +191,10 @@ const labels: Record<string, string> = {
   healthz: 'API: GET /healthz (no auth, no query)',
   auth: 'API: api-key + JWT, no query',
   list: 'API: GET /api/posts/, random tenant',
+  unprepared: 'the same, DB_PREPARED_STATEMENTS=0',
   create: 'API: POST /api/posts/, random tenant',
 }
-console.log(`\n${TENANTS} tenants x ${POSTS} posts, API LOG_LEVEL=${env.LOG_LEVEL}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s, medians; load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`)
+console.log(`\n${TENANTS} tenants x ${POSTS} posts, API LOG_LEVEL=${env.LOG_LEVEL} DB_PREPARED_STATEMENTS=${config.database.preparedStatements}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s, medians; load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`)
 console.log('| target | req/s | p50 ms | p99 ms | errors |')
 console.log('| --- | ---: | ---: | ---: | ---: |')
 for (const [name, s] of Object.entries(summary)) {
@@ -203,6 +212,7 @@ const lines: [string, [number, number], string][] = [
   ['auth / hello', ratios('auth', 'hello', 'rps'), 'target >= 75%'],
   ['list / fixed', ratios('list', 'fixed', 'rps'), 'target >= 70%'],
   ['healthz / hello', ratios('healthz', 'hello', 'rps'), "the API's base cost, for reading auth / hello"],
+  ['unprepared / fixed', ratios('unprepared', 'fixed', 'rps'), 'the list with no prepared statements'],
   ['fixed / hello', ratios('fixed', 'hello', 'rps'), ''],
 ]
 console.log('\nratio               of medians   median per round')
