@@ -6,7 +6,7 @@
  *   qualified      "tenant".posts, unprepared
  *   prepared       "tenant".posts, prepared: one statement per tenant per connection
  *   bounded        "tenant".posts, each connection prepares its first 200 statements and
- *                  sends the rest unnamed (what core does: DB_PREPARED_STATEMENTS)
+ *                  sends the rest unnamed (core with DB_PREPARED_STATEMENTS=200)
  *   search_path    set_config('search_path', ..., true) inside a transaction
  *
  * Prints queries/s, the ratio to `fixed`, and the private memory of the pool's server
@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { DEFAULT_PREPARED_STATEMENTS, startEmbeddedCluster } from '../packages/core/dist/index.js'
+import { startEmbeddedCluster } from '../packages/core/dist/index.js'
 
 const { values } = parseArgs({
   options: {
@@ -68,7 +68,7 @@ const variants: Record<string, { prepare: boolean | number; run: Runner }> = {
   prepared: { prepare: true, run: (sql, s) => sql`select id, title, body, author_id, created_at, updated_at from ${sql(s)}.posts order by id desc limit 20` },
   // A number is the patched driver's bound (patches/postgres@3.4.9.patch, core's createPool).
   bounded: {
-    prepare: DEFAULT_PREPARED_STATEMENTS,
+    prepare: 200,
     run: (sql, s) => sql`select id, title, body, author_id, created_at, updated_at from ${sql(s)}.posts order by id desc limit 20`,
   },
   search_path: {
