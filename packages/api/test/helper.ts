@@ -90,6 +90,20 @@ export async function registerAndLogin(app: FastifyInstance, tenant: TestTenant,
   }
 }
 
+/**
+ * For token tests: an app on a fresh database, a logged-in user of one tenant, `now` in JWT
+ * seconds, and `me(token)`, a GET /api/users/me/ with the tenant's key and that Bearer token.
+ */
+export async function tokenTestSetup(t: Test) {
+  const ctx = await setupDatabase(t)
+  const app = await buildTestApp(t, ctx)
+  const tenant = await makeTenant(ctx.services)
+  const user = await registerAndLogin(app, tenant)
+  const now = Math.floor(Date.now() / 1000)
+  const me = (token: string) => app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: `Bearer ${token}` } })
+  return { app, tenant, user, now, me }
+}
+
 /** Asserts the one error shape and the status and code. */
 export function assertError(t: Test, response: LightMyRequestResponse | { statusCode: number; json(): unknown }, status: number, code?: string): void {
   t.equal(response.statusCode, status, `status ${status}`)

@@ -20,7 +20,7 @@ export {
 } from './errors.js'
 
 /** Database: the pool, the embedded cluster, and the tenant scoping helpers. */
-export { openDatabase, createPool, DEFAULT_PREPARED_STATEMENTS, type Database, type Sql, type TransactionSql, type PoolOptions } from './db/connect.js'
+export { openDatabase, createPool, type Database, type Sql, type TransactionSql, type PoolOptions } from './db/connect.js'
 export { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from './db/embedded.js'
 export { isConnectionError, isUndefinedTableError } from './db/pg-errors.js'
 export { schemaOf, inTenantTransaction, type TenantRef } from './db/tenant-scope.js'

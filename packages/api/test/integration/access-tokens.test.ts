@@ -1,17 +1,12 @@
 import t from 'tap'
-import { assertError, b64, buildTestApp, forgeJwt, JWT_SECRET, makeTenant, registerAndLogin, setupDatabase } from '../helper.js'
+import { assertError, b64, buildTestApp, forgeJwt, JWT_SECRET, makeTenant, registerAndLogin, setupDatabase, tokenTestSetup } from '../helper.js'
 
 
 /** A JWT built by hand, so the test controls every byte the server sees. */
 
 t.test('access tokens: HS256 pinned, signature, expiry, claims', async (t) => {
-  const ctx = await setupDatabase(t)
-  const app = await buildTestApp(t, ctx)
-  const tenant = await makeTenant(ctx.services)
-  const user = await registerAndLogin(app, tenant)
-  const now = Math.floor(Date.now() / 1000)
+  const { app, tenant, user, now, me } = await tokenTestSetup(t)
   const good = { sub: String(user.id), tid: tenant.id, iat: now, exp: now + 600 }
-  const me = (token: string) => app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: `Bearer ${token}` } })
 
   const forged = await me(forgeJwt({ alg: 'HS256', typ: 'JWT' }, good))
   t.equal(forged.statusCode, 200, 'a well-formed HS256 token of the secret is accepted (the forge is right)')
@@ -51,17 +46,12 @@ t.test('the token lifetime is configurable', async (t) => {
 })
 
 t.test('a token verified and cached is refused once its exp passes', async (t) => {
-  const ctx = await setupDatabase(t)
-  const app = await buildTestApp(t, ctx)
-  const tenant = await makeTenant(ctx.services)
-  const user = await registerAndLogin(app, tenant)
-  const now = Math.floor(Date.now() / 1000)
+  const { tenant, user, now, me } = await tokenTestSetup(t)
   const token = forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: String(user.id), tid: tenant.id, iat: now, exp: now + 2 })
-  const me = () => app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: `Bearer ${token}` } })
-  t.equal((await me()).statusCode, 200, 'valid: verified, now cached')
-  t.equal((await me()).statusCode, 200, 'valid: from the cache')
+  t.equal((await me(token)).statusCode, 200, 'valid: verified, now cached')
+  t.equal((await me(token)).statusCode, 200, 'valid: from the cache')
   await new Promise((resolve) => setTimeout(resolve, (now + 2) * 1000 - Date.now() + 50))
-  const late = await me()
+  const late = await me(token)
   t.equal(late.statusCode, 401, 'past its exp: refused though cached')
   t.equal(late.json().code, 'INVALID_ACCESS_TOKEN')
 })

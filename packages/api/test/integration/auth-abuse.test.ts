@@ -10,18 +10,13 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto'
 import t from 'tap'
-import { assertError, b64, buildTestApp, forgeJwt, JWT_SECRET, makeTenant, registerAndLogin, setupDatabase } from '../helper.js'
+import { assertError, b64, buildTestApp, forgeJwt, JWT_SECRET, makeTenant, registerAndLogin, setupDatabase, tokenTestSetup } from '../helper.js'
 
 
 
 t.test('tokens announcing a foreign (asymmetric) algorithm are 401', async (t) => {
-  const ctx = await setupDatabase(t)
-  const app = await buildTestApp(t, ctx)
-  const tenant = await makeTenant(ctx.services)
-  const user = await registerAndLogin(app, tenant)
-  const now = Math.floor(Date.now() / 1000)
+  const { tenant, user, now, me } = await tokenTestSetup(t)
   const claims = { sub: String(user.id), tid: tenant.id, iat: now, exp: now + 600 }
-  const me = (token: string) => app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: `Bearer ${token}` } })
 
   // Positive control: the same forge with HS256 and the secret is accepted, so each 401
   // below is the algorithm's doing, not a malformed token.
