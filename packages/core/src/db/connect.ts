@@ -24,7 +24,7 @@ export interface PoolOptions {
 }
 
 /** Statements each pooled connection keeps prepared, unless configured (DB_PREPARED_STATEMENTS). */
-export const DEFAULT_PREPARED_STATEMENTS = 0
+export const DEFAULT_PREPARED_STATEMENTS = 200
 
 /**
  * Seconds before the pool's next connection attempt after `retries` failed ones in a row.
@@ -49,10 +49,11 @@ export function reconnectDelaySeconds(retries: number): number {
  * Parse, Bind and Execute in one round trip. Both are postgres.js patches
  * (patches/postgres@3.4.9.patch; test/integration/driver.test.ts).
  *
- * NOTE: none are prepared by default. With 200, the API's list of posts ran at 76-84% of
- * the fixed-schema ceiling instead of 60-72%, but after a database restart its throughput
- * took 1.8-3.8 s to come back (1.3-3.1 s unprepared) and in one run of four did not reach
- * 95% within 5 s, the bound of test/stress/db-outage.test.ts. The cause is not found.
+ * NOTE: 200 by default. With them the API's list of posts ran at 66-84% of the fixed-schema
+ * ceiling instead of 59-72%. They were opt-in for a while because the API seemed to come
+ * back more slowly after a database restart; the slow return turned out to be V8
+ * re-optimising the code that the outage's errors deoptimised (with TurboFan off it
+ * disappears), and in runs alternating 0 and 200 neither recovered faster.
  */
 export function createPool(url: string, options: PoolOptions = {}): Sql {
   return postgres(url, {

@@ -19,10 +19,10 @@ t.test('defaults work on the embedded database', async (t) => {
 })
 
 t.test('numbers are parsed from strings', async (t) => {
-  const config = loadConfig({ PORT: '9000', EMBEDDED_PG_PORT: '6000', DB_POOL_MAX: '20', DB_PREPARED_STATEMENTS: '200', LOG_LEVEL: 'debug' })
+  const config = loadConfig({ PORT: '9000', EMBEDDED_PG_PORT: '6000', DB_POOL_MAX: '20', DB_PREPARED_STATEMENTS: '50', LOG_LEVEL: 'debug' })
   t.equal(config.http.port, 9000)
   t.equal(config.database.poolMax, 20)
-  t.equal(config.database.preparedStatements, 200)
+  t.equal(config.database.preparedStatements, 50)
   t.equal(config.logLevel, 'debug')
 })
 
@@ -44,7 +44,7 @@ t.test('an external database requires a strong JWT secret', async (t) => {
   t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app' }), /JWT_SECRET is required/)
   t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', JWT_SECRET: 'short' }), /at least 32 bytes/)
   const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', JWT_SECRET: 'x'.repeat(32) })
-  t.same(config.database, { mode: 'external', url: 'postgres://u:p@db:5432/app', poolMax: 10, preparedStatements: 0 })
+  t.same(config.database, { mode: 'external', url: 'postgres://u:p@db:5432/app', poolMax: 10, preparedStatements: 200 })
   t.throws(() => loadConfig({ DATABASE_URL: 'mysql://nope', JWT_SECRET: 'x'.repeat(32) }), /DATABASE_URL/)
 })
 
@@ -57,7 +57,7 @@ t.test('POSTGRES_* build the URL when DATABASE_URL is absent', async (t) => {
     POSTGRES_PASSWORD: 'p@ss word',
     JWT_SECRET: 'y'.repeat(40),
   })
-  t.same(config.database, { mode: 'external', url: 'postgres://svc:p%40ss%20word@postgres:5433/app', poolMax: 10, preparedStatements: 0 })
+  t.same(config.database, { mode: 'external', url: 'postgres://svc:p%40ss%20word@postgres:5433/app', poolMax: 10, preparedStatements: 200 })
 })
 
 t.test('empty values count as unset', async (t) => {
