@@ -50,6 +50,10 @@ t.test('a token verified and cached is refused once its exp passes', async (t) =
   const token = forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: String(user.id), tid: tenant.id, iat: now, exp: now + 2 })
   t.equal((await me(token)).statusCode, 200, 'valid: verified, now cached')
   t.equal((await me(token)).statusCode, 200, 'valid: from the cache')
+  // The cache is keyed by the token's exact text: a token one character away is verified afresh.
+  const signature = token.split('.')[2]!
+  const altered = `${token.slice(0, -signature.length)}${signature[0] === 'A' ? 'B' : 'A'}${signature.slice(1)}`
+  t.equal((await me(altered)).statusCode, 401, 'the cached token with one signature character changed is refused')
   await new Promise((resolve) => setTimeout(resolve, (now + 2) * 1000 - Date.now() + 50))
   const late = await me(token)
   t.equal(late.statusCode, 401, 'past its exp: refused though cached')
