@@ -36,7 +36,7 @@ export interface AuthOptions {
   readonly accessTokenTtlSeconds: number
 }
 
-/** Verified access tokens kept at most, by their text (see verifiedUserId). */
+/** Verified access tokens kept at most, by their text (see verifyToken). */
 const VERIFIED_TOKENS_MAX = 10_000
 
 /** What a verified access token says, kept until its expiry. */
@@ -57,7 +57,7 @@ export default fp(
     await app.register(fastifyJwt, {
       secret: options.jwtSecret,
       sign: { algorithm: 'HS256', expiresIn: `${options.accessTokenTtlSeconds}s` },
-      // Verified tokens are cached here, by their text (see verifiedUserId), not by fast-jwt.
+      // Verified tokens are cached here, by their text (see verifyToken), not by fast-jwt.
       verify: { algorithms: ['HS256'], requiredClaims: ['sub', 'tid', 'exp', 'iat'] },
     })
 
@@ -71,8 +71,8 @@ export default fp(
     // with it costs one Map lookup. fast-jwt's own cache keys each lookup by a SHA-256 of the
     // token (after a base64 decode and three regular expressions), and @fastify/jwt merges
     // options on each call: with them the authenticated route cost the server 96-114 us of
-    // CPU per request, with this 70-80 us (the bench:api route, measured alone). The tokens kept are signed with
-    // JWT_SECRET, which this process holds anyway, and expire within
+    // CPU per request, with this 70-80 us (the bench:api route, measured alone). The tokens
+    // kept are signed with JWT_SECRET, which this process holds anyway, and expire within
     // ACCESS_TOKEN_TTL_SECONDS. Oldest first out once full.
     const verifiedTokens = new Map<string, VerifiedToken>()
 
