@@ -12,8 +12,21 @@ import { sleep, signUpWithPosts, startApi, startOwnCluster, spawnCli } from './h
 const CONCURRENCY = 16
 /** A request that takes longer than this during the outage counts as hanging. */
 const HANG_MS = 2000
+/**
+ * The share of requests that ask for a post that does not exist (404), as a live service
+ * answers some 4xx all the time.
+ *
+ * NOTE: with nothing but 200s before the outage, V8 had specialised Fastify's reply path for
+ * success alone; the outage's first error responses then deoptimised it (about 30
+ * deoptimisations against 19-21 with 2% of 404s, --trace-deopt), and re-optimising under
+ * this load is what made the return take up to 5.75 s (with --no-opt it took 1 s). Only the
+ * list's 200s count as throughput, before and after alike.
+ */
+const MISSING_SHARE = 0.02
 
 interface Sample {
+  /** The list of posts, or the post that does not exist. */
+  readonly kind: 'list' | 'missing'
   readonly start: number
   readonly end: number
   /** HTTP status, or 0 for a transport error or a request that hung past HANG_MS. */
@@ -22,20 +35,22 @@ interface Sample {
 }
 
 /** A bounded load of GETs from `CONCURRENCY` workers until `stop()`; every request recorded. */
-function startLoad(url: string, headers: Record<string, string>) {
+function startLoad(base: string, headers: Record<string, string>) {
   const samples: Sample[] = []
   let running = true
   const worker = async () => {
     // Bounded: at most this many requests per worker, whatever happens.
     for (let i = 0; running && i < 100_000; i++) {
+      const kind = Math.random() < MISSING_SHARE ? 'missing' : 'list'
+      const url = kind === 'list' ? `${base}/api/posts/?limit=20` : `${base}/api/posts/999999999/`
       const start = performance.now()
       try {
         const response = await fetch(url, { headers, signal: AbortSignal.timeout(HANG_MS) })
         const text = await response.text()
         const code = response.status === 200 ? undefined : (JSON.parse(text) as { code?: string }).code
-        samples.push({ start, end: performance.now(), status: response.status, ...(code && { code }) })
+        samples.push({ kind, start, end: performance.now(), status: response.status, ...(code && { code }) })
       } catch (error) {
-        samples.push({ start, end: performance.now(), status: 0, code: (error as Error).name })
+        samples.push({ kind, start, end: performance.now(), status: 0, code: (error as Error).name })
         await sleep(10)
       }
     }
@@ -50,10 +65,13 @@ function startLoad(url: string, headers: Record<string, string>) {
   }
 }
 
-/** Successful responses per second among those that ended in [from, to). */
+/** Lists answered 200 per second among the requests that ended in [from, to). */
 function throughput(samples: readonly Sample[], from: number, to: number): number {
-  return samples.filter((s) => s.status === 200 && s.end >= from && s.end < to).length / ((to - from) / 1000)
+  return samples.filter((s) => s.kind === 'list' && s.status === 200 && s.end >= from && s.end < to).length / ((to - from) / 1000)
 }
+
+/** What a request of each kind answers while the database is up. */
+const ANSWER_WHEN_UP = { list: 200, missing: 404 } as const
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
@@ -73,7 +91,7 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
   t.equal(registered, 201)
   t.equal((await fetch(`${api.base}/api/posts/`, { headers: { ...headers, 'api-key': spare.key } })).status, 200, 'the spare key works and is now cached')
 
-  const load = startLoad(`${api.base}/api/posts/?limit=20`, headers)
+  const load = startLoad(api.base, headers)
   t.teardown(() => load.stop())
   await sleep(3000) // warm up: the first seconds are still speeding up
   const baselineFrom = performance.now()
@@ -83,7 +101,9 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
   const windows = [0, 1, 2, 3, 4, 5, 6, 7, 8].map((i) => throughput(load.samples, baselineFrom + i * 250, baselineFrom + i * 250 + 1000))
   const baseline = median(windows)
   t.ok(baseline > 0, `baseline throughput ${baseline.toFixed(0)} req/s (1 s windows: ${windows.map((w) => w.toFixed(0)).join(', ')})`)
-  t.ok(load.samples.filter((s) => s.end < baselineTo).every((s) => s.status === 200), 'every request succeeds before the outage')
+  const before = load.samples.filter((s) => s.end < baselineTo)
+  t.ok(before.some((s) => s.kind === 'missing'), `the load asks for missing posts too (${before.filter((s) => s.kind === 'missing').length} of ${before.length})`)
+  t.ok(before.every((s) => s.status === ANSWER_WHEN_UP[s.kind]), 'before the outage every list is 200 and every missing post 404')
 
   // Stop PostgreSQL (fast shutdown: clients are disconnected) and watch /readyz.
   const stoppingAt = performance.now()
@@ -112,9 +132,9 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
   t.comment(`during the outage: ${during.length} requests, slowest answer ${slowest.toFixed(0)} ms, median ${median(during.map((s) => s.end - s.start)).toFixed(1)} ms`)
   const transition = load.samples.filter((s) => s.end >= stoppingAt && s.start < downAt)
   t.same(
-    [...new Set(transition.map((s) => s.status))].filter((status) => status !== 200 && status !== 503),
+    transition.filter((s) => s.status !== ANSWER_WHEN_UP[s.kind] && s.status !== 503).map((s) => `${s.kind} ${s.status}`),
     [],
-    `requests caught by the shutdown itself end in 200 or 503 (${transition.length} of them)`,
+    `requests caught by the shutdown itself end as when up (200, 404) or in 503 (${transition.length} of them)`,
   )
 
   // Start it again on the same data and port; the API must pick it up by itself.
@@ -138,7 +158,11 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
       : `throughput back to 95% within 5 s of the restart (best 1 s window: ${(best * 100).toFixed(0)}%)`,
   )
   const afterUp = load.samples.filter((s) => s.start >= upAt)
-  t.same([...new Set(afterUp.map((s) => s.status))].filter((status) => status !== 200 && status !== 503), [], 'after the restart: only 200 (or 503 while reconnecting)')
+  t.same(
+    [...new Set(afterUp.filter((s) => s.status !== ANSWER_WHEN_UP[s.kind] && s.status !== 503).map((s) => `${s.kind} ${s.status}`))],
+    [],
+    'after the restart: answers as when up (200, 404), or 503 while reconnecting',
+  )
   await load.stop()
   t.equal((await fetch(`${api.base}/readyz`)).status, 200, '/readyz is 200 again')
   t.equal(api.child.exitCode, null, 'the same API process served throughout')
