@@ -73,6 +73,11 @@ function throughput(samples: readonly Sample[], from: number, to: number): numbe
 /** What a request of each kind answers while the database is up. */
 const ANSWER_WHEN_UP = { list: 200, missing: 404 } as const
 
+/** Each distinct answer among `samples` that is neither the one when up nor 503, as "kind status". */
+function unexpectedAnswers(samples: readonly Sample[]): string[] {
+  return [...new Set(samples.filter((s) => s.status !== ANSWER_WHEN_UP[s.kind] && s.status !== 503).map((s) => `${s.kind} ${s.status}`))]
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
 t.test('PostgreSQL restarted under load: 503 fast while it is down, full throughput soon after, same API process', async (t) => {
@@ -131,11 +136,7 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
   const slowest = Math.max(...during.map((s) => s.end - s.start))
   t.comment(`during the outage: ${during.length} requests, slowest answer ${slowest.toFixed(0)} ms, median ${median(during.map((s) => s.end - s.start)).toFixed(1)} ms`)
   const transition = load.samples.filter((s) => s.end >= stoppingAt && s.start < downAt)
-  t.same(
-    transition.filter((s) => s.status !== ANSWER_WHEN_UP[s.kind] && s.status !== 503).map((s) => `${s.kind} ${s.status}`),
-    [],
-    `requests caught by the shutdown itself end as when up (200, 404) or in 503 (${transition.length} of them)`,
-  )
+  t.same(unexpectedAnswers(transition), [], `requests caught by the shutdown itself end as when up (200, 404) or in 503 (${transition.length} of them)`)
 
   // Start it again on the same data and port; the API must pick it up by itself.
   await cluster.start()
@@ -161,11 +162,7 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
       : `throughput back to 95% within 5 s of the restart (best 1 s window: ${(best * 100).toFixed(0)}%)`,
   )
   const afterUp = load.samples.filter((s) => s.start >= upAt)
-  t.same(
-    [...new Set(afterUp.filter((s) => s.status !== ANSWER_WHEN_UP[s.kind] && s.status !== 503).map((s) => `${s.kind} ${s.status}`))],
-    [],
-    'after the restart: answers as when up (200, 404), or 503 while reconnecting',
-  )
+  t.same(unexpectedAnswers(afterUp), [], 'after the restart: answers as when up (200, 404), or 503 while reconnecting')
   await load.stop()
   t.equal((await fetch(`${api.base}/readyz`)).status, 200, '/readyz is 200 again')
   t.equal(api.child.exitCode, null, 'the same API process served throughout')

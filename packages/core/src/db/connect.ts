@@ -49,11 +49,11 @@ export function reconnectDelaySeconds(retries: number): number {
  * Parse, Bind and Execute in one round trip. Both are postgres.js patches
  * (patches/postgres@3.4.9.patch; test/integration/driver.test.ts).
  *
- * NOTE: 200 by default. With them the API's list of posts ran at 77-91% of the fixed-schema
- * ceiling instead of 55-65% (bench:api). They were opt-in for a while because the API seemed to come
- * back more slowly after a database restart; the slow return turned out to be V8
- * re-optimising the code that the outage's errors deoptimised (with TurboFan off it
- * disappears), and in runs alternating 0 and 200 neither recovered faster.
+ * NOTE: 200 by default. With them the API's list of posts ran at 77-91% of the
+ * fixed-schema ceiling instead of 55-65% (bench:api). They were opt-in for a while because
+ * the API seemed to come back more slowly after a database restart; the slow return turned
+ * out to be V8 re-optimising the code that the outage's errors deoptimised (with TurboFan
+ * off it disappears), and in runs alternating 0 and 200 neither recovered faster.
  */
 export function createPool(url: string, options: PoolOptions = {}): Sql {
   return postgres(url, {
