@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MigrationError } from '../errors.js'
+import { splitStatements, type SqlStatement } from './split-statements.js'
 
 /** One numbered SQL file. */
 export interface Migration {
@@ -11,6 +12,8 @@ export interface Migration {
   /** The file name, used in every message about it. */
   readonly file: string
   readonly sql: string
+  /** The file's statements, each sent as a query of its own, in order. */
+  readonly statements: readonly SqlStatement[]
   /** SHA-256 (hex) of the file with line endings normalised. */
   readonly checksum: string
 }
@@ -42,7 +45,8 @@ export async function readMigrationList(dir: string): Promise<Migration[]> {
     }
     const sql = (await readFile(path.join(dir, file), 'utf8')).replace(/\r\n/g, '\n')
     const checksum = createHash('sha256').update(sql).digest('hex')
-    migrations.push({ version: Number(match[1]), name: match[2]!, file, sql, checksum })
+    const statements = await splitStatements(sql, file)
+    migrations.push({ version: Number(match[1]), name: match[2]!, file, sql, statements, checksum })
   }
   migrations.sort((a, b) => a.version - b.version)
   for (let i = 1; i < migrations.length; i++) {

@@ -43,15 +43,31 @@ async function useSchema(tx: TransactionSql, schema: string): Promise<void> {
 }
 
 async function applyInTransaction(tx: TransactionSql, migration: Migration): Promise<void> {
-  await tx.unsafe(migration.sql).simple()
+  for (const statement of migration.statements) {
+    try {
+      await tx.unsafe(statement.sql).simple()
+    } catch (error) {
+      throw new StatementError(statement.line, error)
+    }
+  }
   await tx`insert into schema_migrations (version, name, checksum) values (${migration.version}, ${migration.name}, ${migration.checksum})`
+}
+
+/** A statement of a migration that the server refused, with the line it starts on. */
+class StatementError extends Error {
+  constructor(
+    readonly line: number,
+    override readonly cause: unknown,
+  ) {
+    super((cause as Error).message)
+  }
 }
 
 function failure(schema: string, migration: Migration, error: unknown): MigrationError {
   if (error instanceof MigrationError) return error
-  return new MigrationError(`${schema}: ${migration.file} failed: ${(error as Error).message}`, 'MIGRATION_FAILED', {
-    cause: error,
-  })
+  const where = error instanceof StatementError ? `${migration.file} line ${error.line}` : migration.file
+  const cause = error instanceof StatementError ? error.cause : error
+  return new MigrationError(`${schema}: ${where} failed: ${(cause as Error).message}`, 'MIGRATION_FAILED', { cause })
 }
 
 /**

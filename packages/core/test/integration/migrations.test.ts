@@ -49,7 +49,7 @@ t.test('new tenant migrations reach every tenant; one broken tenant stops no one
   t.same(done, [1, 2, 3, 4, 5])
   const failure = report.tenants.find((r) => !r.ok)!
   t.equal(failure.schema, broken.schemaName, 'names the broken tenant')
-  t.match(failure.error, /0003_tags\.sql failed/)
+  t.match(failure.error, /0003_tags\.sql line 1 failed/)
   t.same([failure.from, failure.to], [2, 2], 'nothing half-applied')
   for (const tenant of tenants.filter((x) => x !== broken)) {
     const row = report.tenants.find((r) => r.schema === tenant.schemaName)!
@@ -64,6 +64,29 @@ t.test('new tenant migrations reach every tenant; one broken tenant stops no one
   await db.sql`drop table ${db.sql(broken.schemaName)}.tags`
   const rerun = await next.migrateAll()
   t.same(rerun.tenants.map((r) => [r.schema, r.ok, r.to]), [[broken.schemaName, true, 4]])
+})
+
+t.test('a migration runs statement by statement in one transaction; a failing one is named by file and line', async (t) => {
+  const dir = await migrationsCopy(t)
+  const { db, services } = await setupServices(t, { migrationsDir: dir })
+  const { tenant } = await makeTenant(services, 'stmt')
+  await writeFile(
+    path.join(dir, 'tenant', '0003_labels.sql'),
+    [
+      '-- two statements that work, then one that does not',
+      "create table labels (id bigint generated always as identity primary key, label text not null default 'a;b');",
+      'create index labels_label_idx on labels (label);',
+      '',
+      'alter table labels add constraint labels_missing_fk foreign key (nope) references users (id);',
+      '',
+    ].join('\n'),
+  )
+  const report = await (await reload(db.sql, dir)).migrateAll()
+  const failure = report.tenants.find((r) => r.schema === tenant.schemaName)!
+  t.equal(failure.ok, false)
+  t.match(failure.error, /0003_labels\.sql line 5 failed: .*nope/)
+  const [table] = await db.sql`select to_regclass(${tenant.schemaName + '.labels'}) as found`
+  t.equal(table!.found, null, 'the statements before the failing one were rolled back with it')
 })
 
 t.test('two concurrent runs apply nothing twice', async (t) => {

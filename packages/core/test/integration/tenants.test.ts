@@ -47,7 +47,7 @@ t.test('creation is atomic: a failure mid-way leaves no row, schema or key', asy
   await writeFile(path.join(dir, 'tenant', '0099_breaks.sql'), 'create table broken (id int primary key);\nselect 1/0;\n')
   const { db, services } = await setupServices(t, { migrationsDir: dir })
   const schemaName = randomSchema('atomic')
-  await t.rejects(services.tenants.createTenant({ name: 'Atomic', schemaName }), /0099_breaks\.sql failed/)
+  await t.rejects(services.tenants.createTenant({ name: 'Atomic', schemaName }), /0099_breaks\.sql line 2 failed: division by zero/)
   const [tenants] = await db.sql`select count(*)::int as count from public.tenants`
   const [keys] = await db.sql`select count(*)::int as count from public.api_keys`
   const [schema] = await db.sql`select count(*)::int as count from pg_namespace where nspname = ${schemaName}`
