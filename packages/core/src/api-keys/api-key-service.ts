@@ -1,6 +1,5 @@
 import { LRUCache } from 'lru-cache'
 import type { Sql, TransactionSql } from '../db/connect.js'
-import { isUniqueViolation } from '../db/pg-errors.js'
 import type { TenantRef } from '../db/tenant-scope.js'
 import { AuthenticationError, NotFoundError, ValidationError } from '../errors.js'
 import type { Tenant } from '../tenants/tenant-service.js'
@@ -74,23 +73,18 @@ function validateIssueInput(input: IssueApiKeyInput): { name: string; expiresAt:
  */
 export async function insertApiKey(sql: Sql | TransactionSql, tenantId: number, input: IssueApiKeyInput): Promise<IssuedApiKey> {
   const { name, expiresAt } = validateIssueInput(input)
-  for (let attempt = 0; ; attempt++) {
+  // A prefix collision (astronomically rare) returns no row: try another key.
+  for (let attempt = 0; attempt < 4; attempt++) {
     const generated = generateApiKey()
-    try {
-      const run = async (tx: TransactionSql | Sql) => {
-        const [row] = await tx<ApiKeyInfo[]>`
-          insert into public.api_keys (tenant_id, prefix, key_hash, name, expires_at)
-          values (${tenantId}, ${generated.prefix}, ${generated.digest}, ${name}, ${expiresAt})
-          returning prefix, name, created_at, expires_at, revoked_at, last_used_at`
-        return row!
-      }
-      // A savepoint keeps a collision from aborting the caller's transaction.
-      const row = 'savepoint' in sql ? await (sql as TransactionSql).savepoint(run) : await run(sql)
-      return { ...row, key: generated.key }
-    } catch (error) {
-      if (!isUniqueViolation(error, 'api_keys_prefix_key') || attempt >= 3) throw error
-    }
+    const [row] = await sql<ApiKeyInfo[]>`
+      insert into public.api_keys (tenant_id, prefix, key_hash, name, expires_at)
+      values (${tenantId}, ${generated.prefix}, ${generated.digest}, ${name}, ${expiresAt})
+      on conflict (prefix) do nothing
+      returning prefix, name, created_at, expires_at, revoked_at, last_used_at`
+    if (row) return { ...row, key: generated.key }
   }
+  // Four collisions in a row mean a broken random source, not bad luck.
+  throw new Error('four api key prefix collisions in a row: is the random source broken?')
 }
 
 /**

@@ -1,12 +1,3 @@
-/** SQLSTATE codes core reacts to. */
-export const PG_UNIQUE_VIOLATION = '23505'
-
-/** Whether `error` is a unique violation, optionally of one named constraint. */
-export function isUniqueViolation(error: unknown, constraint?: string): boolean {
-  const pg = error as { code?: string; constraint_name?: string }
-  return pg?.code === PG_UNIQUE_VIOLATION && (constraint === undefined || pg.constraint_name === constraint)
-}
-
 /** Whether `error` came from the connection rather than the statement (server gone, timeout). */
 export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: string })?.code ?? ''

@@ -1,5 +1,4 @@
-import type { Sql } from '../db/connect.js'
-import { isUniqueViolation } from '../db/pg-errors.js'
+import type { Sql, TransactionSql } from '../db/connect.js'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
 import { API_KEY_CHANNEL, insertApiKey, type IssuedApiKey } from '../api-keys/api-key-service.js'
 import { latestVersion, type MigrationSet } from '../migrations/catalog.js'
@@ -55,6 +54,19 @@ function validateCreateInput(input: CreateTenantInput): { name: string; address:
   return { name, address }
 }
 
+const schemaTaken = (schemaName: string) => new ConflictError(`schema "${schemaName}" is already taken`, 'SCHEMA_TAKEN')
+
+/**
+ * Which of a new tenant's unique values another tenant holds. NOTE: asked after an
+ * `on conflict do nothing` returned no row, rather than read off a unique-violation error,
+ * whose constraint name Citus drops when it re-raises a worker's error.
+ */
+async function takenConflict(tx: TransactionSql, name: string, schemaName: string): Promise<ConflictError> {
+  const [taken] = await tx<{ nameTaken: boolean }[]>`
+    select bool_or(name = ${name}) as name_taken from public.tenants where name = ${name} or schema_name = ${schemaName}`
+  return taken?.nameTaken ? new ConflictError(`a tenant named "${name}" already exists`, 'TENANT_NAME_TAKEN') : schemaTaken(schemaName)
+}
+
 /** Tenants: the registry row, the schema and its migrations, created and dropped as one. */
 export function createTenantService({ sql, migrations, onTenantDeleted }: TenantServiceOptions) {
   /**
@@ -71,8 +83,10 @@ export function createTenantService({ sql, migrations, onTenantDeleted }: Tenant
         const [row] = await tx<Tenant[]>`
           insert into public.tenants (name, address, schema_name)
           values (${name}, ${address}, ${schemaName})
+          on conflict do nothing
           returning ${tx.unsafe(TENANT_COLUMNS)}`
-        const tenant = row!
+        if (!row) throw await takenConflict(tx, name, schemaName)
+        const tenant = row
         const apiKey = await insertApiKey(tx, tenant.id, { name: input.keyName ?? 'default', expiresAt: input.keyExpiresAt ?? null })
         await tx`create schema ${tx(schemaName)}`
         const version = await migrateNewTenantSchema(tx, schemaName, migrations.tenant)
@@ -80,12 +94,8 @@ export function createTenantService({ sql, migrations, onTenantDeleted }: Tenant
         return { tenant: { ...tenant, migrationVersion: version }, apiKey }
       })
     } catch (error) {
-      if (isUniqueViolation(error, 'tenants_name_key')) {
-        throw new ConflictError(`a tenant named "${name}" already exists`, 'TENANT_NAME_TAKEN')
-      }
-      if (isUniqueViolation(error, 'tenants_schema_name_key') || (error as { code?: string }).code === '42P06') {
-        throw new ConflictError(`schema "${schemaName}" is already taken`, 'SCHEMA_TAKEN')
-      }
+      // A schema of that name that the registry does not know (duplicate_schema).
+      if ((error as { code?: string }).code === '42P06') throw schemaTaken(schemaName)
       throw error
     }
   }

@@ -1,6 +1,5 @@
 import bcrypt from 'bcrypt'
 import type { Sql } from '../db/connect.js'
-import { isUniqueViolation } from '../db/pg-errors.js'
 import { schemaOf, type TenantRef } from '../db/tenant-scope.js'
 import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from '../errors.js'
 
@@ -64,18 +63,15 @@ export function createUserService({ sql, bcryptCost = 12 }: UserServiceOptions) 
   async function registerUser(tenant: TenantRef, input: RegisterUserInput): Promise<User> {
     const { email, name } = validateRegistration(input)
     const passwordHash = await bcrypt.hash(input.password, bcryptCost)
-    try {
-      const [user] = await sql<User[]>`
-        insert into ${schemaOf(sql, tenant)}.users (email, name, password_hash)
-        values (${email}, ${name}, ${passwordHash})
-        returning id, email, name, created_at`
-      return user!
-    } catch (error) {
-      if (isUniqueViolation(error, 'users_email_key')) {
-        throw new ConflictError('a user with this email already exists', 'EMAIL_TAKEN')
-      }
-      throw error
-    }
+    // NOTE: a taken email is the absence of a returned row, not a unique-violation error:
+    // Citus re-raises a worker's error without its constraint name.
+    const [user] = await sql<User[]>`
+      insert into ${schemaOf(sql, tenant)}.users (email, name, password_hash)
+      values (${email}, ${name}, ${passwordHash})
+      on conflict (email) do nothing
+      returning id, email, name, created_at`
+    if (!user) throw new ConflictError('a user with this email already exists', 'EMAIL_TAKEN')
+    return user
   }
 
   /**
