@@ -21,18 +21,77 @@ export function testServerUrl(): string {
   return url
 }
 
+/** A Citus worker of the test cluster, as the coordinator reaches it. */
+interface CitusWorker {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * The workers named in TEST_CITUS_WORKERS (`host:port,host:port`): set, TEST_DATABASE_URL is
+ * a Citus coordinator and each test database is made a cluster of its own.
+ */
+export function testCitusWorkers(): CitusWorker[] {
+  const list = process.env.TEST_CITUS_WORKERS?.trim()
+  if (!list) return []
+  return list.split(',').map((entry) => {
+    const match = /^\s*([^:\s]+):(\d+)\s*$/.exec(entry)
+    if (!match) throw new Error(`TEST_CITUS_WORKERS: "${entry}" is not host:port`)
+    return { host: match[1]!, port: Number(match[2]) }
+  })
+}
+
+/** `serverUrl` with another database, and another host and port when given. */
+function urlOf(serverUrl: string, database: string, node?: CitusWorker): string {
+  const parsed = new URL(serverUrl)
+  parsed.pathname = `/${database}`
+  if (node) [parsed.hostname, parsed.port] = [node.host, String(node.port)]
+  return parsed.toString()
+}
+
+/** Runs `work` on a one-connection client of `url`, then closes it. */
+async function withClient<T>(url: string, work: (sql: postgres.Sql) => Promise<T>): Promise<T> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} })
+  try {
+    return await work(sql)
+  } finally {
+    await sql.end({ timeout: 5 })
+  }
+}
+
+/**
+ * Makes database `name` a Citus cluster with schema-based sharding: Citus 12.1 propagates
+ * neither CREATE DATABASE nor the extension to workers, and node registration is per
+ * database, so each worker gets the database and the extension, and the coordinator's
+ * copy registers itself and the workers.
+ */
+async function makeCitusDatabase(serverUrl: string, name: string, workers: readonly CitusWorker[]): Promise<void> {
+  for (const worker of workers) {
+    await withClient(urlOf(serverUrl, 'postgres', worker), (admin) => admin`create database ${admin(name)}`)
+    await withClient(urlOf(serverUrl, name, worker), (sql) => sql`create extension citus`)
+  }
+  const coordinator = new URL(serverUrl)
+  await withClient(urlOf(serverUrl, name), async (sql) => {
+    await sql`create extension citus`
+    await sql`select citus_set_coordinator_host(${coordinator.hostname}, ${Number(coordinator.port || 5432)})`
+    for (const worker of workers) await sql`select citus_add_node(${worker.host}, ${worker.port})`
+    await sql`alter database ${sql(name)} set citus.enable_schema_based_sharding = on`
+  })
+}
+
 /**
  * Creates an empty database named `tb_test_<random>` so each test file has its own
- * registry and tenants: files run in parallel without seeing each other's tenants.
+ * registry and tenants: files run in parallel without seeing each other's tenants. With
+ * TEST_CITUS_WORKERS set, the database spans the coordinator and every worker.
  */
 export async function createTestDatabase(options: { poolMax?: number } = {}): Promise<TestDatabase> {
   const serverUrl = testServerUrl()
+  const workers = testCitusWorkers()
   const name = `tb_test_${randomBytes(6).toString('hex')}`
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
   await admin`create database ${admin(name)}`
-  const parsed = new URL(serverUrl)
-  parsed.pathname = `/${name}`
-  const url = parsed.toString()
+  if (workers.length > 0) await makeCitusDatabase(serverUrl, name, workers)
+  const url = urlOf(serverUrl, name)
   const sql = createPool(url, { max: options.poolMax ?? 10 })
   return {
     url,
@@ -41,6 +100,9 @@ export async function createTestDatabase(options: { poolMax?: number } = {}): Pr
       await sql.end({ timeout: 5 })
       await admin`drop database if exists ${admin(name)} with (force)`
       await admin.end({ timeout: 5 })
+      for (const worker of workers) {
+        await withClient(urlOf(serverUrl, 'postgres', worker), (sql) => sql`drop database if exists ${sql(name)} with (force)`)
+      }
     },
   }
 }
