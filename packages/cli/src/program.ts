@@ -131,6 +131,19 @@ export function buildProgram(environment: CliEnvironment): Command {
     .action(run(async () => (await import('./commands/delete.js')).runDelete as Runner))
 
   program
+    .command('move')
+    .description('on Citus: move a tenant\'s schema to another worker, live (the tenant keeps being served)')
+    .argument('<schema>', 'the tenant\'s schema name')
+    .requiredOption('--to <host:port>', 'the worker to move it to, as the coordinator names it (see `tenantctl list`)')
+    .addHelpText(
+      'after',
+      '\nNeeds a Citus coordinator with schema-based sharding; elsewhere it says "not a Citus cluster" (exit 2).\n' +
+        'Every table of the schema needs a primary key (logical replication).\n' +
+        examples('tenantctl move acme --to 10.0.0.8:5432', 'tenantctl move acme --to 10.0.0.8:5432 --json'),
+    )
+    .action(run(async () => (await import('./commands/move.js')).runMove as Runner))
+
+  program
     .command('doctor')
     .description('check registry, schemas, migrations and keys agree; say how to fix each finding; exits 1 on any')
     .addHelpText('after', examples('tenantctl doctor', 'tenantctl doctor --json'))

@@ -85,5 +85,16 @@ export {
 } from './migrations/migrate-all.js'
 export { migrateSharedSchema, migrateTenantSchema, verifyTenantMigrationFiles } from './migrations/migrator.js'
 
+/** Citus: where each tenant schema lives, and moving one live. */
+export {
+  createCitusService,
+  formatNode,
+  parseNode,
+  type CitusService,
+  type CitusNode,
+  type MoveProgress,
+  type MoveTenantOptions,
+} from './citus/citus-service.js'
+
 /** Consistency checks for `tenantctl doctor`: registry, schemas, ledgers and files. */
 export { findInconsistencies, type Finding, type FindingKind, type FindInconsistenciesOptions } from './doctor/find-inconsistencies.js'

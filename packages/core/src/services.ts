@@ -1,6 +1,7 @@
 import type { Config } from './config.js'
 import type { Sql } from './db/connect.js'
 import { createApiKeyService } from './api-keys/api-key-service.js'
+import { createCitusService } from './citus/citus-service.js'
 import { readMigrations, type MigrationSet } from './migrations/catalog.js'
 import { migrateAll, type MigrateAllOptions } from './migrations/migrate-all.js'
 import { createPostService } from './posts/post-service.js'
@@ -35,6 +36,8 @@ export async function createServices(options: ServicesOptions) {
     apiKeys,
     users: createUserService({ sql, ...(config && { bcryptCost: config.auth.bcryptCost }) }),
     posts: createPostService({ sql }),
+    /** Citus schema-based sharding: placements, undistributed schemas, live moves. */
+    citus: createCitusService({ sql }),
     refreshTokens: createRefreshTokenService({ sql, ...(config && { ttlSeconds: config.auth.refreshTokenTtlSeconds }) }),
     /** Shared schema first, then every tenant that is behind; see {@link migrateAll}. */
     migrateAll: (opts?: MigrateAllOptions) => migrateAll(sql, migrations, opts),

@@ -1,11 +1,18 @@
-import type { TenantSummary } from '@tenantbase/core'
+import { formatNode, type TenantSummary } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { formatTime } from '../output.js'
 
 /** `tenantctl list`: every tenant with its active key count and migration version. */
-export async function runList(ctx: CommandContext): Promise<TenantSummary[]> {
+export async function runList(ctx: CommandContext): Promise<(TenantSummary & { node?: string | null })[]> {
   const services = await ctx.services()
-  const tenants = await services.tenants.listTenants()
+  const [summaries, placements] = await Promise.all([services.tenants.listTenants(), services.citus.tenantPlacements()])
+  // On Citus each tenant also names the worker holding its schema (null: not distributed).
+  const tenants = placements
+    ? summaries.map((tenant) => {
+        const node = placements.get(tenant.schemaName)
+        return { ...tenant, node: node ? formatNode(node) : null }
+      })
+    : summaries
   const { output } = ctx
   if (output.json) {
     output.writeJson(tenants)
@@ -15,9 +22,17 @@ export async function runList(ctx: CommandContext): Promise<TenantSummary[]> {
     output.line('No tenants yet. Create one with `tenantctl create`.')
     return tenants
   }
+  const nodeColumn = placements ? ['NODE'] : []
   output.table(
-    ['NAME', 'SCHEMA', 'ACTIVE KEYS', 'VERSION', 'CREATED'],
-    tenants.map((t) => [t.name, t.schemaName, String(t.activeKeys), String(t.migrationVersion), formatTime(t.createdAt)]),
+    ['NAME', 'SCHEMA', 'ACTIVE KEYS', 'VERSION', 'CREATED', ...nodeColumn],
+    tenants.map((t) => [
+      t.name,
+      t.schemaName,
+      String(t.activeKeys),
+      String(t.migrationVersion),
+      formatTime(t.createdAt),
+      ...(placements ? [('node' in t && t.node) || 'not distributed'] : []) as string[],
+    ]),
   )
   output.line(output.style.dim(`${tenants.length} tenant${tenants.length === 1 ? '' : 's'}`))
   return tenants

@@ -1,4 +1,4 @@
-import { latestVersion } from '@tenantbase/core'
+import { formatNode, latestVersion } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { formatTime } from '../output.js'
 import { keyStatus } from './key-status.js'
@@ -7,13 +7,16 @@ import { keyStatus } from './key-status.js'
 export async function runShow(ctx: CommandContext, schema: string) {
   const services = await ctx.services()
   const tenant = await services.tenants.getTenant(schema)
-  const keys = await services.apiKeys.listApiKeys(tenant)
+  const [keys, placements] = await Promise.all([services.apiKeys.listApiKeys(tenant), services.citus.tenantPlacements()])
+  const placement = placements?.get(tenant.schemaName)
   const latest = latestVersion(services.migrations.tenant)
   const pending = services.migrations.tenant.filter((m) => m.version > tenant.migrationVersion).map((m) => m.file)
   const result = {
     tenant,
     keys: keys.map((key) => ({ ...key, status: keyStatus(key) })),
     migrations: { version: tenant.migrationVersion, latest, pending },
+    // Only on Citus: the worker holding the schema, or null when it is not distributed.
+    ...(placements && { node: placement ? formatNode(placement) : null }),
   }
   const { output } = ctx
   if (output.json) {
@@ -25,6 +28,7 @@ export async function runShow(ctx: CommandContext, schema: string) {
   output.line(`  schema     ${tenant.schemaName}`)
   output.line(`  address    ${tenant.address || s.dim('(none)')}`)
   output.line(`  created    ${formatTime(tenant.createdAt)} UTC`)
+  if (placements) output.line(`  node       ${result.node ?? s.yellow('not distributed (see tenantctl doctor)')}`)
   output.line(
     `  migrations version ${tenant.migrationVersion} of ${latest}` +
       (pending.length > 0 ? `, ${s.yellow(`pending: ${pending.join(', ')}`)}` : `, ${s.green('up to date')}`),

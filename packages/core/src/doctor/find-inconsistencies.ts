@@ -1,5 +1,6 @@
 import type { Sql } from '../db/connect.js'
 import type { Migration, MigrationSet } from '../migrations/catalog.js'
+import { createCitusService } from '../citus/citus-service.js'
 import { schemaNameProblem } from '../tenants/schema-name.js'
 
 /** What kind of inconsistency a {@link Finding} is. */
@@ -20,6 +21,10 @@ export type FindingKind =
   | 'orphan-api-key'
   /** The api_keys -> tenants foreign key is missing, so keys can outlive their tenant. */
   | 'missing-foreign-key'
+  /** On Citus: a tenant schema that Citus does not distribute (it stays on the coordinator). */
+  | 'undistributed-schema'
+  /** On Citus: schema-based sharding is off for the database, so new tenants stay on the coordinator. */
+  | 'schema-sharding-off'
 
 /** One inconsistency, with how to fix it. */
 export interface Finding {
@@ -149,6 +154,30 @@ export async function findInconsistencies(
       schema: null,
       message: `api key ${key.prefix} belongs to tenant id ${key.tenantId}, which no longer exists`,
       fix: `delete it: DELETE FROM public.api_keys WHERE prefix = '${key.prefix}'`,
+    })
+  }
+  findings.push(...(await checkCitusDistribution(sql)))
+  return findings
+}
+
+/** On a Citus coordinator: tenant schemas left undistributed, and sharding that is off. Nothing elsewhere. */
+async function checkCitusDistribution(sql: Sql): Promise<Finding[]> {
+  const undistributed = await createCitusService({ sql }).undistributedTenantSchemas()
+  if (undistributed === null) return []
+  const findings: Finding[] = undistributed.map((schema) => ({
+    kind: 'undistributed-schema',
+    schema,
+    message: `tenant schema ${schema} is not distributed by Citus (made before schema-based sharding was on), so it stays on the coordinator`,
+    fix: `run SELECT citus_schema_distribute('${schema}') on the coordinator`,
+  }))
+  const [setting] = await sql<{ on: string | null; database: string }[]>`
+    select current_setting('citus.enable_schema_based_sharding', true) as on, current_database() as database`
+  if (setting?.on !== 'on') {
+    findings.push({
+      kind: 'schema-sharding-off',
+      schema: null,
+      message: 'citus.enable_schema_based_sharding is off for this database, so new tenant schemas are not distributed',
+      fix: `run ALTER DATABASE "${setting?.database}" SET citus.enable_schema_based_sharding = on on the coordinator (new connections pick it up)`,
     })
   }
   return findings
