@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import postgres from 'postgres'
+import { parseNode, type CitusNode } from './citus/citus-service.js'
 import { createPool, type Sql } from './db/connect.js'
 
 /** A database of its own for one test file, inside the test run's PostgreSQL server. */
@@ -21,28 +22,16 @@ export function testServerUrl(): string {
   return url
 }
 
-/** A Citus worker of the test cluster, as the coordinator reaches it. */
-interface CitusWorker {
-  readonly host: string
-  readonly port: number
-}
-
 /**
  * The workers named in TEST_CITUS_WORKERS (`host:port,host:port`): set, TEST_DATABASE_URL is
  * a Citus coordinator and each test database is made a cluster of its own.
  */
-export function testCitusWorkers(): CitusWorker[] {
-  const list = process.env.TEST_CITUS_WORKERS?.trim()
-  if (!list) return []
-  return list.split(',').map((entry) => {
-    const match = /^\s*([^:\s]+):(\d+)\s*$/.exec(entry)
-    if (!match) throw new Error(`TEST_CITUS_WORKERS: "${entry}" is not host:port`)
-    return { host: match[1]!, port: Number(match[2]) }
-  })
+export function testCitusWorkers(list = process.env.TEST_CITUS_WORKERS?.trim()): CitusNode[] {
+  return list ? list.split(',').map(parseNode) : []
 }
 
 /** `serverUrl` with another database, and another host and port when given. */
-function urlOf(serverUrl: string, database: string, node?: CitusWorker): string {
+function urlOf(serverUrl: string, database: string, node?: CitusNode): string {
   const parsed = new URL(serverUrl)
   parsed.pathname = `/${database}`
   if (node) [parsed.hostname, parsed.port] = [node.host, String(node.port)]
@@ -65,7 +54,7 @@ async function withClient<T>(url: string, work: (sql: postgres.Sql) => Promise<T
  * database, so each worker gets the database and the extension, and the coordinator's
  * copy registers itself and the workers.
  */
-async function makeCitusDatabase(serverUrl: string, name: string, workers: readonly CitusWorker[]): Promise<void> {
+async function makeCitusDatabase(serverUrl: string, name: string, workers: readonly CitusNode[]): Promise<void> {
   for (const worker of workers) {
     await withClient(urlOf(serverUrl, 'postgres', worker), (admin) => admin`create database ${admin(name)}`)
     await withClient(urlOf(serverUrl, name, worker), (sql) => sql`create extension citus`)
@@ -82,11 +71,14 @@ async function makeCitusDatabase(serverUrl: string, name: string, workers: reado
 /**
  * Creates an empty database named `tb_test_<random>` so each test file has its own
  * registry and tenants: files run in parallel without seeing each other's tenants. With
- * TEST_CITUS_WORKERS set, the database spans the coordinator and every worker.
+ * Citus workers (TEST_CITUS_WORKERS by default), the database spans the coordinator and
+ * every worker. Benchmarks pass their own server and workers.
  */
-export async function createTestDatabase(options: { poolMax?: number } = {}): Promise<TestDatabase> {
-  const serverUrl = testServerUrl()
-  const workers = testCitusWorkers()
+export async function createTestDatabase(
+  options: { poolMax?: number; serverUrl?: string; citusWorkers?: readonly CitusNode[] } = {},
+): Promise<TestDatabase> {
+  const serverUrl = options.serverUrl ?? testServerUrl()
+  const workers = options.citusWorkers ?? testCitusWorkers()
   const name = `tb_test_${randomBytes(6).toString('hex')}`
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
   await admin`create database ${admin(name)}`
