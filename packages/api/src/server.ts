@@ -4,7 +4,7 @@ import {
   loadConfig,
   loadOrCreateJwtSecret,
   openDatabase,
-  sharedSchemaVersion,
+  sharedSchemaState,
   type Database,
 } from '@tenantbase/core'
 import { buildApp } from './app.js'
@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     fail((error as Error).message)
   }
   const services = await createServices({ sql: db.sql, config })
-  const { current, latest } = await sharedSchemaVersion(db.sql, services.migrations.shared)
+  const { version: current, latest } = await sharedSchemaState(db.sql, services.migrations.shared)
   if (current < latest) {
     await db.close()
     fail(`the database is not migrated (shared schema at version ${current} of ${latest}): run \`pnpm tenantctl migrate\` first`)

@@ -24,7 +24,7 @@ export { openDatabase, createPool, type Database, type Sql, type TransactionSql,
 export { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from './db/embedded.js'
 export { isConnectionError, isUndefinedTableError } from './db/pg-errors.js'
 export { schemaOf, inTenantTransaction, type TenantRef } from './db/tenant-scope.js'
-export { pingDatabase, sharedSchemaVersion } from './db/health.js'
+export { pingDatabase } from './db/health.js'
 
 /** All services wired to one pool. */
 export { createServices, type Services, type ServicesOptions } from './services.js'
@@ -84,6 +84,13 @@ export {
   type SchemaMigrationReport,
 } from './migrations/migrate-all.js'
 export { migrateSharedSchema, migrateTenantSchema, verifyTenantMigrationFiles } from './migrations/migrator.js'
+export {
+  migrationState,
+  sharedSchemaState,
+  migrationStatus,
+  type SchemaMigrationState,
+  type MigrationStatus,
+} from './migrations/migration-status.js'
 
 /** Citus: where each tenant schema lives, and moving one live. */
 export {

@@ -4,6 +4,7 @@ import { createApiKeyService } from './api-keys/api-key-service.js'
 import { createCitusService } from './citus/citus-service.js'
 import { readMigrations, type MigrationSet } from './migrations/catalog.js'
 import { migrateAll, type MigrateAllOptions } from './migrations/migrate-all.js'
+import { migrationStatus } from './migrations/migration-status.js'
 import { createPostService } from './posts/post-service.js'
 import { createRefreshTokenService } from './sessions/refresh-token-service.js'
 import { createTenantService } from './tenants/tenant-service.js'
@@ -39,6 +40,8 @@ export async function createServices(options: ServicesOptions) {
     /** Citus schema-based sharding: placements, undistributed schemas, live moves. */
     citus: createCitusService({ sql }),
     refreshTokens: createRefreshTokenService({ sql, ...(config && { ttlSeconds: config.auth.refreshTokenTtlSeconds }) }),
+    /** Every schema's version and pending migrations, from the registry; see {@link migrationStatus}. */
+    migrationStatus: () => migrationStatus(sql, migrations),
     /** Shared schema first, then every tenant that is behind; see {@link migrateAll}. */
     migrateAll: (opts?: MigrateAllOptions) => migrateAll(sql, migrations, opts),
   }

@@ -1,4 +1,4 @@
-import { formatNode, latestVersion } from '@tenantbase/core'
+import { formatNode, migrationState } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { formatTime } from '../output.js'
 import { keyStatus } from './key-status.js'
@@ -9,8 +9,7 @@ export async function runShow(ctx: CommandContext, schema: string) {
   const tenant = await services.tenants.getTenant(schema)
   const [keys, placements] = await Promise.all([services.apiKeys.listApiKeys(tenant), services.citus.tenantPlacements()])
   const placement = placements?.get(tenant.schemaName)
-  const latest = latestVersion(services.migrations.tenant)
-  const pending = services.migrations.tenant.filter((m) => m.version > tenant.migrationVersion).map((m) => m.file)
+  const { latest, pending } = migrationState(services.migrations.tenant, tenant.migrationVersion)
   const result = {
     tenant,
     keys: keys.map((key) => ({ ...key, status: keyStatus(key) })),

@@ -1,19 +1,19 @@
-import { sharedSchemaVersion } from '@tenantbase/core'
+import { latestVersion } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { CommandFailedError } from '../errors.js'
 
 /** `tenantctl status`: every schema's version and pending migrations; fails if anything is pending (a CI gate). */
 export async function runStatus(ctx: CommandContext) {
   const services = await ctx.services()
-  const shared = await sharedSchemaVersion(services.sql, services.migrations.shared)
-  const sharedPending = services.migrations.shared.filter((m) => m.version > shared.current).map((m) => m.file)
-  // Before the first migration there is no registry, so no tenant either.
-  const tenants = shared.current === 0 ? [] : await services.tenants.tenantMigrationStatus()
-  const latest = services.migrations.tenant.at(-1)?.version ?? 0
-  const behind = tenants.filter((t) => t.pending.length > 0)
+  const status = await services.migrationStatus()
+  const { shared } = status
+  const sharedPending = shared.pending
+  const latest = latestVersion(services.migrations.tenant)
+  const behind = status.tenants.filter((t) => t.pending.length > 0)
+  const tenants = status.tenants.map(({ schemaName, version, pending }) => ({ schemaName, version, pending }))
   const result = {
-    ok: sharedPending.length === 0 && behind.length === 0,
-    shared: { version: shared.current, latest: shared.latest, pending: sharedPending },
+    ok: status.upToDate,
+    shared,
     latestTenantVersion: latest,
     tenantsBehind: behind.length,
     tenants,
@@ -24,7 +24,7 @@ export async function runStatus(ctx: CommandContext) {
     output.writeJson(result)
   } else {
     output.line(
-      `shared schema (public): version ${shared.current} of ${shared.latest}` +
+      `shared schema (public): version ${shared.version} of ${shared.latest}` +
         (sharedPending.length > 0 ? `, ${s.yellow(`pending: ${sharedPending.join(', ')}`)}` : ''),
     )
     if (tenants.length > 0) {

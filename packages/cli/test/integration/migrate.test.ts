@@ -36,7 +36,7 @@ t.test('one broken tenant: the others migrate, exit 1, and the broken one is nam
 
   const result = await runCli(['migrate', '--migrations-dir', dir], { url })
   t.equal(result.code, 1, 'exit 1 when a schema failed')
-  t.match(result.stdout, new RegExp(`\\[\\d/3\\] ${broken} FAILED .*${EXTRA} failed: relation "audit_log" already exists`), 'a line per tenant names the failure')
+  t.match(result.stdout, new RegExp(`\\[\\d/3\\] ${broken} FAILED .*${EXTRA} line 1 failed: relation "audit_log" already exists`), 'a line per tenant names the failure, file and line')
   t.match(result.stdout, new RegExp(`\\[\\d/3\\] ${good1} ok 2 -> 3`))
   t.match(result.stdout, /2 migrated to version 3, 1 failed, 0 already up to date/)
   t.match(result.stdout, new RegExp(`✖ ${broken}: .*already exists`), 'the summary names it with its error')

@@ -1,6 +1,5 @@
 import type { Sql } from './connect.js'
 import { DatabaseUnavailableError } from '../errors.js'
-import { latestVersion, type Migration } from '../migrations/catalog.js'
 
 /**
  * One real round trip to the database, failing with {@link DatabaseUnavailableError}
@@ -24,13 +23,4 @@ export async function pingDatabase(sql: Sql, timeoutMs = 2000): Promise<void> {
   } finally {
     clearTimeout(timer)
   }
-}
-
-/** The shared schema's applied version against the latest migration file. */
-export async function sharedSchemaVersion(sql: Sql, shared: readonly Migration[]): Promise<{ current: number; latest: number }> {
-  const latest = latestVersion(shared)
-  const [ledger] = await sql`select to_regclass('public.schema_migrations') as name`
-  if (!ledger?.name) return { current: 0, latest }
-  const [row] = await sql<{ version: number | null }[]>`select max(version) as version from public.schema_migrations`
-  return { current: row?.version ?? 0, latest }
 }

@@ -18,19 +18,28 @@ export function schemaOf(sql: Sql | TransactionSql, tenant: TenantRef) {
 }
 
 /**
- * Runs `work` in one transaction whose search_path is the tenant's schema only.
- * `SET LOCAL` semantics (set_config(..., true)) end with the transaction, so a pooled
- * connection never carries the tenant into another use. Used for migrations, whose SQL
- * files name tables without a schema.
+ * Points the transaction at one schema only (a tenant's, validated, or `public`):
+ * `set_config(..., true)` has `SET LOCAL` semantics, so the setting ends with the
+ * transaction and a pooled connection never carries the tenant into another use. The one
+ * schema switch: migrations, whose files name tables without a schema, run under it.
+ */
+export async function useSchema(tx: TransactionSql, schemaName: string): Promise<void> {
+  if (schemaName !== 'public') assertValidSchemaName(schemaName)
+  await tx`select set_config('search_path', quote_ident(${schemaName}), true)`
+}
+
+/**
+ * Runs `work` in a transaction (a savepoint inside one) under {@link useSchema}: for
+ * code of a service built on tenantbase that names a tenant's tables without a schema.
  */
 export async function inTenantTransaction<T>(
   sql: Sql | TransactionSql,
   schemaName: string,
   work: (tx: TransactionSql) => Promise<T>,
 ): Promise<T> {
-  assertValidSchemaName(schemaName)
   const run = async (tx: TransactionSql) => {
-    await tx`select set_config('search_path', quote_ident(${schemaName}), true)`
+    assertValidSchemaName(schemaName)
+    await useSchema(tx, schemaName)
     return work(tx)
   }
   if ('savepoint' in sql) return (sql as TransactionSql).savepoint(run) as Promise<T>

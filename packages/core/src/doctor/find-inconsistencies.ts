@@ -1,3 +1,4 @@
+import pLimit from 'p-limit'
 import type { Sql } from '../db/connect.js'
 import type { Migration, MigrationSet } from '../migrations/catalog.js'
 import { createCitusService } from '../citus/citus-service.js'
@@ -104,17 +105,8 @@ export async function findInconsistencies(
   }
 
   const withSchema = tenants.filter((row) => row.schemaExists)
-  const perTenant: Finding[][] = new Array(withSchema.length)
-  let next = 0
-  const worker = async () => {
-    while (next < withSchema.length) {
-      const index = next++
-      const tenant = withSchema[index]!
-      perTenant[index] = await checkTenantLedger(sql, tenant, migrations.tenant)
-    }
-  }
-  const concurrency = Math.max(1, Math.floor(options.concurrency ?? 4))
-  await Promise.all(Array.from({ length: Math.min(concurrency, withSchema.length) }, worker))
+  const limit = pLimit(Math.max(1, Math.floor(options.concurrency ?? 4)))
+  const perTenant = await Promise.all(withSchema.map((tenant) => limit(() => checkTenantLedger(sql, tenant, migrations.tenant))))
   for (const list of perTenant) findings.push(...list)
 
   // Tenant migration files as first applied anywhere (the one-query check migrate relies on).

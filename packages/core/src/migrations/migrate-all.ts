@@ -1,6 +1,8 @@
 import type { Sql } from '../db/connect.js'
 import { NotFoundError, ValidationError } from '../errors.js'
 import { latestVersion, type Migration, type MigrationSet } from './catalog.js'
+import pLimit from 'p-limit'
+import { migrationState, sharedSchemaState } from './migration-status.js'
 import { migrateSharedSchema, migrateTenantSchema, verifyTenantMigrationFiles } from './migrator.js'
 
 /** The outcome for one schema. */
@@ -75,19 +77,6 @@ interface BehindTenant {
   migrationVersion: number
 }
 
-/** Runs `work` over `items` with at most `limit` in flight. */
-async function forEachBounded<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0
-  const worker = async () => {
-    while (next < items.length) await work(items[next++]!)
-  }
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
-}
-
-function pendingNames(migrations: readonly Migration[], from: number): string[] {
-  return migrations.filter((m) => m.version > from).map((m) => m.file)
-}
-
 /**
  * Migrates the shared schema, then every tenant schema that is behind, with bounded
  * concurrency. Which tenants are behind comes from the registry in one query, so a run with
@@ -108,7 +97,7 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
 
   return withMigrationLock(sql, () => onProgress({ type: 'waiting-for-lock' }), async () => {
     const sharedStart = performance.now()
-    const sharedVersions = dryRun ? await sharedVersion(sql, migrations.shared) : await migrateSharedSchema(sql, migrations.shared)
+    const sharedVersions = dryRun ? await wouldMigrateShared(sql, migrations.shared) : await migrateSharedSchema(sql, migrations.shared)
     const shared: SchemaMigrationReport = { schema: 'public', ...sharedVersions, ok: true, ms: elapsed(sharedStart) }
     onProgress({ type: 'shared-done', report: shared })
     await verifyTenantMigrationFiles(sql, migrations.tenant)
@@ -131,12 +120,13 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
     }
     const upToDate = selected - behind.length
     onProgress({ type: 'tenants-found', total: behind.length, upToDate })
-    const pending = behind.map((t) => ({ schema: t.schemaName, migrations: pendingNames(migrations.tenant, t.migrationVersion) }))
+    const pending = behind.map((t) => ({ schema: t.schemaName, migrations: migrationState(migrations.tenant, t.migrationVersion).pending }))
 
     const reports: SchemaMigrationReport[] = []
     let failed = 0
     if (!dryRun) {
-      await forEachBounded(behind, concurrency, async (tenant) => {
+      const limit = pLimit(concurrency)
+      const migrateOne = async (tenant: BehindTenant) => {
         const start = performance.now()
         const outcome = await migrateTenantSchema(sql, tenant, migrations.tenant)
         const report: SchemaMigrationReport = {
@@ -150,18 +140,17 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
         if (!report.ok) failed++
         reports.push(report)
         onProgress({ type: 'tenant-done', report, done: reports.length, failed, total: behind.length })
-      })
+      }
+      await Promise.all(behind.map((tenant) => limit(() => migrateOne(tenant))))
     }
     return { shared, tenants: reports, upToDate, failed, latestTenantVersion: latest, dryRun, pending }
   })
 }
 
-async function sharedVersion(sql: Sql, shared: readonly Migration[]): Promise<{ from: number; to: number }> {
-  const [ledger] = await sql`select to_regclass('public.schema_migrations') as name`
-  if (!ledger?.name) return { from: 0, to: latestVersion(shared) }
-  const [row] = await sql<{ version: number | null }[]>`select max(version) as version from public.schema_migrations`
-  const from = row?.version ?? 0
-  return { from, to: latestVersion(shared) }
+/** What a dry run reports for the shared schema: its version, and the latest it would reach. */
+async function wouldMigrateShared(sql: Sql, shared: readonly Migration[]): Promise<{ from: number; to: number }> {
+  const state = await sharedSchemaState(sql, shared)
+  return { from: state.version, to: state.latest }
 }
 
 async function registryExists(sql: Sql): Promise<boolean> {

@@ -1,4 +1,5 @@
 import type { Sql, TransactionSql } from '../db/connect.js'
+import { useSchema } from '../db/tenant-scope.js'
 import { MigrationError, NotFoundError } from '../errors.js'
 import { assertValidSchemaName } from '../tenants/schema-name.js'
 import type { Migration } from './catalog.js'
@@ -35,11 +36,6 @@ export function assertUnchanged(schema: string, applied: readonly AppliedMigrati
       )
     }
   }
-}
-
-/** Points the transaction at `schema` only (ends with the transaction). */
-async function useSchema(tx: TransactionSql, schema: string): Promise<void> {
-  await tx`select set_config('search_path', quote_ident(${schema}), true)`
 }
 
 async function applyInTransaction(tx: TransactionSql, migration: Migration): Promise<void> {
@@ -115,7 +111,6 @@ async function recordTenantMigrationFiles(tx: TransactionSql, applied: readonly 
  * (tenant creation). Leaves the transaction's search_path on the tenant schema.
  */
 export async function migrateNewTenantSchema(tx: TransactionSql, schema: string, migrations: readonly Migration[]): Promise<number> {
-  assertValidSchemaName(schema)
   await useSchema(tx, schema)
   await tx.unsafe(LEDGER_DDL)
   for (const migration of migrations) {

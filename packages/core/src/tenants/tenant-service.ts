@@ -1,7 +1,7 @@
 import type { Sql, TransactionSql } from '../db/connect.js'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
 import { API_KEY_CHANNEL, insertApiKey, type IssuedApiKey } from '../api-keys/api-key-service.js'
-import { latestVersion, type MigrationSet } from '../migrations/catalog.js'
+import type { MigrationSet } from '../migrations/catalog.js'
 import { migrateNewTenantSchema, verifyTenantMigrationFiles } from '../migrations/migrator.js'
 import { assertValidSchemaName } from './schema-name.js'
 
@@ -144,19 +144,7 @@ export function createTenantService({ sql, migrations, onTenantDeleted }: Tenant
     return deleted
   }
 
-  /** Per tenant: the version it is at and how many tenant migrations it still lacks. */
-  async function tenantMigrationStatus(): Promise<{ schemaName: string; version: number; pending: string[] }[]> {
-    const latest = latestVersion(migrations.tenant)
-    const rows = await sql<{ schemaName: string; migrationVersion: number }[]>`
-      select schema_name, migration_version from public.tenants order by id`
-    return rows.map((row) => ({
-      schemaName: row.schemaName,
-      version: row.migrationVersion,
-      pending: row.migrationVersion >= latest ? [] : migrations.tenant.filter((m) => m.version > row.migrationVersion).map((m) => m.file),
-    }))
-  }
-
-  return { createTenant, listTenants, getTenant, deleteTenant, tenantMigrationStatus }
+  return { createTenant, listTenants, getTenant, deleteTenant }
 }
 
 export type TenantService = ReturnType<typeof createTenantService>
