@@ -120,9 +120,17 @@ export function createPostService({ sql }: { readonly sql: Sql }) {
     return { results, next: rows.length > limit ? encodeCursor(results.at(-1)!.id) : null }
   }
 
-  /** Replaces (both fields) or patches (either field) a post of `actorId`. */
-  async function updatePost(tenant: TenantRef, actorId: number, id: number, input: Partial<PostInput>, partial = false): Promise<Post> {
-    const fields = checkPostFields(input, !partial)
+  /** Replaces both fields of a post of `actorId` (PUT). */
+  async function replacePost(tenant: TenantRef, actorId: number, id: number, input: PostInput): Promise<Post> {
+    return writePost(tenant, actorId, id, checkPostFields(input, true))
+  }
+
+  /** Changes either field, or both, of a post of `actorId` (PATCH). */
+  async function patchPost(tenant: TenantRef, actorId: number, id: number, input: Partial<PostInput>): Promise<Post> {
+    return writePost(tenant, actorId, id, checkPostFields(input, false))
+  }
+
+  async function writePost(tenant: TenantRef, actorId: number, id: number, fields: Partial<PostInput>): Promise<Post> {
     if (!validId(id)) throw postNotFound()
     const schema = schemaOf(sql, tenant)
     const [post] = await sql<Post[]>`
@@ -149,7 +157,7 @@ export function createPostService({ sql }: { readonly sql: Sql }) {
     throw postNotFound()
   }
 
-  return { createPost, getPost, listPosts, updatePost, deletePost }
+  return { createPost, getPost, listPosts, replacePost, patchPost, deletePost }
 }
 
 export type PostService = ReturnType<typeof createPostService>

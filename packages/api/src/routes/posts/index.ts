@@ -76,7 +76,7 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: PostResponse, ...errorResponses(400, 401, 403, 404, 413, 415) },
     },
     handler: async (request) =>
-      toPostResponse(await posts.updatePost(request.tenant!, request.userId!, postId(request.params.id), request.body, false)),
+      toPostResponse(await posts.replacePost(request.tenant!, request.userId!, postId(request.params.id), request.body)),
   })
 
   app.patch('/:id/', {
@@ -89,7 +89,7 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: PostResponse, ...errorResponses(400, 401, 403, 404, 413, 415) },
     },
     handler: async (request) =>
-      toPostResponse(await posts.updatePost(request.tenant!, request.userId!, postId(request.params.id), request.body, true)),
+      toPostResponse(await posts.patchPost(request.tenant!, request.userId!, postId(request.params.id), request.body)),
   })
 
   app.delete('/:id/', {
