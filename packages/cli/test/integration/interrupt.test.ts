@@ -24,11 +24,11 @@ t.test('SIGINT during a creation exits 130 and leaves no row, schema or key', as
   const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
   const guard = setTimeout(() => child.kill('SIGKILL'), 60_000)
 
-  // Wait until the creation is inside its transaction, at the slow migration.
+  // Wait until the creation is inside its transaction, at the slow migration's second statement.
   for (;;) {
     const [row] = await db.sql`
       select count(*)::int as count from pg_stat_activity
-      where datname = current_database() and state = 'active' and query like 'create table slow%'`
+      where datname = current_database() and state = 'active' and query like 'select pg_sleep(60)%'`
     if (row!.count > 0) break
     if (child.exitCode !== null) break
     await new Promise((resolve) => setTimeout(resolve, 50))
