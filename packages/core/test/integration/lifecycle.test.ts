@@ -139,7 +139,7 @@ t.test('suspension: refused with 403 (cache included), data kept, idempotent bot
   await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { code: 'TENANT_SUSPENDED', message: 'this tenant is suspended: maintenance until 14:00 UTC' })
   await t.rejects(services.tenants.suspendTenant('no_such_tenant'), { code: 'TENANT_NOT_FOUND' })
   await t.rejects(services.tenants.suspendTenant(tenant.schemaName, { reason: 'x'.repeat(501) }), { code: 'INVALID_SUSPENSION_REASON' })
-  t.same((await services.tenants.tenantMigrationStatus()).map((s) => [s.schemaName, s.suspended]), [
+  t.same((await services.migrationStatus()).tenants.map((s) => [s.schemaName, s.suspended]), [
     [tenant.schemaName, true],
     [other.tenant.schemaName, false],
   ])
