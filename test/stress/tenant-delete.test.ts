@@ -40,7 +40,7 @@ t.test('tenantctl delete: the API refuses the tenant at once, with no 5xx on the
   }
   const loops = [...Array.from({ length: LOOPS }, () => loop('doomed', doomedHeaders)), loop('survivor', survivorHeaders)]
   await sleep(300)
-  const cli = await spawnCli(['delete', 'doomed_tenant', '--yes'], db.url).result
+  const cli = await spawnCli(['delete', 'doomed_tenant', '--yes', '--force'], db.url).result
   // The very next request, with no wait.
   const next = await get(doomedHeaders)
   await sleep(300)

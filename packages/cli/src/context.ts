@@ -17,6 +17,8 @@ export interface GlobalOptions {
   readonly json?: boolean
   readonly verbose?: boolean
   readonly migrationsDir?: string
+  /** Who is acting, for the audit log (else TENANTCTL_ACTOR, else the OS user@host). */
+  readonly actor?: string
 }
 
 /** What a command receives. */
@@ -59,7 +61,8 @@ export async function createContext(environment: CliEnvironment, options: Global
       }) ?? (() => {})
       try {
         const migrationsDir = options.migrationsDir
-        const services = await createServices({ sql: database.sql, config, ...(migrationsDir && { migrationsDir }) })
+        const actor = options.actor ?? (environment.env.TENANTCTL_ACTOR || undefined)
+        const services = await createServices({ sql: database.sql, config, ...(migrationsDir && { migrationsDir }), ...(actor !== undefined && { actor }) })
         opened = { database, services, untrack }
         return services
       } catch (error) {

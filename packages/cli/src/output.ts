@@ -161,8 +161,8 @@ export function createOutput(options: OutputOptions): Output {
   }
 }
 
-/** A timestamp as people read it in a table: `2026-11-27 16:05` (UTC). */
-export function formatTime(date: Date | null | undefined): string {
+/** A timestamp as people read it in a table: `2026-11-27 16:05` (UTC), with `:07` seconds if asked. */
+export function formatTime(date: Date | null | undefined, withSeconds = false): string {
   if (!date) return '-'
-  return `${date.toISOString().slice(0, 16).replace('T', ' ')}`
+  return `${date.toISOString().slice(0, withSeconds ? 19 : 16).replace('T', ' ')}`
 }

@@ -36,6 +36,7 @@ export function buildProgram(environment: CliEnvironment): Command {
     .option('--json', 'machine output: one JSON document on stdout, nothing else there')
     .option('--verbose', 'show stack traces of errors')
     .option('--migrations-dir <dir>', 'a folder with shared/ and tenant/ migrations instead of core\'s own (env TENANTCTL_MIGRATIONS_DIR)')
+    .option('--actor <name>', 'who is acting, for the audit log (env TENANTCTL_ACTOR; default: OS user@host)')
     .exitOverride()
     .configureOutput({
       writeOut: (text) => void environment.stdout.write(text),
@@ -67,28 +68,38 @@ export function buildProgram(environment: CliEnvironment): Command {
 
   program
     .command('list')
-    .description('list tenants: name, schema, active keys, migration version, created')
+    .description('list tenants: name, schema, state, active keys, migration version, created')
     .addHelpText('after', examples('tenantctl list', 'tenantctl list --json | jq -r ".[].schemaName"'))
     .action(run(async () => (await import('./commands/list.js')).runList as Runner))
 
   program
     .command('show')
-    .description('show one tenant, its keys (prefixes only) and its migration state')
+    .description('show one tenant, its state, its keys (prefixes only) and its migration state')
     .argument('<schema>', 'the tenant\'s schema name')
     .addHelpText('after', examples('tenantctl show acme', 'tenantctl show acme --json'))
     .action(run(async () => (await import('./commands/show.js')).runShow as Runner))
 
   const keys = program
     .command('keys')
-    .description('issue, list and revoke api keys')
-    .addHelpText('after', examples('tenantctl keys create acme --name ci --expires-in 90d', 'tenantctl keys list acme', 'tenantctl keys revoke tb_0123456789ab'))
+    .description('issue, list, rotate and revoke api keys')
+    .addHelpText(
+      'after',
+      examples(
+        'tenantctl keys create acme --name ci --expires-in 90d',
+        'tenantctl keys create acme --name dashboard --scope read',
+        'tenantctl keys list acme',
+        'tenantctl keys rotate tb_0123456789ab --grace 24h',
+        'tenantctl keys revoke tb_0123456789ab',
+      ),
+    )
   keys
     .command('create')
     .description('issue a new api key for a tenant (shown once)')
     .argument('<schema>', 'the tenant\'s schema name')
     .option('--name <name>', 'a name for the key', 'default')
-    .option('--expires-in <duration>', 'expire after a duration such as 30d, 12h, 1y (default: never)')
-    .addHelpText('after', examples('tenantctl keys create acme --name ci --expires-in 30d'))
+    .option('--expires-in <duration>', 'expire after a duration: 90s, 15m, 24h, 30d, 2w or 1y (default: never)')
+    .option('--scope <scope>', 'read (GET routes only) or write (everything)', 'write')
+    .addHelpText('after', examples('tenantctl keys create acme --name ci --expires-in 30d', 'tenantctl keys create acme --name dashboard --scope read'))
     .action(run(async () => (await import('./commands/keys-create.js')).runKeysCreate as Runner))
   keys
     .command('list')
@@ -96,6 +107,18 @@ export function buildProgram(environment: CliEnvironment): Command {
     .argument('<schema>', 'the tenant\'s schema name')
     .addHelpText('after', examples('tenantctl keys list acme'))
     .action(run(async () => (await import('./commands/keys-list.js')).runKeysList as Runner))
+  keys
+    .command('rotate')
+    .description('issue a new key for the same tenant, scope and expiry (shown once); the old one works for the grace period, never past its own expiry')
+    .argument('<key>', 'the old key\'s prefix (tb_ and 12 hex digits) or the whole key')
+    .option('--grace <duration>', 'how long the old key keeps working: 0 (revoke at once), 90s, 15m, 24h, 30d, 2w or 1y', '24h')
+    .option('--name <name>', 'a name for the new key (default: the old key\'s)')
+    .addHelpText(
+      'after',
+      '\nA revoked, expired or already rotated key cannot be rotated. Every API process refuses the old key within a second after its grace ends.\n' +
+        examples('tenantctl keys rotate tb_0123456789ab', 'tenantctl keys rotate tb_0123456789ab --grace 15m --name ci-2027', 'tenantctl keys rotate tb_0123456789ab --grace 0'),
+    )
+    .action(run(async () => (await import('./commands/keys-rotate.js')).runKeysRotate as Runner))
   keys
     .command('revoke')
     .description('revoke a key by its prefix; every API process refuses it within a second')
@@ -123,11 +146,38 @@ export function buildProgram(environment: CliEnvironment): Command {
     .action(run(async () => (await import('./commands/status.js')).runStatus as Runner))
 
   program
+    .command('suspend')
+    .description('refuse every request of a tenant (403 TENANT_SUSPENDED on every API process within a second); its data and keys stay')
+    .argument('<schema>', 'the tenant\'s schema name')
+    .option('--reason <text>', 'why, for operators (at most 500 characters)')
+    .option('--show-reason', 'also show the reason to the tenant\'s callers in the 403 message')
+    .addHelpText('after', '\nSuspending a suspended tenant changes nothing and exits 0.\n' + examples('tenantctl suspend acme --reason "invoice overdue"', 'tenantctl suspend acme --reason "maintenance until 14:00 UTC" --show-reason'))
+    .action(run(async () => (await import('./commands/suspend.js')).runSuspend as Runner))
+
+  program
+    .command('resume')
+    .description('serve a suspended tenant again')
+    .argument('<schema>', 'the tenant\'s schema name')
+    .addHelpText('after', '\nResuming an active tenant changes nothing and exits 0.\n' + examples('tenantctl resume acme'))
+    .action(run(async () => (await import('./commands/suspend.js')).runResume as Runner))
+
+  program
+    .command('audit')
+    .description('list the operator actions recorded (tenant create, suspend, resume, delete; key create, rotate, revoke; migrate), newest first')
+    .option('--schema <schema>', 'only this tenant\'s events (also after its deletion)')
+    .option('--since <duration>', 'only events this recent: 90s, 15m, 24h, 7d, 2w or 1y')
+    .option('--action <action>', 'only this action, such as key.rotate or tenant.suspend')
+    .option('--limit <n>', 'at most this many events, 1-1000 (default: 50)')
+    .addHelpText('after', examples('tenantctl audit', 'tenantctl audit --schema acme --since 7d', 'tenantctl audit --action key.rotate --json'))
+    .action(run(async () => (await import('./commands/audit.js')).runAudit as Runner))
+
+  program
     .command('delete')
-    .description('drop a tenant\'s schema with all its data and revoke its keys')
+    .description('drop a tenant\'s schema with all its data and revoke its keys (suspend it first, or --force)')
     .argument('<schema>', 'the tenant\'s schema name')
     .option('--yes', 'do not ask to type the schema name (required without a terminal)')
-    .addHelpText('after', examples('tenantctl delete acme', 'tenantctl delete acme --yes'))
+    .option('--force', 'delete an active tenant without suspending it first')
+    .addHelpText('after', examples('tenantctl suspend acme && tenantctl delete acme', 'tenantctl delete acme --yes --force'))
     .action(run(async () => (await import('./commands/delete.js')).runDelete as Runner))
 
   program

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
-import { createServices, type Services } from '@tenantbase/core'
+import { createServices, type Services, type Sql } from '@tenantbase/core'
 import { createTestDatabase, type TestDatabase } from '@tenantbase/core/testing'
 import type { CommandContext } from '../src/context.js'
 import { createOutput, type OutputStream } from '../src/output.js'
@@ -154,4 +154,32 @@ export function testContext(services: Services, options: { prompts?: Prompter; j
     },
   }
   return { ctx, stdout, stderr, openedDatabase: () => opened > 0 }
+}
+
+/** The registry, the keys and the audit log: a refused command must leave them as they were. */
+export async function snapshot(sql: Sql): Promise<string> {
+  const tenants = await sql`select * from public.tenants order by id`
+  const keys = await sql`select id, prefix, tenant_id, name, scope, expires_at, revoked_at, rotated_to from public.api_keys order by id`
+  const audit = await sql`select * from public.audit_events order by id`
+  const schemas = await sql`select nspname from pg_namespace order by nspname`
+  return JSON.stringify({ tenants, keys, audit, schemas })
+}
+
+/** `tenantctl create` with every flag, as `actor` if given: the tenant and its first key. */
+export async function createTenantByCli(t: Test, url: string, schema: string, actor?: string) {
+  const created = await runCli(['create', '--name', `Tenant ${schema}`, '--address', '', '--schema', schema, '--json', ...(actor ? ['--actor', actor] : [])], { url })
+  t.equal(created.code, 0, created.stderr)
+  return parseJson<{ tenant: { id: number }; apiKey: { key: string; prefix: string } }>(t, created)
+}
+
+
+/** A key as `--json` prints it. */
+export interface KeyJson {
+  prefix: string
+  name: string
+  scope: string
+  status: string
+  expiresAt: string | null
+  revokedAt: string | null
+  rotatedTo: string | null
 }

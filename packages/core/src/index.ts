@@ -36,19 +36,42 @@ export {
   type Tenant,
   type TenantSummary,
   type CreateTenantInput,
+  type SuspendTenantInput,
+  type TenantStateChange,
+  type DeleteTenantOptions,
 } from './tenants/tenant-service.js'
 export { assertValidSchemaName, schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './tenants/schema-name.js'
 
 /** Api keys. */
 export {
   createApiKeyService,
+  assertKeyScope,
   API_KEY_CHANNEL,
+  API_KEY_SCOPES,
+  type ApiKeyScope,
   type ApiKeyService,
   type ApiKeyInfo,
   type IssuedApiKey,
   type IssueApiKeyInput,
+  type RotateApiKeyInput,
+  type RotatedApiKey,
   type ResolvedTenant,
 } from './api-keys/api-key-service.js'
+
+/** The audit log of operator actions (shared schema; outlives deleted tenants). */
+export {
+  createAuditLog,
+  recordAuditEvent,
+  defaultActor,
+  assertValidActor,
+  AUDIT_ACTIONS,
+  MAX_AUDIT_LIMIT,
+  type AuditLog,
+  type AuditAction,
+  type AuditEntry,
+  type AuditEvent,
+  type ListAuditEventsInput,
+} from './audit/audit-log.js'
 export { generateApiKey, digestApiKey, parseApiKey, isApiKeyPrefix } from './api-keys/key-format.js'
 
 /** Users and posts (tenant schema). */

@@ -1,9 +1,10 @@
 import type { Config } from './config.js'
 import type { Sql } from './db/connect.js'
 import { createApiKeyService } from './api-keys/api-key-service.js'
+import { assertValidActor, createAuditLog, defaultActor, recordAuditEvent } from './audit/audit-log.js'
 import { createCitusService } from './citus/citus-service.js'
 import { readMigrations, type MigrationSet } from './migrations/catalog.js'
-import { migrateAll, type MigrateAllOptions } from './migrations/migrate-all.js'
+import { migrateAll, type MigrateAllOptions, type MigrateAllReport } from './migrations/migrate-all.js'
 import { migrationStatus } from './migrations/migration-status.js'
 import { createPostService } from './posts/post-service.js'
 import { createRefreshTokenService } from './sessions/refresh-token-service.js'
@@ -18,6 +19,34 @@ export interface ServicesOptions {
   readonly migrationsDir?: string
   /** Already-read migrations (wins over migrationsDir). */
   readonly migrations?: MigrationSet
+  /** Who the operator actions are recorded as in the audit log (default: OS user@host). */
+  readonly actor?: string
+}
+
+/**
+ * Records a migrate run in the audit log once it has ended, failures included. A run that
+ * could not reach the audit table (an unreachable database, a shared migration that failed
+ * before the table exists) is reported by its error alone.
+ */
+async function migrateAndRecord(sql: Sql, actor: string, run: () => Promise<MigrateAllReport>, options: MigrateAllOptions): Promise<MigrateAllReport> {
+  if (options.dryRun) return run()
+  const record = (detail: Record<string, unknown>) =>
+    recordAuditEvent(sql, actor, { action: 'migrate', detail: { ...(options.schemas && { schemas: options.schemas }), ...detail } })
+  let report: MigrateAllReport
+  try {
+    report = await run()
+  } catch (error) {
+    await record({ outcome: 'error', error: (error as Error).message }).catch(() => {})
+    throw error
+  }
+  const failed = report.tenants.filter((t) => !t.ok).map((t) => t.schema)
+  await record({
+    outcome: failed.length > 0 ? 'failed' : 'ok',
+    shared: { from: report.shared.from, to: report.shared.to },
+    migrated: report.tenants.length - failed.length,
+    failed,
+  })
+  return report
 }
 
 /**
@@ -25,25 +54,34 @@ export interface ServicesOptions {
  */
 export async function createServices(options: ServicesOptions) {
   const { sql, config } = options
+  const actor = assertValidActor(options.actor ?? defaultActor())
   const migrations = options.migrations ?? (await readMigrations(options.migrationsDir))
   const apiKeys = createApiKeyService({
     sql,
+    actor,
     ...(config && { cacheTtlMs: config.apiKeyCache.ttlMs, cacheMax: config.apiKeyCache.max }),
   })
   return {
     sql,
     migrations,
-    tenants: createTenantService({ sql, migrations, onTenantDeleted: (id) => apiKeys.evictCachedKeys(`tenant:${id}`) }),
+    tenants: createTenantService({
+      sql,
+      migrations,
+      actor,
+      onTenantDeleted: (id) => apiKeys.evictCachedKeys(`tenant:${id}`),
+      onTenantStateChanged: (id) => apiKeys.evictCachedKeys(`tenant:${id}`),
+    }),
     apiKeys,
     users: createUserService({ sql, ...(config && { bcryptCost: config.auth.bcryptCost }) }),
     posts: createPostService({ sql }),
+    auditLog: createAuditLog({ sql }),
     /** Citus schema-based sharding: placements, undistributed schemas, live moves. */
     citus: createCitusService({ sql }),
     refreshTokens: createRefreshTokenService({ sql, ...(config && { ttlSeconds: config.auth.refreshTokenTtlSeconds }) }),
     /** Every schema's version and pending migrations, from the registry; see {@link migrationStatus}. */
     migrationStatus: () => migrationStatus(sql, migrations),
-    /** Shared schema first, then every tenant that is behind; see {@link migrateAll}. */
-    migrateAll: (opts?: MigrateAllOptions) => migrateAll(sql, migrations, opts),
+    /** Shared schema first, then every tenant that is behind; see {@link migrateAll}. The run is audited. */
+    migrateAll: (opts: MigrateAllOptions = {}) => migrateAndRecord(sql, actor, () => migrateAll(sql, migrations, opts), opts),
   }
 }
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
-import { AuthenticationError, type ResolvedTenant } from '@tenantbase/core'
+import { assertKeyScope, AuthenticationError, type ResolvedTenant } from '@tenantbase/core'
 
 /** The claims of an access token. */
 export interface AccessTokenClaims {
@@ -22,7 +22,10 @@ declare module '@fastify/jwt' {
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** onRequest hook: resolves the `api-key` header to `request.tenant`, or 401. */
+    /**
+     * onRequest hook: resolves the `api-key` header to `request.tenant` (401 for a bad key,
+     * 403 TENANT_SUSPENDED), and checks the key's scope covers the method (403 INSUFFICIENT_SCOPE).
+     */
     requireApiKey(request: FastifyRequest): Promise<void>
     /** preHandler hook: verifies the Bearer token against `request.tenant`, sets `request.userId`, or 401. */
     requireUser(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
@@ -65,6 +68,8 @@ export default fp(
       const key = request.headers['api-key']
       if (key === undefined || key === '') throw new AuthenticationError('the api-key header is required', 'MISSING_API_KEY')
       request.tenant = await app.services.apiKeys.resolveApiKey(key)
+      // A read key reads: GET (and HEAD, its header-only twin) and nothing else.
+      assertKeyScope(request.tenant, request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write')
     })
 
     // NOTE: a verified token is kept by its exact text until its exp, so each later request

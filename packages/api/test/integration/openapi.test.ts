@@ -49,6 +49,12 @@ t.test('the OpenAPI document', async (t) => {
         const error = op.responses['401'].content['application/json'].schema
         t.same(Object.keys(error.properties).sort(), ['code', 'error', 'message', 'statusCode'], `${where} error shape`)
       }
+      if (path.startsWith('/api/')) {
+        const forbidden = op.responses['403']?.content?.['application/json']
+        const codes = Object.values((forbidden?.examples ?? {}) as Record<string, { value: { code: string } }>).map((e) => e.value.code)
+        t.ok(codes.includes('TENANT_SUSPENDED'), `${where} documents 403 TENANT_SUSPENDED with an example`)
+        t.equal(codes.includes('INSUFFICIENT_SCOPE'), method !== 'get', `${where} ${method === 'get' ? 'is open to read keys' : 'documents 403 INSUFFICIENT_SCOPE with an example'}`)
+      }
       if (['post', 'put', 'patch'].includes(method) && path.startsWith('/api/')) {
         t.ok(op.requestBody?.content?.['application/json']?.schema, `${where} documents its body`)
         t.ok(statuses.includes('400'), `${where} documents 400`)

@@ -1,6 +1,5 @@
 import type { CommandContext } from '../context.js'
-import { formatTime } from '../output.js'
-import { keyStatus } from './key-status.js'
+import { KEY_TABLE_HEAD, keyStatus, keyTableRow } from './key-status.js'
 
 /** `tenantctl keys list <schema>`: a tenant's keys by prefix (the keys themselves are never stored). */
 export async function runKeysList(ctx: CommandContext, schema: string) {
@@ -16,9 +15,6 @@ export async function runKeysList(ctx: CommandContext, schema: string) {
     output.line(`${tenant.schemaName} has no api keys. Issue one with \`tenantctl keys create ${tenant.schemaName}\`.`)
     return keys
   }
-  output.table(
-    ['PREFIX', 'NAME', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
-    keys.map((key) => [key.prefix, key.name, key.status, formatTime(key.createdAt), formatTime(key.expiresAt), formatTime(key.lastUsedAt)]),
-  )
+  output.table(KEY_TABLE_HEAD, keys.map((key) => keyTableRow(key)))
   return keys
 }

@@ -2,7 +2,7 @@ import { formatNode, type TenantSummary } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { formatTime } from '../output.js'
 
-/** `tenantctl list`: every tenant with its active key count and migration version. */
+/** `tenantctl list`: every tenant with its state, active key count and migration version. */
 export async function runList(ctx: CommandContext): Promise<(TenantSummary & { node?: string | null })[]> {
   const services = await ctx.services()
   const [summaries, placements] = await Promise.all([services.tenants.listTenants(), services.citus.tenantPlacements()])
@@ -24,10 +24,11 @@ export async function runList(ctx: CommandContext): Promise<(TenantSummary & { n
   }
   const nodeColumn = placements ? ['NODE'] : []
   output.table(
-    ['NAME', 'SCHEMA', 'ACTIVE KEYS', 'VERSION', 'CREATED', ...nodeColumn],
+    ['NAME', 'SCHEMA', 'STATE', 'ACTIVE KEYS', 'VERSION', 'CREATED', ...nodeColumn],
     tenants.map((t) => [
       t.name,
       t.schemaName,
+      t.suspendedAt === null ? 'active' : output.style.yellow('suspended'),
       String(t.activeKeys),
       String(t.migrationVersion),
       formatTime(t.createdAt),

@@ -1,7 +1,8 @@
 import { formatNode, migrationState } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { formatTime } from '../output.js'
-import { keyStatus } from './key-status.js'
+import { tenantState } from './tenant-state.js'
+import { KEY_TABLE_HEAD, keyStatus, keyTableRow } from './key-status.js'
 
 /** `tenantctl show <schema>`: one tenant, its keys (prefixes only) and its migration state. */
 export async function runShow(ctx: CommandContext, schema: string) {
@@ -27,6 +28,7 @@ export async function runShow(ctx: CommandContext, schema: string) {
   output.line(`  schema     ${tenant.schemaName}`)
   output.line(`  address    ${tenant.address || s.dim('(none)')}`)
   output.line(`  created    ${formatTime(tenant.createdAt)} UTC`)
+  output.line(`  state      ${tenantState(tenant, s)}`)
   if (placements) output.line(`  node       ${result.node ?? s.yellow('not distributed (see tenantctl doctor)')}`)
   output.line(
     `  migrations version ${tenant.migrationVersion} of ${latest}` +
@@ -37,9 +39,6 @@ export async function runShow(ctx: CommandContext, schema: string) {
     output.line('No api keys.')
     return result
   }
-  output.table(
-    ['PREFIX', 'NAME', 'STATUS', 'CREATED', 'EXPIRES', 'LAST USED'],
-    result.keys.map((key) => [key.prefix, key.name, key.status, formatTime(key.createdAt), formatTime(key.expiresAt), formatTime(key.lastUsedAt)]),
-  )
+  output.table(KEY_TABLE_HEAD, keys.map((key) => keyTableRow(key)))
   return result
 }

@@ -10,7 +10,7 @@ export async function runStatus(ctx: CommandContext) {
   const sharedPending = shared.pending
   const latest = latestVersion(services.migrations.tenant)
   const behind = status.tenants.filter((t) => t.pending.length > 0)
-  const tenants = status.tenants.map(({ schemaName, version, pending }) => ({ schemaName, version, pending }))
+  const tenants = status.tenants.map(({ schemaName, version, suspended, pending }) => ({ schemaName, version, suspended, pending }))
   const result = {
     ok: status.upToDate,
     shared,
@@ -30,7 +30,11 @@ export async function runStatus(ctx: CommandContext) {
     if (tenants.length > 0) {
       output.table(
         ['SCHEMA', 'VERSION', 'PENDING'],
-        tenants.map((t) => [t.schemaName, String(t.version), t.pending.length > 0 ? s.yellow(t.pending.join(', ')) : s.dim('-')]),
+        tenants.map((t) => [
+          t.suspended ? `${t.schemaName} ${s.yellow('(suspended)')}` : t.schemaName,
+          String(t.version),
+          t.pending.length > 0 ? s.yellow(t.pending.join(', ')) : s.dim('-'),
+        ]),
       )
     }
     output.line(

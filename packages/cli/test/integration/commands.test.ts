@@ -22,8 +22,8 @@ t.test('create, list, show, keys and delete by flags, with --json', async (t) =>
   t.same(rows.map((row) => [row.schemaName, row.activeKeys, row.migrationVersion]), [[schema, 1, services.migrations.tenant.at(-1)!.version]])
 
   const human = await runCli(['list'], { url })
-  t.match(human.stdout, /NAME\s+SCHEMA\s+ACTIVE KEYS\s+VERSION\s+CREATED/)
-  t.match(human.stdout, new RegExp(`Json ${schema}\\s+${schema}\\s+1\\s+\\d+`))
+  t.match(human.stdout, /NAME\s+SCHEMA\s+STATE\s+ACTIVE KEYS\s+VERSION\s+CREATED/)
+  t.match(human.stdout, new RegExp(`Json ${schema}\\s+${schema}\\s+active\\s+1\\s+\\d+`))
   t.notMatch(human.stdout, /\u001b\[/, 'no colour without a terminal')
 
   const issued = await runCli(['keys', 'create', schema, '--name', 'temp', '--expires-in', '7d', '--json'], { url })
@@ -48,7 +48,10 @@ t.test('create, list, show, keys and delete by flags, with --json', async (t) =>
   t.same(shown.migrations.pending, [])
   t.notMatch(JSON.stringify(shown), /tb_[0-9a-f]{12}_/, 'show never prints a key, only prefixes')
 
-  const deleted = await runCli(['delete', schema, '--yes', '--json'], { url })
+  const refused = await runCli(['delete', schema, '--yes'], { url })
+  t.equal(refused.code, 1, 'an active tenant is not deleted without --force')
+  t.match(refused.stderr, new RegExp(`${schema} is active: suspend it first .*or pass --force`))
+  const deleted = await runCli(['delete', schema, '--yes', '--force', '--json'], { url })
   t.equal(deleted.code, 0, deleted.stderr)
   t.equal(parseJson<{ keysRevoked: number }>(t, deleted).keysRevoked, 2)
   await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { code: 'INVALID_API_KEY' })

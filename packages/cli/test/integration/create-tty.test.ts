@@ -66,6 +66,7 @@ t.test('delete asks to type the schema name; a wrong name deletes nothing', asyn
   const { db, services } = await setupDatabase(t)
   const schema = randomSchema('del')
   await services.tenants.createTenant({ name: `Delete ${schema}`, schemaName: schema })
+  await services.tenants.suspendTenant(schema)
 
   const wrong = await openTerminal(t, `node ${BIN} delete ${schema}`, { DATABASE_URL: db.url, JWT_SECRET })
   await wrong.waitFor(new RegExp(`Type ${schema} to confirm`), 'the confirmation prompt')

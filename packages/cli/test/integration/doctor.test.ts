@@ -29,11 +29,11 @@ t.test('doctor: exit 0 when consistent, exit 1 with each finding and its fix', a
 
   const human = await runCli(['doctor'], { url: db.url })
   t.equal(human.code, 1)
-  t.match(human.stdout, new RegExp(`✖ missing-schema: tenant ${lost} is registered but its schema does not exist\\n\\s+fix: run \`tenantctl delete ${lost} --yes\``))
+  t.match(human.stdout, new RegExp(`✖ missing-schema: tenant ${lost} is registered but its schema does not exist\\n\\s+fix: run \`tenantctl delete ${lost} --yes --force\``))
   t.match(human.stdout, new RegExp(`✖ unregistered-schema: schema ${stray}`))
 
   // Following the printed fix for the missing schema leaves only the stray schema.
-  t.equal((await runCli(['delete', lost, '--yes'], { url: db.url })).code, 0)
+  t.equal((await runCli(['delete', lost, '--yes', '--force'], { url: db.url })).code, 0)
   const after = parseJson<DoctorReport>(t, await runCli(['doctor', '--json'], { url: db.url }))
   t.same(after.findings.map((f) => f.kind), ['unregistered-schema'])
 })

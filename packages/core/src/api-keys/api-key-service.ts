@@ -1,19 +1,30 @@
 import { LRUCache } from 'lru-cache'
 import type { Sql, TransactionSql } from '../db/connect.js'
 import type { TenantRef } from '../db/tenant-scope.js'
-import { AuthenticationError, NotFoundError, ValidationError } from '../errors.js'
+import { recordAuditEvent } from '../audit/audit-log.js'
+import { AuthenticationError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js'
 import type { Tenant } from '../tenants/tenant-service.js'
 import { digestApiKey, digestsEqual, generateApiKey, isApiKeyPrefix, parseApiKey } from './key-format.js'
+
+/** What a key may do: `read` calls GET routes only, `write` everything. */
+export const API_KEY_SCOPES = ['read', 'write'] as const
+export type ApiKeyScope = (typeof API_KEY_SCOPES)[number]
 
 /** A key as listed: never the key itself nor its digest. */
 export interface ApiKeyInfo {
   readonly prefix: string
   readonly name: string
+  readonly scope: ApiKeyScope
   readonly createdAt: Date
   readonly expiresAt: Date | null
   readonly revokedAt: Date | null
+  /** The prefix of the key a rotation replaced this one with. */
+  readonly rotatedTo: string | null
   readonly lastUsedAt: Date | null
 }
+
+/** The columns of an {@link ApiKeyInfo}. */
+const KEY_COLUMNS = 'prefix, name, scope, created_at, expires_at, revoked_at, rotated_to, last_used_at'
 
 /** A freshly issued key: `key` is shown once and never stored. */
 export interface IssuedApiKey extends ApiKeyInfo {
@@ -23,12 +34,28 @@ export interface IssuedApiKey extends ApiKeyInfo {
 export interface IssueApiKeyInput {
   readonly name?: string
   readonly expiresAt?: Date | null
+  /** Default `write`. */
+  readonly scope?: string
+}
+
+export interface RotateApiKeyInput {
+  /** How long the old key keeps working, in ms; 0 revokes it at once. It never outlives its own expiry. */
+  readonly graceMs: number
+  /** The new key's name (default: the old key's). */
+  readonly name?: string
+}
+
+/** A rotation's result: the old key as it is now, and the new key (shown once). */
+export interface RotatedApiKey {
+  readonly old: ApiKeyInfo
+  readonly issued: IssuedApiKey
 }
 
 /** The tenant an api key belongs to, as `resolveApiKey` returns it. */
 export interface ResolvedTenant extends TenantRef {
   readonly name: string
   readonly keyPrefix: string
+  readonly keyScope: ApiKeyScope
 }
 
 export interface ApiKeyServiceOptions {
@@ -38,9 +65,11 @@ export interface ApiKeyServiceOptions {
   readonly cacheMax?: number
   /** At most one last_used_at write per key per this many ms. */
   readonly lastUsedIntervalMs?: number
+  /** Who issues, rotates and revokes keys through this service, for the audit log. */
+  readonly actor?: string
 }
 
-/** The PostgreSQL channel carrying revocations to every process's cache. */
+/** The PostgreSQL channel carrying revocations (and tenant state changes) to every process's cache. */
 export const API_KEY_CHANNEL = 'tenantbase_api_keys'
 
 interface CachedKey {
@@ -48,11 +77,17 @@ interface CachedKey {
   readonly keyId: number
   readonly expiresAt: number | null
   readonly tenant: ResolvedTenant
+  /** The 403 message while the tenant is suspended; null while it is active. */
+  readonly suspended: string | null
 }
 
 const MAX_NAME_LENGTH = 100
 
-function validateIssueInput(input: IssueApiKeyInput): { name: string; expiresAt: Date | null } {
+function isApiKeyScope(value: unknown): value is ApiKeyScope {
+  return (API_KEY_SCOPES as readonly unknown[]).includes(value)
+}
+
+function validateIssueInput(input: IssueApiKeyInput): { name: string; expiresAt: Date | null; scope: ApiKeyScope } {
   const name = (input.name ?? 'default').trim()
   if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
     throw new ValidationError(`key name must be 1 to ${MAX_NAME_LENGTH} characters`, 'INVALID_KEY_NAME')
@@ -64,7 +99,11 @@ function validateIssueInput(input: IssueApiKeyInput): { name: string; expiresAt:
   if (expiresAt !== null && expiresAt.getTime() <= Date.now()) {
     throw new ValidationError('key expiry must be in the future', 'INVALID_KEY_EXPIRY')
   }
-  return { name, expiresAt }
+  const scope = input.scope ?? 'write'
+  if (!isApiKeyScope(scope)) {
+    throw new ValidationError(`key scope must be one of ${API_KEY_SCOPES.join(', ')} (got "${String(scope)}")`, 'INVALID_KEY_SCOPE')
+  }
+  return { name, expiresAt, scope }
 }
 
 /**
@@ -72,15 +111,15 @@ function validateIssueInput(input: IssueApiKeyInput): { name: string; expiresAt:
  * tenant creation). Retries on the astronomically rare prefix collision.
  */
 export async function insertApiKey(sql: Sql | TransactionSql, tenantId: number, input: IssueApiKeyInput): Promise<IssuedApiKey> {
-  const { name, expiresAt } = validateIssueInput(input)
+  const { name, expiresAt, scope } = validateIssueInput(input)
   // A prefix collision (astronomically rare) returns no row: try another key.
   for (let attempt = 0; attempt < 4; attempt++) {
     const generated = generateApiKey()
     const [row] = await sql<ApiKeyInfo[]>`
-      insert into public.api_keys (tenant_id, prefix, key_hash, name, expires_at)
-      values (${tenantId}, ${generated.prefix}, ${generated.digest}, ${name}, ${expiresAt})
+      insert into public.api_keys (tenant_id, prefix, key_hash, name, expires_at, scope)
+      values (${tenantId}, ${generated.prefix}, ${generated.digest}, ${name}, ${expiresAt}, ${scope})
       on conflict (prefix) do nothing
-      returning prefix, name, created_at, expires_at, revoked_at, last_used_at`
+      returning ${sql.unsafe(KEY_COLUMNS)}`
     if (row) return { ...row, key: generated.key }
   }
   // Four collisions in a row mean a broken random source, not bad luck.
@@ -88,12 +127,32 @@ export async function insertApiKey(sql: Sql | TransactionSql, tenantId: number, 
 }
 
 /**
- * Api keys: issuing, listing, revoking, and resolving a presented key to its tenant.
- * Resolution is on every request's path: a bounded in-memory cache with a short TTL in
- * front of one indexed lookup, evicted across processes by NOTIFY on revocation.
+ * Throws 403 `INSUFFICIENT_SCOPE` unless the request's key may do what `needed` names. A
+ * `write` key may do everything; a `read` key only reads.
+ */
+export function assertKeyScope(tenant: ResolvedTenant, needed: ApiKeyScope): void {
+  if (needed === 'write' && tenant.keyScope !== 'write') {
+    throw new ForbiddenError(`this api key has scope ${tenant.keyScope}; this request needs scope ${needed}`, 'INSUFFICIENT_SCOPE')
+  }
+}
+
+/** The prefix named by a prefix or a full key, or a {@link ValidationError}. */
+function prefixOf(prefixOrKey: string): { prefix: string; key: string | undefined } {
+  const fromKey = parseApiKey(prefixOrKey)
+  if (fromKey !== undefined) return { prefix: fromKey, key: prefixOrKey }
+  if (typeof prefixOrKey === 'string' && isApiKeyPrefix(prefixOrKey)) return { prefix: prefixOrKey, key: undefined }
+  throw new ValidationError('a key prefix looks like tb_ followed by 12 hex digits', 'INVALID_KEY_PREFIX')
+}
+
+/**
+ * Api keys: issuing, listing, rotating, revoking, and resolving a presented key to its
+ * tenant. Resolution is on every request's path: a bounded in-memory cache with a short TTL
+ * in front of one indexed lookup, evicted across processes by NOTIFY on revocation,
+ * rotation, and a tenant's suspension, resumption or deletion.
  */
 export function createApiKeyService(options: ApiKeyServiceOptions) {
   const { sql } = options
+  const actor = options.actor ?? 'unknown'
   const ttl = options.cacheTtlMs ?? 30_000
   const lastUsedIntervalMs = options.lastUsedIntervalMs ?? 60_000
   const cache =
@@ -102,6 +161,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
       : undefined
   const lastUsedWrites = new LRUCache<number, number>({ max: Math.max(options.cacheMax ?? 10_000, 1000) })
 
+  /** `key:<prefix>` forgets one key, `tenant:<id>` every key of a tenant, anything else all. */
   function evict(message: string): void {
     if (!cache) return
     if (message.startsWith('key:')) cache.delete(message.slice(4))
@@ -120,14 +180,24 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
   }
 
   async function issueApiKey(tenant: TenantRef, input: IssueApiKeyInput = {}): Promise<IssuedApiKey> {
-    const [exists] = await sql`select 1 from public.tenants where id = ${tenant.id}`
-    if (!exists) throw new NotFoundError(`tenant ${tenant.schemaName} does not exist`, 'TENANT_NOT_FOUND')
-    return insertApiKey(sql, tenant.id, input)
+    return sql.begin(async (tx) => {
+      const [exists] = await tx<{ schemaName: string }[]>`select schema_name from public.tenants where id = ${tenant.id} for key share`
+      if (!exists) throw new NotFoundError(`tenant ${tenant.schemaName} does not exist`, 'TENANT_NOT_FOUND')
+      const issued = await insertApiKey(tx, tenant.id, input)
+      await recordAuditEvent(tx, actor, {
+        action: 'key.create',
+        tenantId: tenant.id,
+        schemaName: exists.schemaName,
+        keyPrefix: issued.prefix,
+        detail: { name: issued.name, scope: issued.scope, expiresAt: issued.expiresAt },
+      })
+      return issued
+    })
   }
 
   async function listApiKeys(tenant: TenantRef): Promise<ApiKeyInfo[]> {
     return sql<ApiKeyInfo[]>`
-      select prefix, name, created_at, expires_at, revoked_at, last_used_at
+      select ${sql.unsafe(KEY_COLUMNS)}
       from public.api_keys where tenant_id = ${tenant.id} order by id`
   }
 
@@ -137,25 +207,100 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
       throw new ValidationError('a key prefix looks like tb_ followed by 12 hex digits', 'INVALID_KEY_PREFIX')
     }
     const row = await sql.begin(async (tx) => {
-      const [revoked] = await tx<ApiKeyInfo[]>`
+      // revoked_at = now() only when this transaction set it: a repeated revoke is audited once.
+      const [revoked] = await tx<(ApiKeyInfo & { tenantId: number; newlyRevoked: boolean })[]>`
         update public.api_keys set revoked_at = coalesce(revoked_at, now()) where prefix = ${prefix}
-        returning prefix, name, created_at, expires_at, revoked_at, last_used_at`
+        returning ${tx.unsafe(KEY_COLUMNS)}, tenant_id, revoked_at = now() as newly_revoked`
       if (revoked) await tx`select pg_notify(${API_KEY_CHANNEL}, ${'key:' + prefix})`
+      if (revoked?.newlyRevoked) {
+        await recordAuditEvent(tx, actor, {
+          action: 'key.revoke',
+          tenantId: revoked.tenantId,
+          schemaName: await schemaNameOf(tx, revoked.tenantId),
+          keyPrefix: prefix,
+          detail: { name: revoked.name },
+        })
+      }
       return revoked
     })
     if (!row) throw new NotFoundError(`no api key with prefix ${prefix}`, 'API_KEY_NOT_FOUND')
     evict(`key:${prefix}`)
-    return row
+    const { tenantId: _tenantId, newlyRevoked: _newlyRevoked, ...key } = row
+    return key
+  }
+
+  async function schemaNameOf(tx: TransactionSql, tenantId: number): Promise<string | null> {
+    const [tenant] = await tx<{ schemaName: string }[]>`select schema_name from public.tenants where id = ${tenantId}`
+    return tenant?.schemaName ?? null
+  }
+
+  /**
+   * Issues a new key for the same tenant, with the same scope and expiry, and lets the old
+   * one expire at `min(now + grace, its own expiry)`: a rotation never extends an expiry.
+   * A grace of 0 revokes the old key at once. A revoked, expired or already rotated key
+   * cannot be rotated. Every process re-reads the old key within a NOTIFY's latency, and
+   * no cache serves it past its new expiry.
+   */
+  async function rotateApiKey(prefixOrKey: string, input: RotateApiKeyInput): Promise<RotatedApiKey> {
+    const { prefix, key } = prefixOf(prefixOrKey)
+    const graceMs = input.graceMs
+    if (typeof graceMs !== 'number' || !Number.isFinite(graceMs) || graceMs < 0) {
+      throw new ValidationError('the grace period must be a duration of 0 or more', 'INVALID_GRACE')
+    }
+    const rotated = await sql.begin(async (tx) => {
+      const [old] = await tx<
+        { tenantId: number; keyHash: Buffer; name: string; scope: ApiKeyScope; expiresAt: Date | null; revokedAt: Date | null; rotatedTo: string | null; expired: boolean }[]
+      >`
+        select tenant_id, key_hash, name, scope, expires_at, revoked_at, rotated_to, expires_at <= now() as expired
+        from public.api_keys where prefix = ${prefix} for update`
+      if (!old || (key !== undefined && !digestsEqual(old.keyHash, digestApiKey(key)))) {
+        throw new NotFoundError(`no api key with prefix ${prefix}`, 'API_KEY_NOT_FOUND')
+      }
+      if (old.revokedAt !== null || old.expired) {
+        throw new ConflictError(
+          `api key ${prefix} is ${old.revokedAt !== null ? 'revoked' : 'expired'}: revoke is final; create a new key`,
+          'KEY_NOT_ROTATABLE',
+        )
+      }
+      if (old.rotatedTo !== null) {
+        throw new ConflictError(`api key ${prefix} was already rotated to ${old.rotatedTo}; rotate that key instead`, 'KEY_ALREADY_ROTATED')
+      }
+      const issued = await insertApiKey(tx, old.tenantId, { name: input.name ?? old.name, scope: old.scope, expiresAt: old.expiresAt })
+      const [updated] =
+        graceMs === 0
+          ? await tx<ApiKeyInfo[]>`
+              update public.api_keys set revoked_at = now(), rotated_to = ${issued.prefix} where prefix = ${prefix}
+              returning ${tx.unsafe(KEY_COLUMNS)}`
+          : // least() skips a null: a key without expiry gets now + grace.
+            await tx<ApiKeyInfo[]>`
+              update public.api_keys
+              set expires_at = least(expires_at, now() + ${graceMs} * interval '1 millisecond'), rotated_to = ${issued.prefix}
+              where prefix = ${prefix}
+              returning ${tx.unsafe(KEY_COLUMNS)}`
+      await tx`select pg_notify(${API_KEY_CHANNEL}, ${'key:' + prefix})`
+      await recordAuditEvent(tx, actor, {
+        action: 'key.rotate',
+        tenantId: old.tenantId,
+        schemaName: await schemaNameOf(tx, old.tenantId),
+        keyPrefix: prefix,
+        detail: { rotatedTo: issued.prefix, graceSeconds: graceMs / 1000, oldKeyEnds: updated!.revokedAt ?? updated!.expiresAt, scope: old.scope },
+      })
+      return { old: updated!, issued }
+    })
+    evict(`key:${prefix}`)
+    return rotated
   }
 
   /**
    * The tenant of a presented key. Unknown, revoked, expired and malformed keys all get the
-   * same {@link AuthenticationError}, so a caller learns nothing about which it was.
+   * same {@link AuthenticationError}, so a caller learns nothing about which it was. A valid
+   * key of a suspended tenant gets a {@link ForbiddenError} `TENANT_SUSPENDED`.
    */
   async function resolveApiKey(key: unknown): Promise<ResolvedTenant> {
     // NOTE: built only when thrown: an Error captures a stack trace, which cost ~5% of an
     // authenticated request's CPU when it was built on every call of this hot path.
     const rejected = () => new AuthenticationError('invalid api key', 'INVALID_API_KEY')
+    const suspended = (message: string) => new ForbiddenError(message, 'TENANT_SUSPENDED')
     const prefix = parseApiKey(key)
     if (prefix === undefined) throw rejected()
     const digest = digestApiKey(key as string)
@@ -167,21 +312,40 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
         cache?.delete(prefix)
         throw rejected()
       }
+      if (cached.suspended !== null) throw suspended(cached.suspended)
       touch(cached.keyId)
       return cached.tenant
     }
 
     const [row] = await sql<
-      { keyId: number; keyHash: Buffer; expiresAt: Date | null; revokedAt: Date | null; tenantId: number; name: string; schemaName: string }[]
+      {
+        keyId: number
+        keyHash: Buffer
+        scope: ApiKeyScope
+        expiresAt: Date | null
+        revokedAt: Date | null
+        tenantId: number
+        name: string
+        schemaName: string
+        suspendedAt: Date | null
+        suspensionReason: string | null
+        suspensionReasonPublic: boolean
+      }[]
     >`
-      select k.id as key_id, k.key_hash, k.expires_at, k.revoked_at, t.id as tenant_id, t.name, t.schema_name
+      select k.id as key_id, k.key_hash, k.scope, k.expires_at, k.revoked_at, t.id as tenant_id, t.name, t.schema_name,
+        t.suspended_at, t.suspension_reason, t.suspension_reason_public
       from public.api_keys k join public.tenants t on t.id = k.tenant_id
       where k.prefix = ${prefix}`
     if (!row || !digestsEqual(row.keyHash, digest) || row.revokedAt !== null) throw rejected()
     if (row.expiresAt !== null && row.expiresAt.getTime() <= Date.now()) throw rejected()
 
-    const tenant: ResolvedTenant = { id: row.tenantId, schemaName: row.schemaName, name: row.name, keyPrefix: prefix }
-    cache?.set(prefix, { digest, keyId: row.keyId, expiresAt: row.expiresAt?.getTime() ?? null, tenant })
+    const tenant: ResolvedTenant = { id: row.tenantId, schemaName: row.schemaName, name: row.name, keyPrefix: prefix, keyScope: row.scope }
+    const suspension =
+      row.suspendedAt === null
+        ? null
+        : `this tenant is suspended${row.suspensionReasonPublic && row.suspensionReason ? `: ${row.suspensionReason}` : ''}`
+    cache?.set(prefix, { digest, keyId: row.keyId, expiresAt: row.expiresAt?.getTime() ?? null, tenant, suspended: suspension })
+    if (suspension !== null) throw suspended(suspension)
     touch(row.keyId)
     return tenant
   }
@@ -195,7 +359,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
     return { unlisten: () => subscription.unlisten() }
   }
 
-  return { issueApiKey, listApiKeys, revokeApiKey, resolveApiKey, listenForRevocations, evictCachedKeys: evict }
+  return { issueApiKey, listApiKeys, rotateApiKey, revokeApiKey, resolveApiKey, listenForRevocations, evictCachedKeys: evict }
 }
 
 export type ApiKeyService = ReturnType<typeof createApiKeyService>

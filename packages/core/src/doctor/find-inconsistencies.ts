@@ -85,7 +85,7 @@ export async function findInconsistencies(
       kind: 'missing-schema',
       schema: tenant.schemaName,
       message: `tenant ${tenant.schemaName} is registered but its schema does not exist`,
-      fix: `run \`tenantctl delete ${tenant.schemaName} --yes\` to remove the registry row and its keys (or restore the schema from a backup)`,
+      fix: `run \`tenantctl delete ${tenant.schemaName} --yes --force\` to remove the registry row and its keys (or restore the schema from a backup)`,
     })
   }
 

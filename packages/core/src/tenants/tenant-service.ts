@@ -1,6 +1,7 @@
 import type { Sql, TransactionSql } from '../db/connect.js'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
 import { API_KEY_CHANNEL, insertApiKey, type IssuedApiKey } from '../api-keys/api-key-service.js'
+import { recordAuditEvent } from '../audit/audit-log.js'
 import type { MigrationSet } from '../migrations/catalog.js'
 import { migrateNewTenantSchema, verifyTenantMigrationFiles } from '../migrations/migrator.js'
 import { assertValidSchemaName } from './schema-name.js'
@@ -13,6 +14,29 @@ export interface Tenant {
   readonly schemaName: string
   readonly migrationVersion: number
   readonly createdAt: Date
+  /** Set while the tenant is suspended: its data stays, its requests are refused. */
+  readonly suspendedAt: Date | null
+  readonly suspensionReason: string | null
+  /** Whether the reason is shown to the tenant's callers. */
+  readonly suspensionReasonPublic: boolean
+}
+
+export interface SuspendTenantInput {
+  /** Why, for operators (and for callers, with `showReason`). At most 500 characters. */
+  readonly reason?: string
+  /** Show the reason in the 403 message the tenant's callers get (default false). */
+  readonly showReason?: boolean
+}
+
+/** A suspension or resumption: the tenant as it is now, and whether this call changed it. */
+export interface TenantStateChange {
+  readonly tenant: Tenant
+  readonly changed: boolean
+}
+
+export interface DeleteTenantOptions {
+  /** Delete an active tenant too (otherwise it must be suspended first). */
+  readonly force?: boolean
 }
 
 /** A tenant as listed, with its count of usable keys. */
@@ -37,11 +61,17 @@ export interface TenantServiceOptions {
    * cache forgets the tenant at once (other processes hear the NOTIFY).
    */
   readonly onTenantDeleted?: (tenantId: number) => void
+  /** Called once a suspension or resumption has committed: this process's key cache forgets the tenant at once. */
+  readonly onTenantStateChanged?: (tenantId: number) => void
+  /** Who acts through this service, for the audit log. */
+  readonly actor?: string
 }
 
 const MAX_NAME = 200
 const MAX_ADDRESS = 500
-const TENANT_COLUMNS = 'id, name, address, schema_name, migration_version, created_at'
+const MAX_REASON = 500
+const TENANT_COLUMNS =
+  'id, name, address, schema_name, migration_version, created_at, suspended_at, suspension_reason, suspension_reason_public'
 
 function validateCreateInput(input: CreateTenantInput): { name: string; address: string } {
   const problems: string[] = []
@@ -68,7 +98,7 @@ async function takenConflict(tx: TransactionSql, name: string, schemaName: strin
 }
 
 /** Tenants: the registry row, the schema and its migrations, created and dropped as one. */
-export function createTenantService({ sql, migrations, onTenantDeleted }: TenantServiceOptions) {
+export function createTenantService({ sql, migrations, onTenantDeleted, onTenantStateChanged, actor = 'unknown' }: TenantServiceOptions) {
   /**
    * Creates the registry row, the first api key, the schema and every tenant migration in
    * ONE transaction: the tenant exists fully or not at all.
@@ -91,6 +121,13 @@ export function createTenantService({ sql, migrations, onTenantDeleted }: Tenant
         await tx`create schema ${tx(schemaName)}`
         const version = await migrateNewTenantSchema(tx, schemaName, migrations.tenant)
         await tx`update public.tenants set migration_version = ${version} where id = ${tenant.id}`
+        await recordAuditEvent(tx, actor, {
+          action: 'tenant.create',
+          tenantId: tenant.id,
+          schemaName,
+          keyPrefix: apiKey.prefix,
+          detail: { name, keyName: apiKey.name, migrationVersion: version },
+        })
         return { tenant: { ...tenant, migrationVersion: version }, apiKey }
       })
     } catch (error) {
@@ -103,6 +140,7 @@ export function createTenantService({ sql, migrations, onTenantDeleted }: Tenant
   async function listTenants(): Promise<TenantSummary[]> {
     return sql<TenantSummary[]>`
       select t.id, t.name, t.address, t.schema_name, t.migration_version, t.created_at,
+        t.suspended_at, t.suspension_reason, t.suspension_reason_public,
         (select count(*)::int from public.api_keys k
           where k.tenant_id = t.id and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())) as active_keys
       from public.tenants t order by t.id`
@@ -119,21 +157,79 @@ export function createTenantService({ sql, migrations, onTenantDeleted }: Tenant
   }
 
   /**
-   * Drops the tenant's schema with all its data and removes its registry row and (by cascade) its keys, in
-   * one transaction. `confirmSchemaName` must repeat the schema name, as a guard against
-   * deleting the wrong tenant. Every process's key cache forgets the tenant via NOTIFY.
+   * Suspends or resumes a tenant in one transaction with its audit row; every process's key
+   * cache forgets the tenant via NOTIFY, so the change is seen within a NOTIFY's latency.
+   * Idempotent: a tenant already in the asked state is returned unchanged, with no audit row.
    */
-  async function deleteTenant(schemaName: string, confirmSchemaName: string): Promise<Tenant> {
+  async function setSuspension(schemaName: string, suspend: boolean, input: SuspendTenantInput = {}): Promise<TenantStateChange> {
+    assertValidSchemaName(schemaName)
+    const reason = typeof input.reason === 'string' && input.reason.trim().length > 0 ? input.reason.trim() : null
+    if (reason !== null && reason.length > MAX_REASON) {
+      throw new ValidationError(`the suspension reason must be at most ${MAX_REASON} characters`, 'INVALID_SUSPENSION_REASON')
+    }
+    const showReason = input.showReason ?? false
+    const change = await sql.begin(async (tx) => {
+      const [row] = await tx<Tenant[]>`
+        select ${tx.unsafe(TENANT_COLUMNS)} from public.tenants where schema_name = ${schemaName} for update`
+      if (!row) throw new NotFoundError(`no tenant with schema ${schemaName}`, 'TENANT_NOT_FOUND')
+      if ((row.suspendedAt !== null) === suspend) return { tenant: row, changed: false }
+      const [updated] = suspend
+        ? await tx<Tenant[]>`
+            update public.tenants set suspended_at = now(), suspension_reason = ${reason}, suspension_reason_public = ${showReason}
+            where id = ${row.id} returning ${tx.unsafe(TENANT_COLUMNS)}`
+        : await tx<Tenant[]>`
+            update public.tenants set suspended_at = null, suspension_reason = null, suspension_reason_public = false
+            where id = ${row.id} returning ${tx.unsafe(TENANT_COLUMNS)}`
+      await recordAuditEvent(tx, actor, {
+        action: suspend ? 'tenant.suspend' : 'tenant.resume',
+        tenantId: row.id,
+        schemaName,
+        detail: suspend ? { reason, showReason } : { suspendedAt: row.suspendedAt, reason: row.suspensionReason },
+      })
+      await tx`select pg_notify(${API_KEY_CHANNEL}, ${'tenant:' + row.id})`
+      return { tenant: updated!, changed: true }
+    })
+    if (change.changed) onTenantStateChanged?.(change.tenant.id)
+    return change
+  }
+
+  /** Refuses every request of the tenant with 403 `TENANT_SUSPENDED`; its data, users and keys stay. */
+  async function suspendTenant(schemaName: string, input: SuspendTenantInput = {}): Promise<TenantStateChange> {
+    return setSuspension(schemaName, true, input)
+  }
+
+  /** Serves the tenant's requests again. */
+  async function resumeTenant(schemaName: string): Promise<TenantStateChange> {
+    return setSuspension(schemaName, false)
+  }
+
+  /**
+   * Drops the tenant's schema with all its data and removes its registry row and (by cascade) its keys, in
+   * one transaction with its audit row. `confirmSchemaName` must repeat the schema name, as a guard against
+   * deleting the wrong tenant. An active tenant must be suspended first, unless `force`, so
+   * a tenant is never dropped by a slip. Every process's key cache forgets the tenant via NOTIFY.
+   */
+  async function deleteTenant(schemaName: string, confirmSchemaName: string, options: DeleteTenantOptions = {}): Promise<Tenant> {
     if (schemaName !== confirmSchemaName) {
       throw new ValidationError('the confirmation does not match the schema name', 'CONFIRMATION_MISMATCH')
     }
     assertValidSchemaName(schemaName)
+    const force = options.force ?? false
     const deleted = await sql.begin(async (tx) => {
       const [row] = await tx<Tenant[]>`
         select ${tx.unsafe(TENANT_COLUMNS)} from public.tenants where schema_name = ${schemaName} for update`
       if (!row) throw new NotFoundError(`no tenant with schema ${schemaName}`, 'TENANT_NOT_FOUND')
+      if (row.suspendedAt === null && !force) {
+        throw new ConflictError(`tenant ${schemaName} is active: suspend it first, or force the deletion`, 'TENANT_ACTIVE')
+      }
       await tx`drop schema if exists ${tx(schemaName)} cascade`
       await tx`delete from public.tenants where id = ${row.id}`
+      await recordAuditEvent(tx, actor, {
+        action: 'tenant.delete',
+        tenantId: row.id,
+        schemaName,
+        detail: { name: row.name, wasSuspended: row.suspendedAt !== null, force },
+      })
       await tx`select pg_notify(${API_KEY_CHANNEL}, ${'tenant:' + row.id})`
       return row
     })
@@ -144,7 +240,7 @@ export function createTenantService({ sql, migrations, onTenantDeleted }: Tenant
     return deleted
   }
 
-  return { createTenant, listTenants, getTenant, deleteTenant }
+  return { createTenant, listTenants, getTenant, suspendTenant, resumeTenant, deleteTenant }
 }
 
 export type TenantService = ReturnType<typeof createTenantService>

@@ -20,8 +20,8 @@ t.test('a registry row whose schema is gone; the fix (delete) clears it', async 
   await db.sql`drop schema ${db.sql(tenant.schemaName)} cascade`
   const findings = await findInconsistencies(db.sql, services.migrations)
   t.same(kinds(findings), [['missing-schema', tenant.schemaName]])
-  t.match(findings[0]!.fix, `tenantctl delete ${tenant.schemaName} --yes`)
-  await services.tenants.deleteTenant(tenant.schemaName, tenant.schemaName)
+  t.match(findings[0]!.fix, `tenantctl delete ${tenant.schemaName} --yes --force`)
+  await services.tenants.deleteTenant(tenant.schemaName, tenant.schemaName, { force: true })
   t.same(await findInconsistencies(db.sql, services.migrations), [])
 })
 

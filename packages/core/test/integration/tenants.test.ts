@@ -64,6 +64,9 @@ t.test('delete drops the schema and the keys, and wants the name twice', async (
   const { db, services } = await setupServices(t)
   const { tenant, apiKey } = await makeTenant(services)
   await t.rejects(services.tenants.deleteTenant(tenant.schemaName, 'nope'), { code: 'CONFIRMATION_MISMATCH' })
+  await t.rejects(services.tenants.deleteTenant(tenant.schemaName, tenant.schemaName), { code: 'TENANT_ACTIVE' }, 'an active tenant is not dropped by a slip')
+  t.equal((await services.tenants.getTenant(tenant.schemaName)).id, tenant.id, 'still there')
+  await services.tenants.suspendTenant(tenant.schemaName)
   await services.tenants.deleteTenant(tenant.schemaName, tenant.schemaName)
   const [schema] = await db.sql`select count(*)::int as count from pg_namespace where nspname = ${tenant.schemaName}`
   t.equal(schema!.count, 0)
