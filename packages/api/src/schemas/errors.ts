@@ -31,7 +31,7 @@ export const API_ERRORS = {
   VALIDATION_FAILED: {
     status: 400,
     when: 'the body, query or path breaks its schema or a rule: `message` names each field and its problem',
-    example: 'title must be 1 to 200 characters; body is required',
+    example: 'body is required; title must be 1 to 200 characters',
   },
   INVALID_JSON: { status: 400, when: 'the body is not valid JSON (or is empty where a body is expected)', example: 'the body is not valid JSON' },
   INVALID_CURSOR: { status: 400, when: '`cursor` is not one this API returned', example: 'cursor is not one this API returned' },
@@ -41,6 +41,7 @@ export const API_ERRORS = {
     example: 'the body does not match its Content-Length',
   },
   BAD_URL: { status: 400, when: 'the path is not a valid URL (a broken percent-encoding)', example: "'/api/posts/%' is not a valid url component" },
+  BAD_REQUEST: { status: 400, when: 'another client error, raised by a library without a code of its own', example: 'bad request' },
   MALFORMED_REQUEST: { status: 400, when: 'the request is not valid HTTP (any path)', example: 'the request is not valid HTTP' },
   MISSING_API_KEY: { status: 401, when: 'no `api-key` header', example: 'the api-key header is required' },
   INVALID_API_KEY: { status: 401, when: 'an unknown, revoked, expired or malformed api key', example: 'invalid api key' },

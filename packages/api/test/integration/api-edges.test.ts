@@ -57,7 +57,7 @@ t.test('API edges a new user meets', async (t) => {
 
   t.test('validation messages: field names, plain words, every problem at once', async (t) => {
     const cases: [string, string, string, object | undefined, string][] = [
-      ['POST', '/api/posts/', 'empty title, no body', { title: '' }, 'title must be 1 to 200 characters; body is required'],
+      ['POST', '/api/posts/', 'empty title, no body', { title: '' }, 'body is required; title must be 1 to 200 characters'],
       ['POST', '/api/posts/', 'nothing at all', {}, 'title is required; body is required'],
       ['POST', '/api/posts/', 'a title too long and a body object', { title: 'x'.repeat(201), body: {} }, 'title must be 1 to 200 characters; body must be a string'],
       ['PATCH', '/api/posts/1/', 'an empty patch', {}, 'the body must have at least one of title, body'],
