@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { InjectOptions } from 'fastify'
 import { createConfig, lintFromString } from '@redocly/openapi-core'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import { API_ERRORS, errorBody, type ApiErrorCode } from '../../src/schemas/errors.js'
@@ -161,8 +162,7 @@ t.test("the document's examples are what the API answers, word for word", async 
   const bob = await registerAndLogin(app, tenant, 'bob')
   const post = (await app.inject({ method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: 'Hello', body: 'x' } })).json()
   const key = { 'api-key': tenant.key }
-  type Request = Parameters<typeof app.inject>[0]
-  const cases: [ApiErrorCode, Request][] = [
+  const cases: [ApiErrorCode, InjectOptions][] = [
     ['VALIDATION_FAILED', { method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: '' } }],
     ['INVALID_JSON', { method: 'POST', url: '/api/posts/', headers: { ...ann.headers, 'content-type': 'application/json' }, payload: '{' }],
     ['INVALID_CURSOR', { url: '/api/posts/?cursor=nope', headers: ann.headers }],
