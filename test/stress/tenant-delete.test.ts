@@ -59,5 +59,5 @@ t.test('tenantctl delete: the API refuses the tenant at once, with no 5xx on the
   t.ok((seen.doomed.get('401 INVALID_API_KEY') ?? 0) > 0 && (seen.doomed.get('200') ?? 0) > 0, 'both sides of the deletion were seen')
   t.same([...seen.survivor.keys()], ['200'], 'the other tenant is served throughout')
   const foreign = await get({ ...survivorHeaders, authorization: doomedHeaders.authorization! })
-  t.same(foreign, { status: 401, code: 'INVALID_ACCESS_TOKEN' }, "the deleted tenant's token with a living tenant's key is 401")
+  t.same(foreign, { status: 401, code: 'TOKEN_TENANT_MISMATCH' }, "the deleted tenant's token with a living tenant's key is 401")
 })

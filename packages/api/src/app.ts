@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Services } from '@tenantbase/core'
 import auth from './plugins/auth.js'
+import cors from './plugins/cors.js'
 import errorHandler, { clientErrorHandler } from './plugins/error-handler.js'
 import loginRateLimits from './plugins/rate-limit.js'
 import { TenantLogController } from './plugins/request-log.js'
@@ -12,6 +13,7 @@ import { withForbiddenResponse } from './schemas/common.js'
 import health from './routes/health.js'
 import posts from './routes/posts/index.js'
 import users from './routes/users/index.js'
+import { AJV_OPTIONS, formatValidationErrors } from './validation.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -52,6 +54,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     return503OnClosing: false,
     // Requests Node's parser refuses get the one error shape too.
     clientErrorHandler,
+    // Schema problems in plain words, all at once (validation.ts).
+    ajv: AJV_OPTIONS,
+    schemaErrorFormatter: formatValidationErrors,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // Every response echoes its request id, so a client can quote it and an operator find its
@@ -71,9 +76,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // JSON only: any other content type is 415 (Fastify also parses text/plain by default).
   app.removeContentTypeParser('text/plain')
+  // A route that takes no body (GET, DELETE) accepts `Content-Type: application/json` with
+  // an empty body, as many HTTP clients send it; where a body is expected, empty is 400.
+  const parseJson = app.getDefaultJsonParser('error', 'error')
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
+    if (text === '' && request.routeOptions.schema?.body === undefined) done(null, undefined)
+    else parseJson(request, text as string, done)
+  })
 
   await app.register(services, { services: options.services, config: options.config })
   await app.register(errorHandler)
+  await app.register(cors, { origins: options.config.http.corsOrigins })
   await app.register(swagger)
   await app.register(auth, { jwtSecret: options.jwtSecret, accessTokenTtlSeconds: options.config.auth.accessTokenTtlSeconds })
   await app.register(loginRateLimits)

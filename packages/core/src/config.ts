@@ -40,6 +40,7 @@ const EnvSchema = Type.Object({
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_048_576 }),
   API_KEY_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 0 }),
   API_KEY_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 100 }),
+  CORS_ORIGINS: Type.Optional(Type.String()),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -73,6 +74,8 @@ export interface Config {
     /** Requests per api key per window, in each API process (0: no limit). */
     readonly apiKeyRateLimitMax: number
     readonly apiKeyRateLimitWindowMs: number
+    /** Origins a browser may call the API from (CORS): a list, `'*'` for any, empty for none. */
+    readonly corsOrigins: '*' | readonly string[]
   }
   readonly logLevel: (typeof LOG_LEVELS)[number]
   readonly auth: {
@@ -100,6 +103,28 @@ function describeProblem(problem: AjvProblem): string {
   const name = problem.instancePath.replace(/^\//, '')
   if (problem.keyword === 'anyOf' || problem.keyword === 'union') return `${name} has an unknown value`
   return `${name} ${problem.message ?? 'is invalid'}`
+}
+
+/**
+ * CORS_ORIGINS: `*`, or origins separated by commas (`https://app.example.com,
+ * http://localhost:5173`), each exactly as a browser sends it in `Origin`.
+ */
+function parseCorsOrigins(value: string | undefined, problems: string[]): '*' | readonly string[] {
+  const origins = (value ?? '').split(',').map((origin) => origin.trim()).filter(Boolean)
+  if (origins.length === 1 && origins[0] === '*') return '*'
+  if (origins.includes('*')) problems.push('CORS_ORIGINS is either * alone or a list of origins')
+  for (const origin of origins.filter((origin) => origin !== '*')) {
+    let parsed: URL | undefined
+    try {
+      parsed = new URL(origin)
+    } catch {
+      parsed = undefined
+    }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+      problems.push(`CORS_ORIGINS: "${origin}" is not an origin like https://app.example.com (scheme, host and port only)`)
+    }
+  }
+  return origins
 }
 
 /** The repository root (the folder holding pnpm-workspace.yaml) or, outside one, `cwd`. */
@@ -158,6 +183,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
     problems.push('JWT_SECRET must be at least 32 bytes long')
   }
+  const corsOrigins = parseCorsOrigins(parsed.CORS_ORIGINS, problems)
   if (problems.length > 0) throw new ConfigError(problems)
 
   const trustProxy = parsed.TRUST_PROXY === 'true' ? true : parsed.TRUST_PROXY === 'false' ? false : parsed.TRUST_PROXY
@@ -172,6 +198,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       bodyLimitBytes: parsed.BODY_LIMIT_BYTES,
       apiKeyRateLimitMax: parsed.API_KEY_RATE_LIMIT_MAX,
       apiKeyRateLimitWindowMs: parsed.API_KEY_RATE_LIMIT_WINDOW_MS,
+      corsOrigins,
     },
     logLevel: parsed.LOG_LEVEL,
     auth: {

@@ -112,10 +112,13 @@ export default fp(
       if (!header) {
         throw new AuthenticationError('an Authorization: Bearer <access token> header is required', 'MISSING_ACCESS_TOKEN')
       }
-      if (!header.startsWith('Bearer ')) throw tokenRejected()
+      // The scheme is case-insensitive (RFC 9110): `bearer` and `BEARER` are Bearer too.
+      if (header.length < 8 || header[6] !== ' ' || header.slice(0, 6).toLowerCase() !== 'bearer') throw tokenRejected()
       const token = verifyToken(header.slice(7).trim())
       // A token is good only with an api key of its own tenant.
-      if (token.tenantId !== tenant.id) throw tokenRejected()
+      if (token.tenantId !== tenant.id) {
+        throw new AuthenticationError("this token belongs to another tenant's login", 'TOKEN_TENANT_MISMATCH')
+      }
       return token.userId
     }
 

@@ -14,7 +14,7 @@ import {
   isUndefinedTableError,
 } from '@tenantbase/core'
 import { TooManyRequestsError } from '../errors.js'
-import type { ErrorResponse } from '../schemas/common.js'
+import { API_ERRORS, errorBody, type ApiErrorCode, type ErrorResponse } from '../schemas/errors.js'
 
 /** Core's error classes, each to its HTTP status. Anything else of core is a 500. */
 const CORE_STATUS: [new (...args: never[]) => CoreError, number][] = [
@@ -26,15 +26,19 @@ const CORE_STATUS: [new (...args: never[]) => CoreError, number][] = [
   [DatabaseUnavailableError, 503],
 ]
 
-/** Fastify's own client-error codes, renamed to stable codes of this API. */
-const FASTIFY_CODES: Record<string, string> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'INVALID_JSON',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'INVALID_CONTENT_LENGTH',
-  FST_ERR_CTP_INVALID_CONTENT_TYPE: 'UNSUPPORTED_MEDIA_TYPE',
-  FST_ERR_BAD_URL: 'BAD_URL',
+/**
+ * Fastify's own client-error codes, renamed to stable codes of this API, and whether its
+ * message is kept (BAD_URL's names the path) or replaced by the code's own (API_ERRORS).
+ */
+const FASTIFY_CODES: Record<string, [ApiErrorCode, 'keep-message' | 'own-message']> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'own-message'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'own-message'],
+  FST_ERR_CTP_INVALID_CONTENT_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'own-message'],
+  // JSON.parse's message names a position: short and stable is better.
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_JSON', 'own-message'],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['INVALID_JSON', 'own-message'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['INVALID_CONTENT_LENGTH', 'own-message'],
+  FST_ERR_BAD_URL: ['BAD_URL', 'keep-message'],
 }
 
 function body(statusCode: number, code: string, message: string): ErrorResponse {
@@ -49,25 +53,25 @@ export function toErrorResponse(error: unknown): ErrorResponse {
   if (error instanceof CoreError) {
     const status = CORE_STATUS.find(([type]) => error instanceof type)?.[1]
     if (status !== undefined) return body(status, error.code, error.message)
-    return body(500, 'INTERNAL_ERROR', 'internal server error')
+    return errorBody('INTERNAL_ERROR')
   }
-  if (isConnectionError(error)) return body(503, 'DATABASE_UNAVAILABLE', 'the database is unavailable, try again later')
+  if (isConnectionError(error)) return errorBody('DATABASE_UNAVAILABLE')
   const fastifyError = error as Partial<FastifyError> & { retryAfterSeconds?: number }
   if (fastifyError.validation) return body(400, 'VALIDATION_FAILED', fastifyError.message ?? 'invalid input')
   const status = fastifyError.statusCode
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    const code = (fastifyError.code && FASTIFY_CODES[fastifyError.code]) ?? fastifyError.code ?? 'BAD_REQUEST'
-    // JSON.parse's message names the position, never a secret; keep it short and stable.
-    const message = code === 'INVALID_JSON' ? 'the body is not valid JSON' : (fastifyError.message ?? 'bad request')
-    return body(status, code, message)
+    const renamed = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code]
+    if (renamed === undefined) return body(status, fastifyError.code ?? 'BAD_REQUEST', fastifyError.message ?? 'bad request')
+    const [code, message] = renamed
+    return message === 'own-message' ? errorBody(code) : body(API_ERRORS[code].status, code, fastifyError.message ?? API_ERRORS[code].example)
   }
-  return body(500, 'INTERNAL_ERROR', 'internal server error')
+  return errorBody('INTERNAL_ERROR')
 }
 
 /** Node's HTTP parser errors, before any request exists, to the API's codes. */
-const CLIENT_ERRORS: Record<string, [number, string, string]> = {
-  ERR_HTTP_REQUEST_TIMEOUT: [408, 'REQUEST_TIMEOUT', 'the request did not arrive in time'],
-  HPE_HEADER_OVERFLOW: [431, 'HEADERS_TOO_LARGE', 'the request headers are too large'],
+const CLIENT_ERRORS: Record<string, ApiErrorCode> = {
+  ERR_HTTP_REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  HPE_HEADER_OVERFLOW: 'HEADERS_TOO_LARGE',
 }
 
 /**
@@ -77,10 +81,11 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
  */
 export function clientErrorHandler(this: { log: { trace(obj: object, msg: string): void } }, error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
-  const [statusCode, code, message] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'MALFORMED_REQUEST', 'the request is not valid HTTP']
+  const response = errorBody(CLIENT_ERRORS[error.code ?? ''] ?? 'MALFORMED_REQUEST')
+  const { statusCode } = response
   this.log.trace({ err: error }, 'client error')
   if (socket.writable) {
-    const payload = JSON.stringify(body(statusCode, code, message))
+    const payload = JSON.stringify(response)
     socket.write(
       `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode]}\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n` +
         `Content-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${payload}`,
@@ -109,7 +114,7 @@ async function handleError(this: FastifyInstance, error: unknown, request: Fasti
   // cached key still resolves and its query finds the schema gone: the key is invalid now,
   // so this is a 401 like any later request, not a 500 (test/stress/tenant-delete.test.ts).
   const response = (await tenantWasDeleted(this, request, error))
-    ? body(401, 'INVALID_API_KEY', 'invalid api key')
+    ? errorBody('INVALID_API_KEY')
     : toErrorResponse(error)
   const tenantId = request.tenant?.id
   if (response.statusCode >= 500) {
@@ -121,13 +126,37 @@ async function handleError(this: FastifyInstance, error: unknown, request: Fasti
   return reply.code(response.statusCode).type('application/json; charset=utf-8').send(response)
 }
 
+/** The methods a route could be asked for; OPTIONS is CORS's own (plugins/cors.ts). */
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
+
+/**
+ * The methods that have a route on `path`. A path with an empty segment (`/api/posts//`)
+ * has none: it names no resource, even where a route would take the empty segment as an id.
+ */
+export function allowedMethods(app: FastifyInstance, path: string): string[] {
+  if (path.includes('//')) return []
+  return ROUTE_METHODS.filter((method) => app.findRoute({ method, url: path }) !== null)
+}
+
+/**
+ * Unknown path: 404 ROUTE_NOT_FOUND. Known path, other method: 405 METHOD_NOT_ALLOWED with
+ * `Allow` (RFC 9110), so a client learns it used the wrong method, not the wrong URL.
+ */
+function handleNotFound(this: FastifyInstance, request: FastifyRequest, reply: FastifyReply) {
+  const path = request.url.split('?')[0]!
+  const allowed = allowedMethods(this, path)
+  if (allowed.length > 0) {
+    const message = `${request.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`
+    return reply.code(405).header('allow', allowed.join(', ')).send(body(405, 'METHOD_NOT_ALLOWED', message))
+  }
+  return reply.code(404).send(body(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${path}`))
+}
+
 /** One error handler and one not-found handler for the whole app. */
 export default fp(
   async function errorHandler(app: FastifyInstance) {
     app.setErrorHandler(handleError)
-    app.setNotFoundHandler((request, reply) => {
-      reply.code(404).send(body(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`))
-    })
+    app.setNotFoundHandler(handleNotFound)
   },
   { name: 'error-handler' },
 )

@@ -15,8 +15,14 @@ export default fp(
           description:
             'Schema-per-tenant users and posts. Every route under /api/ needs the `api-key` header of a tenant; ' +
             'user routes also need `Authorization: Bearer <access token>` from /api/users/login/ of the same tenant. ' +
-            'Every path answers with and without its trailing slash. Errors are `{statusCode, code, error, message}`.',
+            'Every path answers with and without its trailing slash. Errors are `{statusCode, code, error, message}`; ' +
+            'each response lists the codes it can carry, with an example of each.',
+          // NOTE: the project has not chosen a license: UNLICENSED (npm's word, linked) says so
+          // instead of guessing one. Change both together when it does.
+          license: { name: 'UNLICENSED', url: 'https://docs.npmjs.com/cli/v10/configuring-npm/package-json#license' },
         },
+        // Relative: the document is served by the API it describes, behind whatever host and proxy.
+        servers: [{ url: '/', description: 'the server that serves this document' }],
         tags: [
           { name: 'users', description: 'registration, login and tokens' },
           { name: 'posts', description: "the tenant's posts" },
@@ -30,7 +36,7 @@ export default fp(
         },
       },
     })
-    await app.register(swaggerUi, { routePrefix: '/swagger', uiConfig: { persistAuthorization: false } })
+    await app.register(swaggerUi, { routePrefix: '/swagger', uiConfig: { persistAuthorization: true } })
   },
   { name: 'swagger' },
 )

@@ -41,10 +41,16 @@ export const PostParams = Type.Object({
 export type PostParams = Static<typeof PostParams>
 
 export const ListPostsQuery = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' }),
+  // Optional with a default: Fastify's validator fills it in, and a client may leave it out.
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size' })),
   cursor: Type.Optional(Type.String({ maxLength: 100, description: 'the `next` of the previous page' })),
   author: Type.Optional(
-    Type.String({ pattern: '^(me|[1-9][0-9]{0,15})$', description: 'only posts of this user id, or `me`', examples: ['me', '7'] }),
+    Type.String({
+      pattern: '^(me|[1-9][0-9]{0,15})$',
+      'x-expected': 'a user id or me',
+      description: 'only posts of this user id, or `me`',
+      examples: ['me', '7'],
+    }),
   ),
 })
 export type ListPostsQuery = Static<typeof ListPostsQuery>

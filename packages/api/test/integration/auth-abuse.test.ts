@@ -91,6 +91,6 @@ t.test("a deleted tenant's keys and tokens are refused on the next request", asy
   }
   // The deleted tenant's token with a living tenant's key is still another tenant's token.
   const foreign = await app.inject({ url: '/api/users/me/', headers: { 'api-key': survivor.key, authorization: user.headers.authorization! } })
-  assertError(t, foreign, 401, 'INVALID_ACCESS_TOKEN')
+  assertError(t, foreign, 401, 'TOKEN_TENANT_MISMATCH')
   t.equal((await app.inject({ url: '/api/users/me/', headers: other.headers })).statusCode, 200, 'the other tenant is untouched')
 })

@@ -24,10 +24,10 @@ t.test('cross-tenant matrix', async (t) => {
     ['DELETE', `/api/posts/${postA.id}/`],
   ] as const
 
-  t.test("A's token with B's key is 401 on every user route", async (t) => {
+  t.test("A's token with B's key is 401 TOKEN_TENANT_MISMATCH on every user route", async (t) => {
     for (const [method, url] of userRoutes) {
       const response = await app.inject({ method, url, headers: { 'api-key': b.key, authorization: annA.headers.authorization! }, payload: { title: 'x', body: 'y' } })
-      assertError(t, response, 401, 'INVALID_ACCESS_TOKEN')
+      assertError(t, response, 401, 'TOKEN_TENANT_MISMATCH')
     }
   })
 

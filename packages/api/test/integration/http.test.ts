@@ -24,7 +24,7 @@ t.test('transport errors get the one JSON error shape', async (t) => {
   t.equal((await app.inject({ method: 'POST', url: '/api/posts/', headers: json, payload: justUnder })).statusCode, 201, 'a normal body passes')
   assertError(t, await app.inject({ url: '/nowhere' }), 404, 'ROUTE_NOT_FOUND')
   assertError(t, await app.inject({ url: '/api/nowhere/', headers: user.headers }), 404, 'ROUTE_NOT_FOUND')
-  assertError(t, await app.inject({ method: 'DELETE', url: '/api/users/me/', headers: user.headers }), 404, 'ROUTE_NOT_FOUND')
+  assertError(t, await app.inject({ method: 'DELETE', url: '/api/users/me/', headers: user.headers }), 405, 'METHOD_NOT_ALLOWED')
   const proto = await app.inject({ method: 'POST', url: '/api/posts/', headers: json, payload: '{"title":"x","body":"y","__proto__":{"admin":true}}' })
   t.equal(proto.statusCode, 400, 'prototype poisoning is refused')
   t.equal((app.initialConfig as { requestTimeout?: number }).requestTimeout, 30_000, 'a request timeout is set (REQUEST_TIMEOUT_MS)')

@@ -168,7 +168,7 @@ async function runIsolation(t: Test, app: FastifyInstance, worlds: World[], seed
       expectedCode = 'MISSING_ACCESS_TOKEN'
     } else if (credentialsWorld !== keyWorld) {
       expected = 401
-      expectedCode = userRoute ? 'INVALID_ACCESS_TOKEN' : d.kind === 'login' ? 'INVALID_CREDENTIALS' : 'INVALID_REFRESH_TOKEN'
+      expectedCode = userRoute ? 'TOKEN_TENANT_MISMATCH' : d.kind === 'login' ? 'INVALID_CREDENTIALS' : 'INVALID_REFRESH_TOKEN'
     }
 
     const response = await app.inject({ method, url, headers, ...(payload && { payload }) })

@@ -1,6 +1,9 @@
 import t from 'tap'
+import type { InjectOptions } from 'fastify'
+import { createConfig, lintFromString } from '@redocly/openapi-core'
 import { Validator } from '@seriousme/openapi-schema-validator'
-import { buildTestApp, setupDatabase } from '../helper.js'
+import { API_ERRORS, errorBody, type ApiErrorCode } from '../../src/schemas/errors.js'
+import { buildTestApp, makeTenant, registerAndLogin, setupDatabase } from '../helper.js'
 
 const CONTRACT = {
   '/api/users/register/': ['post'],
@@ -68,10 +71,126 @@ t.test('the OpenAPI document', async (t) => {
   t.same(Object.keys(post.properties).sort(), ['author_id', 'body', 'created_at', 'id', 'title', 'updated_at'])
   t.ok(JSON.stringify(doc).includes('"examples"') || JSON.stringify(doc).includes('"example"'), 'examples are given')
 
+  const initializer = await app.inject({ url: '/swagger/static/swagger-initializer.js' })
+  t.equal(initializer.statusCode, 200)
+  t.match(initializer.body, /"persistAuthorization":\s*true/, 'Swagger UI keeps the authorization across reloads')
+
   const ui = await app.inject({ url: '/swagger/' })
   t.equal(ui.statusCode, 200)
   t.match(ui.headers['content-type'], /text\/html/)
   t.match(ui.body, /Swagger UI/)
   const noSlash = await app.inject({ url: '/swagger' })
   t.ok([200, 302].includes(noSlash.statusCode), '/swagger answers too')
+})
+
+interface Operation {
+  operationId?: string
+  security?: unknown[]
+  parameters?: { in: string; name: string; required?: boolean; schema?: { default?: unknown } }[]
+  responses: Record<string, { description: string; content?: Record<string, { examples?: Record<string, { value: Record<string, unknown> }> }> }>
+}
+
+t.test('the OpenAPI document is lint-clean and its error examples are true', async (t) => {
+  const ctx = await setupDatabase(t)
+  const app = await buildTestApp(t, ctx)
+  const source = (await app.inject({ url: '/swagger/json' })).body
+  const doc = JSON.parse(source)
+
+  // Redocly's recommended rules, less the one the contract breaks on purpose (every path
+  // ends with a slash, as the original's did).
+  const config = await createConfig({ extends: ['recommended'], rules: { 'no-path-trailing-slash': 'off' } })
+  const problems = await lintFromString({ source, absoluteRef: 'openapi.json', config })
+  t.same(
+    problems.map((problem) => `${problem.severity} ${problem.ruleId}: ${problem.message} at ${problem.location[0]?.pointer}`),
+    [],
+    'no error and no warning',
+  )
+  t.ok(doc.servers?.length > 0, 'servers')
+  t.ok(doc.info.license?.name, 'license')
+
+  const operations = Object.entries(doc.paths as Record<string, Record<string, Operation>>).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, op]) => ({ where: `${method.toUpperCase()} ${path}`, path, op })),
+  )
+  t.equal(operations.length, 13, 'every operation')
+  const ids = operations.map(({ op }) => op.operationId)
+  t.ok(ids.every(Boolean), 'every operation has an operationId')
+  t.equal(new Set(ids).size, ids.length, 'operationIds are unique')
+
+  for (const { where, path, op } of operations) {
+    if (!path.startsWith('/api/')) t.same(op.security, [], `${where}: security [] (no authentication)`)
+    for (const parameter of op.parameters ?? []) {
+      if (parameter.in === 'path') continue
+      t.notOk(parameter.required && parameter.schema?.default !== undefined, `${where} ${parameter.name}: a default is never required`)
+      t.equal(parameter.required, false, `${where} ${parameter.name}: optional`)
+    }
+    const shown = new Map<string, string>()
+    for (const [status, response] of Object.entries(op.responses)) {
+      if (status.startsWith('2')) continue
+      const examples = response.content?.['application/json']?.examples ?? {}
+      const codes = Object.keys(examples)
+      t.ok(codes.length > 0, `${where} ${status}: examples`)
+      for (const [code, { value }] of Object.entries(examples)) {
+        const known = API_ERRORS[code as keyof typeof API_ERRORS]
+        t.ok(known, `${where} ${status}: ${code} is a code of the API`)
+        const inRange = status === '4XX' ? String(value.statusCode).startsWith('4') : String(value.statusCode) === status
+        t.ok(inRange && value.statusCode === known?.status, `${where} ${status}: ${code}'s example is a ${status}`)
+        t.same(Object.keys(value).sort(), ['code', 'error', 'message', 'statusCode'], `${where} ${code}: the error shape`)
+        t.equal(value.code, code)
+        t.notOk(shown.has(code), `${where}: ${code} is shown under one status only`)
+        shown.set(code, status)
+        t.match(response.description, code, `${where} ${status}: the description names ${code}`)
+      }
+    }
+  }
+
+  const codesOf = (path: string, method: string, status: string) =>
+    Object.keys(doc.paths[path][method].responses[status]?.content['application/json'].examples ?? {}).sort()
+  t.same(codesOf('/readyz', 'get', '503'), ['DATABASE_UNAVAILABLE'])
+  t.same(codesOf('/api/users/login/', 'post', '429'), ['TOO_MANY_LOGIN_ATTEMPTS', 'TOO_MANY_REQUESTS'])
+  t.same(codesOf('/api/users/login/', 'post', '401'), ['INVALID_API_KEY', 'INVALID_CREDENTIALS', 'MISSING_API_KEY'])
+  t.same(codesOf('/api/users/register/', 'post', '409'), ['EMAIL_TAKEN'])
+  t.same(codesOf('/api/users/register/', 'post', '413'), ['PAYLOAD_TOO_LARGE'])
+  t.same(codesOf('/api/users/register/', 'post', '415'), ['UNSUPPORTED_MEDIA_TYPE'])
+  t.same(codesOf('/api/posts/', 'get', '400'), ['INVALID_CURSOR', 'VALIDATION_FAILED'])
+  t.same(codesOf('/api/posts/{id}/', 'put', '403'), ['NOT_POST_AUTHOR'])
+  t.same(codesOf('/api/posts/{id}/', 'delete', '404'), ['POST_NOT_FOUND'])
+  t.same(codesOf('/api/users/me/', 'get', '401'), ['INVALID_ACCESS_TOKEN', 'INVALID_API_KEY', 'MISSING_ACCESS_TOKEN', 'MISSING_API_KEY', 'TOKEN_TENANT_MISMATCH'])
+  t.notOk(doc.paths['/api/users/me/'].get.responses['400'], 'a route without input documents no 400')
+  t.notOk(doc.paths['/api/posts/{id}/'].get.responses['415'], 'a route without a body documents no 415')
+})
+
+t.test("the document's examples are what the API answers, word for word", async (t) => {
+  const ctx = await setupDatabase(t)
+  const app = await buildTestApp(t, ctx)
+  const tenant = await makeTenant(ctx.services)
+  const other = await makeTenant(ctx.services, 'other')
+  const ann = await registerAndLogin(app, tenant, 'ann')
+  const bob = await registerAndLogin(app, tenant, 'bob')
+  const post = (await app.inject({ method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: 'Hello', body: 'x' } })).json()
+  const key = { 'api-key': tenant.key }
+  const cases: [ApiErrorCode, InjectOptions][] = [
+    ['VALIDATION_FAILED', { method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: '' } }],
+    ['INVALID_JSON', { method: 'POST', url: '/api/posts/', headers: { ...ann.headers, 'content-type': 'application/json' }, payload: '{' }],
+    ['INVALID_CURSOR', { url: '/api/posts/?cursor=nope', headers: ann.headers }],
+    ['MISSING_API_KEY', { url: '/api/users/me/' }],
+    ['INVALID_API_KEY', { url: '/api/users/me/', headers: { 'api-key': 'nope' } }],
+    ['MISSING_ACCESS_TOKEN', { url: '/api/users/me/', headers: key }],
+    ['INVALID_ACCESS_TOKEN', { url: '/api/users/me/', headers: { ...key, authorization: 'Bearer nope' } }],
+    ['TOKEN_TENANT_MISMATCH', { url: '/api/users/me/', headers: { 'api-key': other.key, authorization: ann.headers.authorization! } }],
+    ['INVALID_CREDENTIALS', { method: 'POST', url: '/api/users/login/', headers: key, payload: { email: ann.email, password: 'wrong password' } }],
+    ['INVALID_REFRESH_TOKEN', { method: 'POST', url: '/api/users/token/refresh/', headers: key, payload: { refresh_token: 'rt_nope' } }],
+    ['NOT_POST_AUTHOR', { method: 'DELETE', url: `/api/posts/${post.id}/`, headers: bob.headers }],
+    ['POST_NOT_FOUND', { url: '/api/posts/987654/', headers: ann.headers }],
+    ['ROUTE_NOT_FOUND', { url: '/api/nowhere/', headers: ann.headers }],
+    ['METHOD_NOT_ALLOWED', { method: 'PATCH', url: '/api/posts/', headers: ann.headers }],
+    ['EMAIL_TAKEN', { method: 'POST', url: '/api/users/register/', headers: key, payload: { email: ann.email, password: 'long enough' } }],
+    ['PAYLOAD_TOO_LARGE', { method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: 'x', body: 'x'.repeat(1024 * 1024) } }],
+    ['UNSUPPORTED_MEDIA_TYPE', { method: 'POST', url: '/api/posts/', headers: { ...ann.headers, 'content-type': 'text/plain' }, payload: 'x' }],
+  ]
+  for (const [code, request] of cases) {
+    const response = await app.inject(request)
+    const expected = code === 'VALIDATION_FAILED' ? { ...errorBody(code), message: 'body is required; title must be 1 to 200 characters' } : errorBody(code)
+    t.same(response.json(), expected, `${code}: ${API_ERRORS[code].example}`)
+  }
+  t.equal(API_ERRORS.VALIDATION_FAILED.example, 'body is required; title must be 1 to 200 characters')
 })

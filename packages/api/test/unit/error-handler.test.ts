@@ -43,9 +43,10 @@ t.test('fastify client errors keep their status under stable codes', async (t) =
     code: 'PAYLOAD_TOO_LARGE',
     error: 'Payload Too Large',
   })
-  t.match(toErrorResponse(Object.assign(new Error('x'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' })), {
+  t.match(toErrorResponse(Object.assign(new Error('Unsupported Media Type: text/plain'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' })), {
     statusCode: 415,
     code: 'UNSUPPORTED_MEDIA_TYPE',
+    message: 'the body must be JSON, sent with Content-Type: application/json',
   })
   t.match(toErrorResponse(Object.assign(new Error('Unexpected token } at 3'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' })), {
     statusCode: 400,

@@ -63,3 +63,23 @@ t.test('POSTGRES_* build the URL when DATABASE_URL is absent', async (t) => {
 t.test('empty values count as unset', async (t) => {
   t.equal(loadConfig({ DATABASE_URL: '', PORT: '' }).database.mode, 'embedded')
 })
+
+t.test('CORS_ORIGINS: off by default, a list of origins, or * alone', async (t) => {
+  t.same(loadConfig({}).http.corsOrigins, [], 'off by default')
+  t.equal(loadConfig({ CORS_ORIGINS: '*' }).http.corsOrigins, '*')
+  t.same(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).http.corsOrigins, [
+    'https://app.example.com',
+    'http://localhost:5173',
+  ])
+  try {
+    loadConfig({ CORS_ORIGINS: '*,https://app.example.com,https://app.example.com/,app.example.com,ftp://files.example.com' })
+    t.fail('should throw')
+  } catch (error) {
+    const details = (error as ConfigError).details ?? []
+    t.ok(details.includes('CORS_ORIGINS is either * alone or a list of origins'), details.join(' | '))
+    for (const origin of ['https://app.example.com/', 'app.example.com', 'ftp://files.example.com']) {
+      t.ok(details.some((line) => line.includes(`"${origin}" is not an origin`)), `${origin} refused`)
+    }
+    t.notOk(details.some((line) => line.includes('"https://app.example.com" is not')), 'a real origin passes')
+  }
+})

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AuthenticationError, NotFoundError } from '@tenantbase/core'
-import { API_KEY_SECURITY, errorResponses, USER_SECURITY } from '../../schemas/common.js'
+import { API_KEY_SECURITY, USER_SECURITY } from '../../schemas/common.js'
+import { API_KEY_ERRORS, BODY_ERRORS, errorResponses, USER_ERRORS } from '../../schemas/errors.js'
 import { LoginBody, RefreshBody, RegisterBody, TokenPair, toTokenPair, toUserResponse, UserResponse } from '../../schemas/users.js'
 
 /** /api/users/: registration, login, token refresh, logout, and the current user. */
@@ -12,10 +13,11 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/register/', {
     schema: {
       tags: ['users'],
+      operationId: 'registerUser',
       summary: 'Register a user in the tenant',
       security: API_KEY_SECURITY,
       body: RegisterBody,
-      response: { 201: UserResponse, ...errorResponses(400, 401, 409, 413, 415) },
+      response: { 201: UserResponse, ...errorResponses([...API_KEY_ERRORS, ...BODY_ERRORS, 'EMAIL_TAKEN']) },
     },
     handler: async (request, reply) => {
       const user = await users.registerUser(request.tenant!, request.body)
@@ -26,12 +28,13 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/login/', {
     schema: {
       tags: ['users'],
+      operationId: 'logIn',
       summary: 'Log in: an access token and a refresh token',
       description:
         'Rate limited per tenant: failed attempts per email, and all attempts per client address. Over a limit: 429 with Retry-After.',
       security: API_KEY_SECURITY,
       body: LoginBody,
-      response: { 200: TokenPair, ...errorResponses(400, 401, 413, 415, 429) },
+      response: { 200: TokenPair, ...errorResponses([...API_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_CREDENTIALS', 'TOO_MANY_LOGIN_ATTEMPTS']) },
     },
     config: { rateLimit: app.loginAttemptLimit },
     handler: async (request) => {
@@ -52,11 +55,12 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/token/refresh/', {
     schema: {
       tags: ['users'],
+      operationId: 'refreshTokens',
       summary: 'Exchange a refresh token for a new pair',
       description: 'The refresh token is single use. Presenting one that was already used revokes every token of its login.',
       security: API_KEY_SECURITY,
       body: RefreshBody,
-      response: { 200: TokenPair, ...errorResponses(400, 401, 413, 415) },
+      response: { 200: TokenPair, ...errorResponses([...API_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']) },
     },
     handler: async (request) => {
       const tenant = request.tenant!
@@ -68,10 +72,11 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
   app.post('/logout/', {
     schema: {
       tags: ['users'],
+      operationId: 'logOut',
       summary: 'Log out: revoke the refresh token and every token of its login',
       security: API_KEY_SECURITY,
       body: RefreshBody,
-      response: { 204: Type.Null({ description: 'Logged out' }), ...errorResponses(400, 401, 413, 415) },
+      response: { 204: Type.Null({ description: 'Logged out' }), ...errorResponses([...API_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']) },
     },
     handler: async (request, reply) => {
       await refreshTokens.revokeRefreshToken(request.tenant!, request.body.refresh_token)
@@ -82,9 +87,10 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/me/', {
     schema: {
       tags: ['users'],
+      operationId: 'getCurrentUser',
       summary: 'The user of the access token',
       security: USER_SECURITY,
-      response: { 200: UserResponse, ...errorResponses(401) },
+      response: { 200: UserResponse, ...errorResponses(USER_ERRORS) },
     },
     preHandler: app.requireUser,
     handler: async (request) => {

@@ -1,0 +1,143 @@
+import { STATUS_CODES } from 'node:http'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+
+/** The one shape of every error response. */
+export const ErrorResponse = Type.Object(
+  {
+    statusCode: Type.Integer({ description: 'the HTTP status, repeated' }),
+    code: Type.String({ description: 'a stable UPPER_SNAKE code (see the README)' }),
+    error: Type.String({ description: 'the HTTP reason phrase' }),
+    message: Type.String({ description: 'for people; never a stack trace' }),
+  },
+  { title: 'Error' },
+)
+export type ErrorResponse = Static<typeof ErrorResponse>
+
+interface ApiError {
+  readonly status: number
+  /** When it is answered: the README's table and the OpenAPI document say this. */
+  readonly when: string
+  /** A realistic message, shown as the example in the OpenAPI document. */
+  readonly example: string
+}
+
+/**
+ * Every code the API answers with, core's and its own: the OpenAPI document's examples are
+ * built from this table, and packages/api/README.md's error table is kept equal to it by a
+ * test. A new code goes here first, then into the `errorResponses` of the routes that
+ * return it.
+ */
+export const API_ERRORS = {
+  VALIDATION_FAILED: {
+    status: 400,
+    when: 'the body, query or path breaks its schema or a rule: `message` names each field and its problem',
+    example: 'body is required; title must be 1 to 200 characters',
+  },
+  INVALID_JSON: { status: 400, when: 'the body is not valid JSON (or is empty where a body is expected)', example: 'the body is not valid JSON' },
+  INVALID_CURSOR: { status: 400, when: '`cursor` is not one this API returned', example: 'cursor is not one this API returned' },
+  INVALID_CONTENT_LENGTH: {
+    status: 400,
+    when: 'the body is shorter or longer than its `Content-Length`',
+    example: 'the body does not match its Content-Length',
+  },
+  BAD_URL: { status: 400, when: 'the path is not a valid URL (a broken percent-encoding)', example: "'/api/posts/%' is not a valid url component" },
+  BAD_REQUEST: { status: 400, when: 'another client error, raised by a library without a code of its own', example: 'bad request' },
+  MALFORMED_REQUEST: { status: 400, when: 'the request is not valid HTTP (any path)', example: 'the request is not valid HTTP' },
+  MISSING_API_KEY: { status: 401, when: 'no `api-key` header', example: 'the api-key header is required' },
+  INVALID_API_KEY: { status: 401, when: 'an unknown, revoked, expired or malformed api key', example: 'invalid api key' },
+  MISSING_ACCESS_TOKEN: {
+    status: 401,
+    when: 'no `Authorization` header on a Bearer route',
+    example: 'an Authorization: Bearer <access token> header is required',
+  },
+  INVALID_ACCESS_TOKEN: {
+    status: 401,
+    when: 'a bad, expired or forged access token, or its user is gone',
+    example: 'invalid or expired access token',
+  },
+  TOKEN_TENANT_MISMATCH: {
+    status: 401,
+    when: "a valid access token sent with another tenant's api key",
+    example: "this token belongs to another tenant's login",
+  },
+  INVALID_CREDENTIALS: { status: 401, when: 'an unknown email or a wrong password (never says which)', example: 'invalid email or password' },
+  INVALID_REFRESH_TOKEN: {
+    status: 401,
+    when: 'an unknown, expired, revoked or already used refresh token',
+    example: 'invalid or expired refresh token',
+  },
+  NOT_POST_AUTHOR: { status: 403, when: 'only the author may change or delete a post', example: 'only the author may change this post' },
+  POST_NOT_FOUND: { status: 404, when: 'no such post in this tenant (or an id that is not one)', example: 'post not found' },
+  ROUTE_NOT_FOUND: { status: 404, when: 'no such path', example: 'no route GET /api/nowhere/' },
+  METHOD_NOT_ALLOWED: {
+    status: 405,
+    when: 'a known path with another method; `Allow` lists the methods it has',
+    example: 'PATCH is not allowed on /api/posts/ (allowed: GET, HEAD, POST)',
+  },
+  REQUEST_TIMEOUT: { status: 408, when: 'the request did not arrive within `REQUEST_TIMEOUT_MS` (any path)', example: 'the request did not arrive in time' },
+  EMAIL_TAKEN: { status: 409, when: 'the email is registered in this tenant', example: 'a user with this email already exists' },
+  PAYLOAD_TOO_LARGE: { status: 413, when: 'the body is over `BODY_LIMIT_BYTES`', example: 'the body is larger than the limit' },
+  UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    when: 'a body that is not `application/json`',
+    example: 'the body must be JSON, sent with Content-Type: application/json',
+  },
+  TOO_MANY_LOGIN_ATTEMPTS: { status: 429, when: 'a login limit is reached; see `Retry-After`', example: 'too many login attempts, try again later' },
+  TOO_MANY_REQUESTS: {
+    status: 429,
+    when: 'the per-key request limit is reached (when `API_KEY_RATE_LIMIT_MAX` is set); see `Retry-After`',
+    example: 'too many requests for this api key, try again later',
+  },
+  HEADERS_TOO_LARGE: { status: 431, when: 'the request headers are too large (any path)', example: 'the request headers are too large' },
+  INTERNAL_ERROR: { status: 500, when: 'a bug: nothing more is said, the log has it', example: 'internal server error' },
+  DATABASE_UNAVAILABLE: {
+    status: 503,
+    when: 'PostgreSQL cannot be reached',
+    example: 'the database is unavailable, try again later',
+  },
+} as const satisfies Record<string, ApiError>
+export type ApiErrorCode = keyof typeof API_ERRORS
+
+/** What every route under /api/ can answer before its own work: the api key, its limit, the database. */
+export const API_KEY_ERRORS = ['MISSING_API_KEY', 'INVALID_API_KEY', 'TOO_MANY_REQUESTS', 'DATABASE_UNAVAILABLE'] as const satisfies ApiErrorCode[]
+/** Routes that need a user: the api key's errors and the Bearer token's. */
+export const USER_ERRORS = [
+  ...API_KEY_ERRORS,
+  'MISSING_ACCESS_TOKEN',
+  'INVALID_ACCESS_TOKEN',
+  'TOKEN_TENANT_MISMATCH',
+] as const satisfies ApiErrorCode[]
+/** Routes that read a JSON body. */
+export const BODY_ERRORS = ['VALIDATION_FAILED', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const satisfies ApiErrorCode[]
+/** What any path can answer when the request itself is broken (documented as `4XX` where nothing else is). */
+export const TRANSPORT_ERRORS = ['MALFORMED_REQUEST', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE'] as const satisfies ApiErrorCode[]
+
+/** An error body as the API sends it. */
+export function errorBody(code: ApiErrorCode, message: string = API_ERRORS[code].example): ErrorResponse {
+  const { status } = API_ERRORS[code]
+  return { statusCode: status, code, error: STATUS_CODES[status] ?? 'Error', message }
+}
+
+/**
+ * A route's error responses, one per status, each with an example for every code the route
+ * can answer with at that status (the OpenAPI document shows them by code). `asRange` puts
+ * the 4xx ones under one `4xx` instead.
+ */
+export function errorResponses(codes: readonly ApiErrorCode[], { asRange = false } = {}): Record<string, TSchema> {
+  const byStatus = new Map<string, ApiErrorCode[]>()
+  for (const code of new Set(codes)) {
+    const { status } = API_ERRORS[code]
+    const key = asRange && status < 500 ? '4xx' : String(status)
+    byStatus.set(key, [...(byStatus.get(key) ?? []), code])
+  }
+  return Object.fromEntries(
+    [...byStatus].map(([status, group]) => [
+      status,
+      {
+        ...ErrorResponse,
+        'x-response-description': group.map((code) => `\`${code}\`: ${API_ERRORS[code].when}`).join('; '),
+        'x-examples': Object.fromEntries(group.map((code) => [code, { summary: API_ERRORS[code].when.replaceAll('`', ''), value: errorBody(code) }])),
+      },
+    ]),
+  )
+}
