@@ -9,7 +9,6 @@ import loginRateLimits from './plugins/rate-limit.js'
 import { TenantLogController } from './plugins/request-log.js'
 import services, { type ApiConfig } from './plugins/services.js'
 import swagger from './plugins/swagger.js'
-import { withForbiddenResponse } from './schemas/common.js'
 import health from './routes/health.js'
 import posts from './routes/posts/index.js'
 import users from './routes/users/index.js'
@@ -98,9 +97,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       // Every route under /api/ belongs to the tenant of its api key, resolved once here.
       api.addHook('onRequest', app.requireApiKey)
       // The 403s requireApiKey answers (scope, suspension), in each route's documentation.
-      api.addHook('onRoute', (route) => {
-        if (route.schema?.response) route.schema.response = withForbiddenResponse(route.method, route.schema.response as Record<string, unknown>)
-      })
       if (app.apiKeyRateLimit) api.addHook('onRequest', app.apiKeyRateLimit)
       await api.register(users, { prefix: '/users' })
       await api.register(posts, { prefix: '/posts' })

@@ -66,6 +66,16 @@ export const API_ERRORS = {
     when: 'an unknown, expired, revoked or already used refresh token',
     example: 'invalid or expired refresh token',
   },
+  INSUFFICIENT_SCOPE: {
+    status: 403,
+    when: 'a `read` api key on a route that writes; the message names the scope needed',
+    example: 'this api key has scope read; this request needs scope write',
+  },
+  TENANT_SUSPENDED: {
+    status: 403,
+    when: "the key's tenant is suspended (the reason only if the operator chose to show it)",
+    example: 'this tenant is suspended',
+  },
   NOT_POST_AUTHOR: { status: 403, when: 'only the author may change or delete a post', example: 'only the author may change this post' },
   POST_NOT_FOUND: { status: 404, when: 'no such post in this tenant (or an id that is not one)', example: 'post not found' },
   ROUTE_NOT_FOUND: { status: 404, when: 'no such path', example: 'no route GET /api/nowhere/' },
@@ -98,8 +108,16 @@ export const API_ERRORS = {
 } as const satisfies Record<string, ApiError>
 export type ApiErrorCode = keyof typeof API_ERRORS
 
-/** What every route under /api/ can answer before its own work: the api key, its limit, the database. */
-export const API_KEY_ERRORS = ['MISSING_API_KEY', 'INVALID_API_KEY', 'TOO_MANY_REQUESTS', 'DATABASE_UNAVAILABLE'] as const satisfies ApiErrorCode[]
+/** What every route under /api/ can answer before its own work: the api key, its tenant, its limit, the database. */
+export const API_KEY_ERRORS = [
+  'MISSING_API_KEY',
+  'INVALID_API_KEY',
+  'TENANT_SUSPENDED',
+  'TOO_MANY_REQUESTS',
+  'DATABASE_UNAVAILABLE',
+] as const satisfies ApiErrorCode[]
+/** Routes that write (any method but GET and HEAD): a `read` key is refused before they run. */
+export const WRITE_KEY_ERRORS = [...API_KEY_ERRORS, 'INSUFFICIENT_SCOPE'] as const satisfies ApiErrorCode[]
 /** Routes that need a user: the api key's errors and the Bearer token's. */
 export const USER_ERRORS = [
   ...API_KEY_ERRORS,
@@ -107,6 +125,8 @@ export const USER_ERRORS = [
   'INVALID_ACCESS_TOKEN',
   'TOKEN_TENANT_MISMATCH',
 ] as const satisfies ApiErrorCode[]
+/** Routes that need a user and write. */
+export const WRITE_USER_ERRORS = [...USER_ERRORS, 'INSUFFICIENT_SCOPE'] as const satisfies ApiErrorCode[]
 /** Routes that read a JSON body. */
 export const BODY_ERRORS = ['VALIDATION_FAILED', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const satisfies ApiErrorCode[]
 /** What any path can answer when the request itself is broken (documented as `4XX` where nothing else is). */

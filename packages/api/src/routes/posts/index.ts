@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { USER_SECURITY } from '../../schemas/common.js'
-import { BODY_ERRORS, errorResponses, USER_ERRORS } from '../../schemas/errors.js'
+import { BODY_ERRORS, errorResponses, USER_ERRORS, WRITE_USER_ERRORS } from '../../schemas/errors.js'
 import {
   ListPostsQuery,
   PostBody,
@@ -60,7 +60,7 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Create a post',
       security: USER_SECURITY,
       body: PostBody,
-      response: { 201: PostResponse, ...errorResponses([...USER_ERRORS, ...BODY_ERRORS]) },
+      response: { 201: PostResponse, ...errorResponses([...WRITE_USER_ERRORS, ...BODY_ERRORS]) },
     },
     handler: async (request, reply) => {
       const post = await posts.createPost(request.tenant!, request.userId!, request.body)
@@ -90,7 +90,7 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
       security: USER_SECURITY,
       params: PostParams,
       body: PostBody,
-      response: { 200: PostResponse, ...errorResponses([...USER_ERRORS, ...BODY_ERRORS, 'NOT_POST_AUTHOR', 'POST_NOT_FOUND']) },
+      response: { 200: PostResponse, ...errorResponses([...WRITE_USER_ERRORS, ...BODY_ERRORS, 'NOT_POST_AUTHOR', 'POST_NOT_FOUND']) },
     },
     handler: async (request) =>
       toPostResponse(await posts.replacePost(request.tenant!, request.userId!, postId(request.params.id), request.body)),
@@ -105,7 +105,7 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
       security: USER_SECURITY,
       params: PostParams,
       body: PostPatchBody,
-      response: { 200: PostResponse, ...errorResponses([...USER_ERRORS, ...BODY_ERRORS, 'NOT_POST_AUTHOR', 'POST_NOT_FOUND']) },
+      response: { 200: PostResponse, ...errorResponses([...WRITE_USER_ERRORS, ...BODY_ERRORS, 'NOT_POST_AUTHOR', 'POST_NOT_FOUND']) },
     },
     handler: async (request) =>
       toPostResponse(await posts.patchPost(request.tenant!, request.userId!, postId(request.params.id), request.body)),
@@ -119,7 +119,7 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Delete a post (its author only)',
       security: USER_SECURITY,
       params: PostParams,
-      response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses([...USER_ERRORS, 'VALIDATION_FAILED', 'NOT_POST_AUTHOR', 'POST_NOT_FOUND']) },
+      response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses([...WRITE_USER_ERRORS, 'VALIDATION_FAILED', 'NOT_POST_AUTHOR', 'POST_NOT_FOUND']) },
     },
     handler: async (request, reply) => {
       await posts.deletePost(request.tenant!, request.userId!, postId(request.params.id))

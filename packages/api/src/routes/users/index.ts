@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AuthenticationError, NotFoundError } from '@tenantbase/core'
 import { API_KEY_SECURITY, USER_SECURITY } from '../../schemas/common.js'
-import { API_KEY_ERRORS, BODY_ERRORS, errorResponses, USER_ERRORS } from '../../schemas/errors.js'
+import { BODY_ERRORS, errorResponses, USER_ERRORS, WRITE_KEY_ERRORS } from '../../schemas/errors.js'
 import { LoginBody, RefreshBody, RegisterBody, TokenPair, toTokenPair, toUserResponse, UserResponse } from '../../schemas/users.js'
 
 /** /api/users/: registration, login, token refresh, logout, and the current user. */
@@ -17,7 +17,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Register a user in the tenant',
       security: API_KEY_SECURITY,
       body: RegisterBody,
-      response: { 201: UserResponse, ...errorResponses([...API_KEY_ERRORS, ...BODY_ERRORS, 'EMAIL_TAKEN']) },
+      response: { 201: UserResponse, ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'EMAIL_TAKEN']) },
     },
     handler: async (request, reply) => {
       const user = await users.registerUser(request.tenant!, request.body)
@@ -34,7 +34,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
         'Rate limited per tenant: failed attempts per email, and all attempts per client address. Over a limit: 429 with Retry-After.',
       security: API_KEY_SECURITY,
       body: LoginBody,
-      response: { 200: TokenPair, ...errorResponses([...API_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_CREDENTIALS', 'TOO_MANY_LOGIN_ATTEMPTS']) },
+      response: { 200: TokenPair, ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_CREDENTIALS', 'TOO_MANY_LOGIN_ATTEMPTS']) },
     },
     config: { rateLimit: app.loginAttemptLimit },
     handler: async (request) => {
@@ -60,7 +60,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       description: 'The refresh token is single use. Presenting one that was already used revokes every token of its login.',
       security: API_KEY_SECURITY,
       body: RefreshBody,
-      response: { 200: TokenPair, ...errorResponses([...API_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']) },
+      response: { 200: TokenPair, ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']) },
     },
     handler: async (request) => {
       const tenant = request.tenant!
@@ -76,7 +76,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Log out: revoke the refresh token and every token of its login',
       security: API_KEY_SECURITY,
       body: RefreshBody,
-      response: { 204: Type.Null({ description: 'Logged out' }), ...errorResponses([...API_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']) },
+      response: { 204: Type.Null({ description: 'Logged out' }), ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']) },
     },
     handler: async (request, reply) => {
       await refreshTokens.revokeRefreshToken(request.tenant!, request.body.refresh_token)
