@@ -1,13 +1,19 @@
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir, userInfo } from 'node:os'
+import path from 'node:path'
 import t, { type Test } from 'tap'
 import { ValidationError, createPool, createServices, type Sql } from '../../src/index.js'
-import { createTestDatabase } from '../../src/testing.js'
+import { createTestDatabase, freePort } from '../../src/testing.js'
 import { FAST_CONFIG, makeTenant } from '../helpers.js'
 
 /**
  * postgres.js is used as published. A value must be stored the same way whichever path its
  * statement takes: its first use on a connection (described, then prepared), a prepared
  * one, the first use on a connection that replaced an old one (max_lifetime), and a pool
- * that prepares nothing (as behind a transaction-mode PgBouncer). Each case below has a
+ * that prepares nothing (as behind a transaction-mode PgBouncer, tested through a real one
+ * at the end when the machine has pgbouncer). Each case below has a
  * column of its own, so each has its own statement text and its first use is a real one.
  */
 interface Case {
@@ -167,4 +173,88 @@ t.test('text with a NUL byte is a ValidationError in core, and writes nothing, o
     await t.rejects(services.users.registerUser(tenant, { email: 'a\u0000@example.com', password: 'password1' }), ValidationError)
     t.same((await services.posts.listPosts(tenant)).results, [], 'no post was written')
   }
+})
+
+/**
+ * A PgBouncer in transaction mode in front of `target`. It hands each transaction any server connection, so a statement
+ * prepared through one is unknown to the next (PgBouncer before 1.21).
+ */
+const PGBOUNCER = ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer', '/usr/local/bin/pgbouncer'].find((file) => existsSync(file))
+
+async function startPgBouncer(t: Test, binary: string, target: URL): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tenantbase-pgbouncer-'))
+  const port = await freePort()
+  const user = decodeURIComponent(target.username)
+  await writeFile(path.join(dir, 'users.txt'), `"${user}" "${decodeURIComponent(target.password)}"\n`)
+  await writeFile(
+    path.join(dir, 'pgbouncer.ini'),
+    [
+      '[databases]',
+      `* = host=${target.hostname} port=${target.port}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      'auth_type = plain',
+      `auth_file = ${path.join(dir, 'users.txt')}`,
+      'pool_mode = transaction',
+      'default_pool_size = 3',
+      '',
+    ].join('\n'),
+  )
+  // PgBouncer refuses to run as root: as root, it runs as the postgres user.
+  const asPostgres = userInfo().uid === 0
+  if (asPostgres) await chmod(dir, 0o755)
+  const ids = asPostgres ? await postgresUserIds() : {}
+  const child = spawn(binary, [path.join(dir, 'pgbouncer.ini')], { stdio: ['ignore', 'ignore', 'pipe'], ...ids })
+  let log = ''
+  child.stderr!.on('data', (chunk) => (log += String(chunk)))
+  t.teardown(() => {
+    child.kill('SIGTERM')
+  })
+  const url = Object.assign(new URL(target), { hostname: '127.0.0.1', port: String(port) }).toString()
+  const probe = createPool(url, { max: 1, prepare: false })
+  const deadline = Date.now() + 20_000
+  for (;;) {
+    try {
+      await probe`select 1`
+      break
+    } catch (error) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`PgBouncer did not start: ${(error as Error).message}\n${log}`)
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+  await probe.end({ timeout: 1 })
+  return url
+}
+
+async function postgresUserIds(): Promise<{ uid: number; gid: number }> {
+  const line = (await readFile('/etc/passwd', 'utf8')).split('\n').find((entry) => entry.startsWith('postgres:'))
+  const [, , uid, gid] = line!.split(':')
+  return { uid: Number(uid), gid: Number(gid) }
+}
+
+const bouncerTest = { skip: PGBOUNCER ? false : 'no pgbouncer binary on this machine' }
+t.test('behind a transaction-mode PgBouncer, DB_PREPARED_STATEMENTS=0 stores and serves the same', bouncerTest, async (t) => {
+  const { db, pool } = await setup(t)
+  const url = await startPgBouncer(t, PGBOUNCER!, new URL(db.url))
+  const direct = await storeEach(pool({ prepare: false }), 'direct')
+  const bounced = createPool(url, { max: 4, prepare: false })
+  t.teardown(() => bounced.end({ timeout: 1 }))
+  // Three callers at once over a server pool of three: transactions go to any of them.
+  const runs = await Promise.all([1, 2, 3].map((n) => storeEach(bounced, `bounced ${n}`)))
+  for (const [n, outcomes] of runs.entries()) {
+    t.same(outcomes.map(storedOf), direct.map(storedOf), `the same stored values through the bouncer (caller ${n + 1})`)
+  }
+
+  // Core's own work through the bouncer: a tenant, a user, posts and their page.
+  const directServices = await createServices({ sql: pool({ max: 2 }), config: FAST_CONFIG as never })
+  await directServices.migrateAll() // the advisory lock needs a session: not through the bouncer
+  const services = await createServices({ sql: bounced, config: FAST_CONFIG as never })
+  const { tenant } = await makeTenant(services)
+  const user = await services.users.registerUser(tenant, { email: 'bounced@example.com', password: 'password1' })
+  await Promise.all(Array.from({ length: 12 }, (_, i) => services.posts.createPost(tenant, user.id, { title: `post ${i}`, body: 'b' })))
+  const page = await services.posts.listPosts(tenant, { limit: 5 })
+  t.equal(page.results.length, 5)
+  t.equal((await services.posts.listPosts(tenant, { limit: 100 })).results.length, 12, 'every post written once')
 })
