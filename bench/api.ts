@@ -23,7 +23,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createHmac } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
@@ -112,12 +112,30 @@ async function startServer(mode: string, args: string[] = [], extraEnv: Record<s
   return { child, url: `http://127.0.0.1:${port}` }
 }
 
+/** The URL with an application_name (postgres.js reads it from the query), to find each server's backends. */
+function named(url: string, applicationName: string): string {
+  const named = new URL(url)
+  named.searchParams.set('application_name', applicationName)
+  return named.toString()
+}
+
+/** The private memory (RssAnon) of the server backends of one application, in MiB. */
+async function backendMemoryMiB(applicationName: string): Promise<number> {
+  const rows = await db.sql<{ pid: number }[]>`select pid from pg_stat_activity where application_name = ${applicationName}`
+  let kib = 0
+  for (const { pid } of rows) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+    kib += Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  }
+  return kib / 1024
+}
+
 // A second API with DB_PREPARED_STATEMENTS=0 shows what prepared statements give.
 const [hello, fixed, api, apiUnprepared] = await Promise.all([
   startServer('hello'),
-  startServer('fixed', [cluster.url, seeded[0]!.schemaName]),
-  startServer('api'),
-  startServer('api', [], { DB_PREPARED_STATEMENTS: '0' }),
+  startServer('fixed', [named(cluster.url, 'bench_fixed'), seeded[0]!.schemaName]),
+  startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api') }),
+  startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api_unprepared'), DB_PREPARED_STATEMENTS: '0' }),
 ])
 
 /** An access token as the API signs it (HS256 over sub and tid), made here instead of by a login per tenant. */
@@ -229,6 +247,8 @@ for (let round = 1; round <= ROUNDS; round++) {
   }
 }
 
+const memory = { fixed: await backendMemoryMiB('bench_fixed'), api: await backendMemoryMiB('bench_api'), unprepared: await backendMemoryMiB('bench_api_unprepared') }
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b)
   const middle = Math.floor(sorted.length / 2)
@@ -289,6 +309,10 @@ const p99Lines: [string, [number, number], string][] = [
 for (const [label, [of, perRound], note] of p99Lines) {
   console.log(`${label.padEnd(24)}${`${of.toFixed(2)}x`.padStart(11)}${`${perRound.toFixed(2)}x`.padStart(19)}   ${note}`)
 }
+console.log(
+  `\nserver memory of each pool after the rounds (RssAnon of its backends): fixed-schema page ${memory.fixed.toFixed(0)} MiB, ` +
+    `API ${memory.api.toFixed(0)} MiB, API with DB_PREPARED_STATEMENTS=0 ${memory.unprepared.toFixed(0)} MiB`,
+)
 
 for (const child of children) child.kill('SIGTERM')
 await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))))
