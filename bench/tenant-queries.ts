@@ -1,25 +1,33 @@
 /**
- * How should a tenant query name its schema? Measures, in one run and alternating so the
+ * How should a tenant query reach its schema? Measures, in one run and alternating so the
  * machine's drift hits every variant alike, a 20-row page of posts from a random tenant:
  *
- *   fixed          one schema, no tenancy (the ceiling)
- *   qualified      "tenant".posts, unprepared
- *   prepared       "tenant".posts, prepared: one statement per tenant per connection
- *   bounded        "tenant".posts, each connection prepares its first 200 statements and
- *                  sends the rest unnamed (core with DB_PREPARED_STATEMENTS=200)
- *   search_path    set_config('search_path', ..., true) inside a transaction
+ *   fixed          one schema, no tenancy, prepared (the ceiling)
+ *   unprepared     "tenant".posts, postgres.js with prepare: false (DB_PREPARED_STATEMENTS=0)
+ *   prepared       "tenant".posts, prepared: one statement per tenant per connection, kept
+ *                  as long as the connection lives (core's default, whose connections
+ *                  live DB_CONNECTION_MAX_LIFETIME_SECONDS)
+ *   recycled       the same, each connection replaced after --lifetime seconds (max_lifetime)
+ *   affine         "tenant".posts, prepared, on one of POOL single-connection pools chosen by
+ *                  the tenant, so each connection serves a stable tenth of the tenants; a
+ *                  query whose connection has --depth queries waiting goes to the least busy
+ *   search_path    one unqualified prepared statement for every tenant, after
+ *                  set_config('search_path', ..., true) in the same transaction (pipelined)
  *
- * Prints queries/s, the ratio to `fixed`, and the private memory of the pool's server
- * backends afterwards (prepared statements live there).
+ * Each variant is first brought to its steady state (each server connection serves every
+ * tenant it may serve once), then measured. Prints queries/s, the ratio to `fixed`, and the
+ * private memory (RssAnon) of each variant's server backends right after its last round
+ * (prepared statements, plans and catalog caches live there).
  *
- *   pnpm bench:queries [--tenants 1000] [--seconds 3] [--rounds 3] [--callers 64]
+ *   pnpm bench:queries [--tenants 1000] [--seconds 3] [--rounds 3] [--callers 64] [--lifetime 5] [--depth 16]
  */
 import { readFile, mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { startEmbeddedCluster } from '../packages/core/dist/index.js'
+import { freePort } from '../packages/core/dist/testing.js'
 
 const { values } = parseArgs({
   options: {
@@ -27,17 +35,21 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
     callers: { type: 'string', default: '64' },
+    lifetime: { type: 'string', default: '5' },
+    depth: { type: 'string', default: '16' },
   },
 })
 const TENANTS = Number(values.tenants)
 const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const CALLERS = Number(values.callers)
+const LIFETIME = Number(values.lifetime)
+const DEPTH = Number(values.depth)
 const POOL = 10
 
 const cluster = await startEmbeddedCluster({
   dataDir: path.join(await mkdtemp(path.join(tmpdir(), 'tenantbase-bench-')), 'pg'),
-  port: 54390,
+  port: await freePort(),
   user: 'postgres',
   password: 'postgres',
   database: 'bench',
@@ -61,42 +73,107 @@ for (let i = 0; i < schemas.length; i += 50) {
 }
 await admin`vacuum analyze`
 
-type Runner = (sql: postgres.Sql, schema: string) => Promise<unknown>
-const variants: Record<string, { prepare: boolean | number; run: Runner }> = {
-  fixed: { prepare: true, run: (sql) => sql`select id, title, body, author_id, created_at, updated_at from bench_fixed.posts order by id desc limit 20` },
-  qualified: { prepare: false, run: (sql, s) => sql`select id, title, body, author_id, created_at, updated_at from ${sql(s)}.posts order by id desc limit 20` },
-  prepared: { prepare: true, run: (sql, s) => sql`select id, title, body, author_id, created_at, updated_at from ${sql(s)}.posts order by id desc limit 20` },
-  // A number is the patched driver's bound (patches/postgres@3.4.9.patch, core's createPool).
-  bounded: {
-    prepare: 200,
-    run: (sql, s) => sql`select id, title, body, author_id, created_at, updated_at from ${sql(s)}.posts order by id desc limit 20`,
+const page = (sql: postgres.Sql, s: string) =>
+  sql`select id, title, body, author_id, created_at, updated_at from ${sql(s)}.posts order by id desc limit 20`
+const options = (name: string, extra: postgres.Options<{}> = {}) => ({
+  max: POOL,
+  onnotice: () => {},
+  connection: { application_name: `bench_${name}` },
+  ...extra,
+})
+
+/** One pool per variant (affine: POOL pools of one connection), and how a query picks one. */
+interface Variant {
+  readonly pools: postgres.Sql[]
+  run(tenant: number, sql?: postgres.Sql): Promise<unknown>
+  /** Whether the warm-up gives each connection every tenant it may serve (not for `recycled`). */
+  readonly warm?: (pool: number) => number[]
+}
+const everyTenant = () => schemas.map((_, i) => i)
+const fixedSql = postgres(cluster.url, options('fixed'))
+const unpreparedSql = postgres(cluster.url, options('unprepared', { prepare: false }))
+const preparedSql = postgres(cluster.url, options('prepared'))
+const recycledSql = postgres(cluster.url, options('recycled', { max_lifetime: LIFETIME }))
+const affineSql = Array.from({ length: POOL }, () => postgres(cluster.url, options('affine', { max: 1 })))
+const affineWaiting = affineSql.map(() => 0)
+let affineDetours = 0
+const searchPathSql = postgres(cluster.url, options('search_path'))
+
+const variants: Record<string, Variant> = {
+  fixed: { pools: [fixedSql], run: (_, sql = fixedSql) => page(sql, 'bench_fixed'), warm: () => [0] },
+  unprepared: { pools: [unpreparedSql], run: (t, sql = unpreparedSql) => page(sql, schemas[t]!), warm: everyTenant },
+  prepared: { pools: [preparedSql], run: (t, sql = preparedSql) => page(sql, schemas[t]!), warm: everyTenant },
+  recycled: { pools: [recycledSql], run: (t) => page(recycledSql, schemas[t]!) },
+  affine: {
+    pools: affineSql,
+    warm: (shard) => schemas.flatMap((_, t) => (t % POOL === shard ? [t] : [])),
+    async run(t, sql) {
+      if (sql) return page(sql, schemas[t]!)
+      let shard = t % POOL
+      if (affineWaiting[shard]! >= DEPTH) {
+        shard = affineWaiting.indexOf(Math.min(...affineWaiting))
+        affineDetours++
+      }
+      affineWaiting[shard]!++
+      try {
+        return await page(affineSql[shard]!, schemas[t]!)
+      } finally {
+        affineWaiting[shard]!--
+      }
+    },
   },
   search_path: {
-    prepare: false,
-    run: (sql, s) =>
-      sql.begin(async (tx) => {
-        await tx`select set_config('search_path', quote_ident(${s}), true)`
-        return tx`select id, title, body, author_id, created_at, updated_at from posts order by id desc limit 20`
-      }),
+    pools: [searchPathSql],
+    warm: everyTenant,
+    run: (t, reserved) => {
+      const inTransaction = (tx: postgres.Sql) => [
+        tx`select set_config('search_path', quote_ident(${schemas[t]!}), true)`,
+        tx`select id, title, body, author_id, created_at, updated_at from posts order by id desc limit 20`,
+      ]
+      // A reserved connection (the warm-up) has no begin(): the same statements, spelled out.
+      if (reserved) return Promise.all([reserved`begin`, ...inTransaction(reserved), reserved`commit`])
+      return searchPathSql.begin(inTransaction)
+    },
   },
 }
 
-const pools = Object.fromEntries(
-  Object.entries(variants).map(([name, v]) => [
-    name,
-    postgres(cluster.url, { max: POOL, prepare: v.prepare as boolean, connection: { application_name: `bench_${name}` } }),
-  ]),
-)
+/**
+ * Brings a variant to its steady state: every server connection has served every tenant it
+ * may serve (a few minutes of real traffic), so its memory is what a long-running server's
+ * is, not what a few seconds left. `recycled` is left alone: it forgets every few seconds.
+ */
+async function warm(name: string): Promise<void> {
+  const { pools, warm, run } = variants[name]!
+  if (!warm) return
+  await Promise.all(
+    pools.map(async (sql, index) => {
+      const tenants = warm(index)
+      const connections = await Promise.all(Array.from({ length: pools.length === 1 ? POOL : 1 }, () => sql.reserve()))
+      // A transaction owns its connection: those of search_path go one after another.
+      const depth = name === 'search_path' ? 1 : 16
+      await Promise.all(
+        connections.map(async (connection) => {
+          let next = 0
+          await Promise.all(
+            Array.from({ length: depth }, async () => {
+              while (next < tenants.length) await run(tenants[next++]!, connection)
+            }),
+          )
+          connection.release()
+        }),
+      )
+    }),
+  )
+}
 
 async function measure(name: string): Promise<number> {
-  const sql = pools[name]!
   const { run } = variants[name]!
   const deadline = performance.now() + SECONDS * 1000
   let done = 0
   await Promise.all(
     Array.from({ length: CALLERS }, async () => {
       while (performance.now() < deadline) {
-        await run(sql, schemas[Math.floor(Math.random() * schemas.length)]!)
+        await run(Math.floor(Math.random() * schemas.length))
         done++
       }
     }),
@@ -115,22 +192,37 @@ async function backendMemoryMiB(name: string): Promise<number> {
 }
 
 const results: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((n) => [n, []]))
-for (const name of Object.keys(variants)) await measure(name) // warm up every pool and cache
+const memory: Record<string, number> = {}
+console.log('warming every connection up with every tenant it may serve...')
+for (const name of Object.keys(variants)) {
+  const start = performance.now()
+  await warm(name)
+  await measure(name)
+  console.log(`  ${name}: ${((performance.now() - start) / 1000).toFixed(0)} s`)
+}
+affineDetours = 0
 for (let round = 1; round <= ROUNDS; round++) {
-  for (const name of Object.keys(variants)) results[name]!.push(await measure(name))
+  for (const name of Object.keys(variants)) {
+    results[name]!.push(await measure(name))
+    if (round === ROUNDS) memory[name] = await backendMemoryMiB(name)
+  }
   console.log(`round ${round}/${ROUNDS} done`)
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const ceiling = median(results.fixed!)
-console.log(`\n${TENANTS} tenants, pool ${POOL}, ${CALLERS} callers, ${ROUNDS} rounds of ${SECONDS}s (median)`)
-console.log('variant       queries/s   vs fixed   backend private memory (MiB, whole pool)')
+const affineQueries = median(results.affine!) * SECONDS * ROUNDS
+console.log(
+  `\n${TENANTS} tenants, pool ${POOL}, ${CALLERS} callers, ${ROUNDS} rounds of ${SECONDS}s (median), recycled every ${LIFETIME} s, ` +
+    `affine detour at ${DEPTH} waiting (${((100 * affineDetours) / affineQueries).toFixed(1)}% of its queries); load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`,
+)
+console.log('| variant | queries/s | vs fixed | server memory of the pool (MiB) |')
+console.log('| --- | ---: | ---: | ---: |')
 for (const name of Object.keys(variants)) {
   const qps = median(results[name]!)
-  const mem = await backendMemoryMiB(name)
-  console.log(`${name.padEnd(12)} ${qps.toFixed(0).padStart(10)} ${(qps / ceiling).toFixed(2).padStart(10)} ${mem.toFixed(1).padStart(12)}`)
+  console.log(`| ${name} | ${qps.toFixed(0)} | ${(qps / ceiling).toFixed(2)} | ${memory[name]!.toFixed(1)} |`)
 }
 
-await Promise.all(Object.values(pools).map((sql) => sql.end()))
+await Promise.all(Object.values(variants).flatMap((v) => v.pools.map((sql) => sql.end())))
 await admin.end()
 await cluster.stop()

@@ -3,9 +3,11 @@ import { existsSync } from 'node:fs'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from './errors.js'
-import { DEFAULT_PREPARED_STATEMENTS } from './db/connect.js'
+import { DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS } from './db/connect.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+/** An on/off switch in the environment. */
+const SWITCH_VALUES = ['true', 'false', '1', '0'] as const
 
 /**
  * Every environment variable tenantbase reads, with its default. The README's
@@ -19,7 +21,9 @@ const EnvSchema = Type.Object({
   POSTGRES_USER: Type.String({ minLength: 1, default: 'postgres' }),
   POSTGRES_PASSWORD: Type.String({ minLength: 1, default: 'postgres' }),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
-  DB_PREPARED_STATEMENTS: Type.Integer({ minimum: 0, maximum: 100_000, default: DEFAULT_PREPARED_STATEMENTS }),
+  // postgres.js's `prepare` is on or off; 0 and 1 are accepted as well as false and true.
+  DB_PREPARED_STATEMENTS: Type.Union(SWITCH_VALUES.map((value) => Type.Literal(value)), { default: 'true' }),
+  DB_CONNECTION_MAX_LIFETIME_SECONDS: Type.Integer({ minimum: 10, maximum: 86_400, default: DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS }),
   DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   EMBEDDED_PG_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54320 }),
   HOST: Type.String({ minLength: 1, default: 'localhost' }),
@@ -44,21 +48,27 @@ const EnvSchema = Type.Object({
 })
 type Env = Static<typeof EnvSchema>
 
+/** How the pool talks to the database, whichever it is. */
+export interface PoolConfig {
+  readonly poolMax: number
+  /** Whether statements are prepared on the server (off behind a transaction-mode PgBouncer < 1.21). */
+  readonly preparedStatements: boolean
+  /** Seconds a server connection lives before the pool replaces it (bounds its prepared statements). */
+  readonly connectionMaxLifetimeSeconds: number
+}
+
 /** Where the database comes from: a server we are given, or the embedded cluster we run. */
 export type DatabaseConfig =
-  | { readonly mode: 'external'; readonly url: string; readonly poolMax: number; readonly preparedStatements: number }
-  | {
+  | ({ readonly mode: 'external'; readonly url: string } & PoolConfig)
+  | ({
       readonly mode: 'embedded'
       readonly url: string
-      readonly poolMax: number
-      /** Statements each pooled connection keeps prepared (0: none). */
-      readonly preparedStatements: number
       readonly dataDir: string
       readonly port: number
       readonly user: string
       readonly password: string
       readonly database: string
-    }
+    } & PoolConfig)
 
 /** The validated, frozen configuration every entry point passes down. */
 export interface Config {
@@ -146,14 +156,19 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     parsed = envSchema<Env>({ schema: structuredClone(EnvSchema), data, env: false })
   } catch (error) {
     const problems = ((error as { errors?: AjvProblem[] }).errors ?? [])
-      .filter((problem) => !problem.instancePath.includes('LOG_LEVEL') || problem.keyword === 'anyOf')
+      // A union of literals fails once per literal too: its one anyOf problem says it all.
+      .filter((problem) => problem.keyword !== 'const')
       .map(describeProblem)
     throw new ConfigError(problems.length > 0 ? [...new Set(problems)] : [(error as Error).message])
   }
 
   const problems: string[] = []
   const dataDir = path.resolve(cwd, parsed.DATA_DIR ?? path.join(findProjectRoot(cwd), '.data'))
-  const pool = { poolMax: parsed.DB_POOL_MAX, preparedStatements: parsed.DB_PREPARED_STATEMENTS }
+  const pool: PoolConfig = {
+    poolMax: parsed.DB_POOL_MAX,
+    preparedStatements: parsed.DB_PREPARED_STATEMENTS === 'true' || parsed.DB_PREPARED_STATEMENTS === '1',
+    connectionMaxLifetimeSeconds: parsed.DB_CONNECTION_MAX_LIFETIME_SECONDS,
+  }
   let database: DatabaseConfig
   if (parsed.DATABASE_URL !== undefined) {
     database = { mode: 'external', url: parsed.DATABASE_URL, ...pool }

@@ -17,14 +17,16 @@ export interface Database {
 
 export interface PoolOptions {
   readonly max?: number
-  /** Statements each connection keeps prepared on the server; 0 prepares none. */
-  readonly preparedStatements?: number
+  /** Whether statements are prepared on the server (postgres.js's `prepare`); default true. */
+  readonly prepare?: boolean
+  /** Seconds a server connection lives before the pool replaces it (postgres.js's `max_lifetime`). */
+  readonly maxLifetimeSeconds?: number
   /** Called for each server notice instead of printing it. */
   readonly onNotice?: (notice: postgres.Notice) => void
 }
 
-/** Statements each pooled connection keeps prepared, unless configured (DB_PREPARED_STATEMENTS). */
-export const DEFAULT_PREPARED_STATEMENTS = 200
+/** Seconds a pooled connection lives, unless configured (DB_CONNECTION_MAX_LIFETIME_SECONDS). */
+export const DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS = 600
 
 /**
  * Seconds before the pool's next connection attempt after `retries` failed ones in a row.
@@ -39,27 +41,24 @@ export function reconnectDelaySeconds(retries: number): number {
 }
 
 /**
- * Creates a postgres.js pool with tenantbase's settings.
+ * Creates a postgres.js pool with tenantbase's settings. The driver is used as published.
  *
  * NOTE: tenant queries name their schema in the SQL text, so each tenant has its own
- * statements: prepared without a bound, they would fill each server connection with plans
- * for every tenant it ever served (measured at 10,000 tenants, a pool of 10: 791 MiB,
- * against 377 MiB unprepared and 390 MiB bounded to 200). So each connection prepares at
- * most its first `preparedStatements` distinct statements and sends the rest unnamed,
- * Parse, Bind and Execute in one round trip. Both are postgres.js patches
- * (patches/postgres@3.4.9.patch; test/integration/driver.test.ts).
- *
- * NOTE: 200 by default. With them the API's list of posts ran at 77-91% of the
- * fixed-schema ceiling instead of 55-65% (bench:api). They were opt-in for a while because
- * the API seemed to come back more slowly after a database restart; the slow return turned
- * out to be V8 re-optimising the code that the outage's errors deoptimised (with TurboFan
- * off it disappears), and in runs alternating 0 and 200 neither recovered faster.
+ * statements, and a prepared statement lives on its server connection until that connection
+ * closes: with random tenants every connection would, in time, hold a plan (and catalog
+ * cache entries) for every tenant it served. postgres.js cannot bound the number of prepared
+ * statements; it can bound a connection's age (`max_lifetime`), and a replaced connection
+ * starts empty. So a connection's server memory is bounded by the tenants it serves in
+ * `maxLifetimeSeconds` (bench:queries prints both). With `prepare: false` each statement
+ * with parameters costs two round trips (the driver asks the server for the parameter types
+ * before it sends the values), which is what makes it slower; it is the setting for a
+ * transaction-mode PgBouncer older than 1.21.
  */
 export function createPool(url: string, options: PoolOptions = {}): Sql {
   return postgres(url, {
     max: options.max ?? 10,
-    // A number is the patched driver's bound on prepared statements per connection.
-    prepare: (options.preparedStatements ?? DEFAULT_PREPARED_STATEMENTS) as unknown as boolean,
+    prepare: options.prepare ?? true,
+    max_lifetime: options.maxLifetimeSeconds ?? DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS,
     connect_timeout: 5,
     backoff: reconnectDelaySeconds,
     idle_timeout: 60,
@@ -75,7 +74,7 @@ export function createPool(url: string, options: PoolOptions = {}): Sql {
         parse: (value: string) => Number(value),
       },
     },
-  }) as unknown as Sql
+  })
 }
 
 /**
@@ -86,7 +85,12 @@ export function createPool(url: string, options: PoolOptions = {}): Sql {
 export async function openDatabase(config: DatabaseConfig, options: PoolOptions = {}): Promise<Database> {
   const cluster = config.mode === 'embedded' ? await startEmbeddedCluster(config) : undefined
   const url = cluster?.url ?? config.url
-  const sql = createPool(url, { max: config.poolMax, preparedStatements: config.preparedStatements, ...options })
+  const sql = createPool(url, {
+    max: config.poolMax,
+    prepare: config.preparedStatements,
+    maxLifetimeSeconds: config.connectionMaxLifetimeSeconds,
+    ...options,
+  })
   try {
     await sql`select 1`
   } catch (error) {

@@ -19,21 +19,30 @@ t.test('defaults work on the embedded database', async (t) => {
 })
 
 t.test('numbers are parsed from strings', async (t) => {
-  const config = loadConfig({ PORT: '9000', EMBEDDED_PG_PORT: '6000', DB_POOL_MAX: '20', DB_PREPARED_STATEMENTS: '50', LOG_LEVEL: 'debug' })
+  const config = loadConfig({ PORT: '9000', EMBEDDED_PG_PORT: '6000', DB_POOL_MAX: '20', DB_CONNECTION_MAX_LIFETIME_SECONDS: '60', LOG_LEVEL: 'debug' })
   t.equal(config.http.port, 9000)
   t.equal(config.database.poolMax, 20)
-  t.equal(config.database.preparedStatements, 50)
+  t.equal(config.database.connectionMaxLifetimeSeconds, 60)
   t.equal(config.logLevel, 'debug')
+})
+
+t.test('DB_PREPARED_STATEMENTS is a switch, as postgres.js\'s prepare is', async (t) => {
+  t.equal(loadConfig({}).database.preparedStatements, true, 'on by default')
+  for (const [value, expected] of [['0', false], ['false', false], ['1', true], ['true', true]] as const) {
+    t.equal(loadConfig({ DB_PREPARED_STATEMENTS: value }).database.preparedStatements, expected, value)
+  }
+  // A count (the old bounded meaning) is refused, not silently read as "on".
+  t.throws(() => loadConfig({ DB_PREPARED_STATEMENTS: '200' }), /DB_PREPARED_STATEMENTS/)
 })
 
 t.test('every problem is reported at once', async (t) => {
   try {
-    loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', DB_POOL_MAX: '0', DB_PREPARED_STATEMENTS: '-1', BCRYPT_COST: '4' })
+    loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', DB_POOL_MAX: '0', DB_PREPARED_STATEMENTS: '200', DB_CONNECTION_MAX_LIFETIME_SECONDS: '1', BCRYPT_COST: '4' })
     t.fail('should throw')
   } catch (error) {
     t.type(error, ConfigError)
     const details = (error as ConfigError).details ?? []
-    for (const name of ['PORT', 'LOG_LEVEL', 'DB_POOL_MAX', 'DB_PREPARED_STATEMENTS', 'BCRYPT_COST']) {
+    for (const name of ['PORT', 'LOG_LEVEL', 'DB_POOL_MAX', 'DB_PREPARED_STATEMENTS', 'DB_CONNECTION_MAX_LIFETIME_SECONDS', 'BCRYPT_COST']) {
       t.ok(details.some((line) => line.startsWith(name)), `${name} reported: ${details.join(' | ')}`)
     }
     t.equal((error as ConfigError).code, 'CONFIG_INVALID')
@@ -44,7 +53,7 @@ t.test('an external database requires a strong JWT secret', async (t) => {
   t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app' }), /JWT_SECRET is required/)
   t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', JWT_SECRET: 'short' }), /at least 32 bytes/)
   const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', JWT_SECRET: 'x'.repeat(32) })
-  t.same(config.database, { mode: 'external', url: 'postgres://u:p@db:5432/app', poolMax: 10, preparedStatements: 200 })
+  t.same(config.database, { mode: 'external', url: 'postgres://u:p@db:5432/app', poolMax: 10, preparedStatements: true, connectionMaxLifetimeSeconds: 600 })
   t.throws(() => loadConfig({ DATABASE_URL: 'mysql://nope', JWT_SECRET: 'x'.repeat(32) }), /DATABASE_URL/)
 })
 
@@ -57,7 +66,7 @@ t.test('POSTGRES_* build the URL when DATABASE_URL is absent', async (t) => {
     POSTGRES_PASSWORD: 'p@ss word',
     JWT_SECRET: 'y'.repeat(40),
   })
-  t.same(config.database, { mode: 'external', url: 'postgres://svc:p%40ss%20word@postgres:5433/app', poolMax: 10, preparedStatements: 200 })
+  t.same(config.database, { mode: 'external', url: 'postgres://svc:p%40ss%20word@postgres:5433/app', poolMax: 10, preparedStatements: true, connectionMaxLifetimeSeconds: 600 })
 })
 
 t.test('empty values count as unset', async (t) => {
