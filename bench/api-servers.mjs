@@ -4,7 +4,8 @@
  *   hello   bare Fastify, one route answering {hello: 'world'}             (ceiling 1)
  *   fixed   bare Fastify + postgres.js, the same 20-post page from one fixed
  *           schema, prepared statement, no tenancy, no auth                 (ceiling 2)
- *   api     the real API (buildApp over core, as server.ts builds it), plus one
+ *   api     the real API (buildApp over core, as server.ts builds it: listening for
+ *           revocations, recording metrics when METRICS_PORT is set), plus one
  *           bench-only route behind the same api-key + JWT hooks doing no query
  *
  * Each prints `listening <port>` on stdout once ready. Plain JavaScript, so no loader
@@ -13,6 +14,7 @@
 import { createRequire } from 'node:module'
 import { createServices, loadConfig, openDatabase } from '../packages/core/dist/index.js'
 import { buildApp } from '../packages/api/dist/app.js'
+import { createApiMetrics } from '../packages/api/dist/metrics.js'
 
 // The api package's dependencies (the workspace root does not depend on fastify).
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
@@ -45,7 +47,12 @@ async function apiServer() {
   const config = loadConfig(process.env)
   const db = await openDatabase(config.database)
   const services = await createServices({ sql: db.sql, config })
-  const app = await buildApp({ services, config, jwtSecret: config.auth.jwtSecret, logger: { level: config.logLevel } })
+  const revocations = await services.listenForRevocations({ listenSql: db.listenSql })
+  // Recorded as server.ts records them; the page itself is not served (a scrape every few
+  // seconds is not on the request path).
+  const metrics = config.metrics.port === undefined ? undefined : createApiMetrics({ services, perTenant: config.metrics.perTenant })
+  const app = await buildApp({ services, config, jwtSecret: config.auth.jwtSecret, logger: { level: config.logLevel }, metrics })
+  app.addHook('onClose', () => revocations.stop())
   app.get('/api/bench/auth/', { onRequest: app.requireApiKey, preHandler: app.requireUser }, async (request) => ({
     tenant: request.tenant.id,
     user: request.userId,

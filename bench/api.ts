@@ -9,6 +9,8 @@
  *   list         GET /api/posts/ (20 posts), another tenant each request     target >= 85% of fixed, p99 <= 1.5x fixed's
  *   few          the same, each request naming one of only 10 of the tenants
  *   unprepared   the same as list from a second API process with DB_PREPARED_STATEMENTS=0
+ *   metrics      the same from another API process recording metrics (METRICS_PORT,
+ *                METRICS_PER_TENANT set to the tenant count: every tenant has its series)    target >= 97% of list
  *   create       POST /api/posts/, another tenant each request
  *
  * It starts a throwaway embedded PostgreSQL, creates the tenants through core's createTenant
@@ -21,7 +23,7 @@
  *   pnpm bench:api [--tenants 20] [--posts 100] [--seconds 5] [--rounds 3] [--connections 32]
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createHmac } from 'node:crypto'
+import { createHmac, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -30,6 +32,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { createServices, loadConfig, openDatabase, startEmbeddedCluster } from '../packages/core/dist/index.js'
 import { freePort } from '../packages/core/dist/testing.js'
+import { createApiMetrics } from '../packages/api/dist/metrics.js'
 
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
 const autocannon = require('autocannon') as typeof import('autocannon')
@@ -131,18 +134,24 @@ async function backendMemoryMiB(applicationName: string): Promise<number> {
 }
 
 // A second API with DB_PREPARED_STATEMENTS=0 shows what prepared statements give.
-const [hello, fixed, api, apiUnprepared] = await Promise.all([
+// A third with metrics recorded shows what they cost.
+const [hello, fixed, api, apiUnprepared, apiMetrics] = await Promise.all([
   startServer('hello'),
   startServer('fixed', [named(cluster.url, 'bench_fixed'), seeded[0]!.schemaName]),
   startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api') }),
   startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api_unprepared'), DB_PREPARED_STATEMENTS: '0' }),
+  startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api_metrics'), METRICS_PORT: String(await freePort()), METRICS_PER_TENANT: String(TENANTS) }),
 ])
 
-/** An access token as the API signs it (HS256 over sub and tid), made here instead of by a login per tenant. */
+/**
+ * An access token as the API signs it (HS256 over sub, tid and sid, the login), made here
+ * instead of by a login per tenant. Each has a login of its own that was never ended.
+ */
 function accessToken(userId: number, tenantId: number): string {
   const now = Math.floor(Date.now() / 1000)
   const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
-  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sub: String(userId), tid: tenantId, iat: now, exp: now + 3600 })}`
+  const claims = { sub: String(userId), tid: tenantId, sid: randomUUID(), iat: now, exp: now + 3600 }
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`
   return `${unsigned}.${createHmac('sha256', JWT_SECRET).update(unsigned).digest('base64url')}`
 }
 const sessions = seeded.map((tenant) => ({ key: tenant.key, authorization: `Bearer ${accessToken(tenant.userId, tenant.tenantId)}` }))
@@ -183,6 +192,7 @@ const targets: Record<string, Target> = {
   list: { server: api, options: { url: `${api.url}/api/posts/`, requests: perTenant() } },
   few: { server: api, options: { url: `${api.url}/api/posts/`, requests: perTenant({}, sessions.slice(0, FEW_TENANTS)) } },
   unprepared: { server: apiUnprepared, options: { url: `${apiUnprepared.url}/api/posts/`, requests: perTenant() } },
+  metrics: { server: apiMetrics, options: { url: `${apiMetrics.url}/api/posts/`, requests: perTenant() } },
   create: {
     server: api,
     options: { url: `${api.url}/api/posts/`, requests: perTenant({ method: 'POST', body: JSON.stringify({ title: 'bench post', body: 'x'.repeat(200) }) }) },
@@ -276,6 +286,7 @@ const labels: Record<string, string> = {
   list: 'API: GET /api/posts/, another tenant each request',
   few: `the same over ${FEW_TENANTS} of the tenants`,
   unprepared: 'the same, DB_PREPARED_STATEMENTS=0',
+  metrics: 'the same, recording metrics (METRICS_PORT, per tenant)',
   create: 'API: POST /api/posts/, another tenant each request',
 }
 console.log(`\n${TENANTS} tenants x ${POSTS} posts, API LOG_LEVEL=${env.LOG_LEVEL} DB_PREPARED_STATEMENTS=${config.database.preparedStatements} DB_CONNECTION_MAX_LIFETIME_SECONDS=${config.database.connectionMaxLifetimeSeconds}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s, medians; load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`)
@@ -287,7 +298,7 @@ for (const [name, s] of Object.entries(summary)) {
 // Each ratio twice: of the medians, and the median of each round's own ratio (the two
 // targets of a round ran within seconds of each other, so drift between rounds cancels).
 const pct = (ratio: number) => `${(100 * ratio).toFixed(0)}%`.padStart(4)
-function ratios(top: string, bottom: string, field: 'rps' | 'p99'): [number, number] {
+function ratios(top: string, bottom: string, field: 'rps' | 'p99' | 'serverUs'): [number, number] {
   const of = summary[top]![field] / summary[bottom]![field]
   const perRound = median(samples[top]!.map((sample, i) => sample[field] / samples[bottom]![i]![field]))
   return [of, perRound]
@@ -298,6 +309,7 @@ const lines: [string, [number, number], string][] = [
   ['healthz / hello', ratios('healthz', 'hello', 'rps'), "the API's base cost, for reading auth / hello"],
   ['unprepared / fixed', ratios('unprepared', 'fixed', 'rps'), 'the list without prepared statements'],
   ['list / few', ratios('list', 'few', 'rps'), `all tenants against ${FEW_TENANTS} of them`],
+  ['list, metrics / list', ratios('metrics', 'list', 'rps'), 'target >= 97%'],
   ['fixed / hello', ratios('fixed', 'hello', 'rps'), ''],
 ]
 console.log('\nratio                   of medians   median per round')
@@ -305,6 +317,7 @@ for (const [label, [of, perRound], note] of lines) console.log(`${label.padEnd(2
 const p99Lines: [string, [number, number], string][] = [
   ['list p99 / fixed p99', ratios('list', 'fixed', 'p99'), 'target <= 1.5x'],
   ['unprepared p99 / fixed', ratios('unprepared', 'fixed', 'p99'), ''],
+  ['metrics CPU / list CPU', ratios('metrics', 'list', 'serverUs'), 'server CPU per request, recording metrics; target <= 1.03x'],
 ]
 for (const [label, [of, perRound], note] of p99Lines) {
   console.log(`${label.padEnd(24)}${`${of.toFixed(2)}x`.padStart(11)}${`${perRound.toFixed(2)}x`.padStart(19)}   ${note}`)
@@ -313,6 +326,24 @@ console.log(
   `\nserver memory of each pool after the rounds (RssAnon of its backends): fixed-schema page ${memory.fixed.toFixed(0)} MiB, ` +
     `API ${memory.api.toFixed(0)} MiB, API with DB_PREPARED_STATEMENTS=0 ${memory.unprepared.toFixed(0)} MiB`,
 )
+
+// What a request records, alone: the hook's CPU time in this process, steadier than the
+// end-to-end ratio above on a shared machine.
+{
+  const metrics = createApiMetrics({ services, perTenant: TENANTS })
+  const requests = seeded.map((tenant) => ({ method: 'GET', routeOptions: { url: '/api/posts/' }, tenant: { schemaName: tenant.schemaName } }))
+  const reply = { statusCode: 200, elapsedTime: 3.5 }
+  const observe = (n: number) => {
+    for (let i = 0; i < n; i++) metrics.observeRequest(requests[i % requests.length] as never, reply as never)
+  }
+  observe(200_000)
+  const calls = 2_000_000
+  const before = process.cpuUsage()
+  observe(calls)
+  const used = process.cpuUsage(before)
+  const ns = ((used.user + used.system) * 1000) / calls
+  console.log(`metrics recorded per request (per-tenant series on): ${ns.toFixed(0)} ns of CPU, ${((100 * ns) / 1000 / summary.list!.serverUs).toFixed(2)}% of the list's server CPU per request`)
+}
 
 for (const child of children) child.kill('SIGTERM')
 await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))))

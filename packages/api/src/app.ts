@@ -9,6 +9,7 @@ import loginRateLimits from './plugins/rate-limit.js'
 import { TenantLogController } from './plugins/request-log.js'
 import services, { type ApiConfig } from './plugins/services.js'
 import swagger from './plugins/swagger.js'
+import type { ApiMetrics } from './metrics.js'
 import health from './routes/health.js'
 import posts from './routes/posts/index.js'
 import users from './routes/users/index.js'
@@ -18,6 +19,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** True once the server is shutting down: responses then carry `Connection: close`. */
     draining: boolean
+    /** The process's metrics, or undefined when they are off (no METRICS_PORT). */
+    metrics: ApiMetrics | undefined
   }
 }
 
@@ -29,6 +32,8 @@ export interface AppOptions {
   readonly jwtSecret: string
   /** pino options (see loggerOptions), or false for no logs. */
   readonly logger?: FastifyServerOptions['logger']
+  /** Metrics to record each request in (createApiMetrics); none when omitted. */
+  readonly metrics?: ApiMetrics
 }
 
 /**
@@ -72,6 +77,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     if (app.draining) reply.header('connection', 'close')
     done(null, payload)
   })
+
+  // Metrics off: no hook at all, so they cost nothing.
+  app.decorate('metrics', options.metrics)
+  if (options.metrics) {
+    const metrics = options.metrics
+    app.addHook('onResponse', (request, reply, done) => {
+      metrics.observeRequest(request, reply)
+      done()
+    })
+  }
 
   // JSON only: any other content type is 415 (Fastify also parses text/plain by default).
   app.removeContentTypeParser('text/plain')

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import {
   ConfigError,
   createServices,
@@ -10,6 +11,8 @@ import {
 import { buildApp } from './app.js'
 import { trackConnections } from './connection-drain.js'
 import { loggerOptions } from './logger.js'
+import { createApiMetrics } from './metrics.js'
+import { buildMetricsApp } from './metrics-app.js'
 
 /** How long a shutdown may take before the process exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000
@@ -30,7 +33,8 @@ async function main(): Promise<void> {
 
   let db: Database
   try {
-    db = await openDatabase(config.database)
+    // A name of its own per process: the metrics count this process's connections by it.
+    db = await openDatabase(config.database, { applicationName: `tenantbase-api-${hostname()}-${process.pid}`.slice(0, 63) })
   } catch (error) {
     fail((error as Error).message)
   }
@@ -41,15 +45,32 @@ async function main(): Promise<void> {
     fail(`the database is not migrated (shared schema at version ${current} of ${latest}): run \`pnpm tenantctl migrate\` first`)
   }
 
+  const metrics = config.metrics.port === undefined ? undefined : createApiMetrics({ services, perTenant: config.metrics.perTenant })
   const app = await buildApp({
     services,
     config,
     jwtSecret: await loadOrCreateJwtSecret(config),
     logger: loggerOptions({ level: config.logLevel, pretty: process.stdout.isTTY }),
+    ...(metrics && { metrics }),
   })
+  const metricsApp = metrics && (await buildMetricsApp(metrics))
   const connections = trackConnections(app.server)
-  // Revocations by any process (tenantctl, another API instance) evict this cache.
-  const revocations = await services.apiKeys.listenForRevocations()
+  // Revocations by any process (tenantctl, another API instance) reach this one's caches;
+  // the listener checks that it hears them and says so when it does not (fail closed).
+  let revocations
+  try {
+    revocations = await services.listenForRevocations({
+      listenSql: db.listenSql,
+      onStateChange: ({ state, problem }) => {
+        if (state === 'deaf') app.log.error({ revocations: state }, `${problem}; until then /readyz answers 503 and api keys are not cached`)
+        else if (state === 'hearing') app.log.info({ revocations: state }, 'revocations are heard')
+      },
+    })
+  } catch (error) {
+    await db.close()
+    const listenAt = new URL(config.database.listenUrl)
+    fail(`cannot LISTEN for revocations on ${listenAt.hostname}:${listenAt.port || 5432} (DATABASE_LISTEN_URL, else DATABASE_URL): ${(error as Error).message}`)
+  }
 
   let closing = false
   const shutdown = async (signal: string) => {
@@ -69,7 +90,8 @@ async function main(): Promise<void> {
       app.server.closeIdleConnections = () => {}
       const sweep = setInterval(connections.closeIdleConnections, 100)
       await app.close().finally(() => clearInterval(sweep))
-      await revocations.unlisten().catch(() => {})
+      await metricsApp?.close()
+      await revocations.stop().catch(() => {})
       await db.close()
       process.exit(0)
     } catch (error) {
@@ -85,6 +107,15 @@ async function main(): Promise<void> {
   } catch (error) {
     await db.close()
     fail(`cannot listen on ${config.http.host}:${config.http.port}: ${(error as Error).message}`)
+  }
+  if (metricsApp) {
+    try {
+      await metricsApp.listen({ host: config.http.host, port: config.metrics.port! })
+    } catch (error) {
+      await db.close()
+      fail(`cannot serve metrics on ${config.http.host}:${config.metrics.port}: ${(error as Error).message}`)
+    }
+    app.log.info(`metrics on http://${config.http.host}:${config.metrics.port}/metrics`)
   }
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.http.port

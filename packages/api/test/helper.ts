@@ -67,6 +67,8 @@ export interface LoggedInUser {
   readonly password: string
   readonly accessToken: string
   readonly refreshToken: string
+  /** The login the tokens belong to (the access token's `sid`). */
+  readonly sessionId: string
   /** Headers for a user route: the tenant's api key and the Bearer token. */
   readonly headers: Record<string, string>
 }
@@ -86,6 +88,7 @@ export async function registerAndLogin(app: FastifyInstance, tenant: TestTenant,
     password,
     accessToken: tokens.access_token,
     refreshToken: tokens.refresh_token,
+    sessionId: JSON.parse(Buffer.from(tokens.access_token.split('.')[1], 'base64url').toString()).sid,
     headers: { 'api-key': tenant.key, authorization: `Bearer ${tokens.access_token}` },
   }
 }

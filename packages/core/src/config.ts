@@ -15,6 +15,7 @@ const SWITCH_VALUES = ['true', 'false', '1', '0'] as const
  */
 const EnvSchema = Type.Object({
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_LISTEN_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   POSTGRES_HOST: Type.Optional(Type.String({ minLength: 1 })),
   POSTGRES_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 5432 }),
   POSTGRES_DB: Type.String({ minLength: 1, default: 'tenantbase' }),
@@ -45,6 +46,8 @@ const EnvSchema = Type.Object({
   API_KEY_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 0 }),
   API_KEY_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 100 }),
   CORS_ORIGINS: Type.Optional(Type.String()),
+  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  METRICS_PER_TENANT: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -59,10 +62,16 @@ export interface PoolConfig {
 
 /** Where the database comes from: a server we are given, or the embedded cluster we run. */
 export type DatabaseConfig =
-  | ({ readonly mode: 'external'; readonly url: string } & PoolConfig)
+  | ({
+      readonly mode: 'external'
+      readonly url: string
+      /** Where the connection that LISTENs for revocations goes (DATABASE_LISTEN_URL, else `url`). */
+      readonly listenUrl: string
+    } & PoolConfig)
   | ({
       readonly mode: 'embedded'
       readonly url: string
+      readonly listenUrl: string
       readonly dataDir: string
       readonly port: number
       readonly user: string
@@ -100,6 +109,12 @@ export interface Config {
     readonly loginAttemptWindowSeconds: number
   }
   readonly apiKeyCache: { readonly ttlMs: number; readonly max: number }
+  readonly metrics: {
+    /** The port of the API's own metrics server (`GET /metrics`); undefined: no metrics. */
+    readonly port: number | undefined
+    /** Tenants given series of their own, at most (0: none); the rest are counted as one. */
+    readonly perTenant: number
+  }
 }
 
 interface AjvProblem {
@@ -171,17 +186,22 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   }
   let database: DatabaseConfig
   if (parsed.DATABASE_URL !== undefined) {
-    database = { mode: 'external', url: parsed.DATABASE_URL, ...pool }
+    database = { mode: 'external', url: parsed.DATABASE_URL, listenUrl: parsed.DATABASE_LISTEN_URL ?? parsed.DATABASE_URL, ...pool }
   } else if (parsed.POSTGRES_HOST !== undefined) {
     const auth = `${encodeURIComponent(parsed.POSTGRES_USER)}:${encodeURIComponent(parsed.POSTGRES_PASSWORD)}`
     const url = `postgres://${auth}@${parsed.POSTGRES_HOST}:${parsed.POSTGRES_PORT}/${encodeURIComponent(parsed.POSTGRES_DB)}`
-    database = { mode: 'external', url, ...pool }
+    database = { mode: 'external', url, listenUrl: parsed.DATABASE_LISTEN_URL ?? url, ...pool }
   } else {
     const port = parsed.EMBEDDED_PG_PORT
     const auth = `${encodeURIComponent(parsed.POSTGRES_USER)}:${encodeURIComponent(parsed.POSTGRES_PASSWORD)}`
+    const url = `postgres://${auth}@127.0.0.1:${port}/${encodeURIComponent(parsed.POSTGRES_DB)}`
+    if (parsed.DATABASE_LISTEN_URL !== undefined) {
+      problems.push('DATABASE_LISTEN_URL needs DATABASE_URL or POSTGRES_HOST (the embedded database is listened to directly)')
+    }
     database = {
       mode: 'embedded',
-      url: `postgres://${auth}@127.0.0.1:${port}/${encodeURIComponent(parsed.POSTGRES_DB)}`,
+      url,
+      listenUrl: url,
       ...pool,
       dataDir: path.join(dataDir, 'postgres'),
       port,
@@ -199,6 +219,9 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
     problems.push('JWT_SECRET must be at least 32 bytes long')
   }
   const corsOrigins = parseCorsOrigins(parsed.CORS_ORIGINS, problems)
+  if (parsed.METRICS_PORT !== undefined && parsed.METRICS_PORT === parsed.PORT) {
+    problems.push('METRICS_PORT must differ from PORT (metrics are served apart from the API)')
+  }
   if (problems.length > 0) throw new ConfigError(problems)
 
   const trustProxy = parsed.TRUST_PROXY === 'true' ? true : parsed.TRUST_PROXY === 'false' ? false : parsed.TRUST_PROXY
@@ -227,6 +250,7 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       loginAttemptWindowSeconds: parsed.LOGIN_ATTEMPT_WINDOW_SECONDS,
     },
     apiKeyCache: { ttlMs: parsed.API_KEY_CACHE_TTL_MS, max: parsed.API_KEY_CACHE_MAX },
+    metrics: { port: parsed.METRICS_PORT, perTenant: parsed.METRICS_PER_TENANT },
   })
 }
 

@@ -71,3 +71,13 @@ export class DatabaseUnavailableError extends CoreError {
     super('DATABASE_UNAVAILABLE', message, undefined, options)
   }
 }
+
+/**
+ * This process does not hear revocations (its own NOTIFY did not come back), so it cannot
+ * promise that a revoked key or an ended login stops working everywhere within a second.
+ */
+export class RevocationsNotHeardError extends CoreError {
+  constructor(message: string) {
+    super('REVOCATIONS_NOT_HEARD', message)
+  }
+}

@@ -17,6 +17,7 @@ export {
   ForbiddenError,
   MigrationError,
   DatabaseUnavailableError,
+  RevocationsNotHeardError,
 } from './errors.js'
 
 /** Database: the pool, the embedded cluster, and the tenant scoping helpers. */
@@ -25,6 +26,7 @@ export { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions
 export { isConnectionError, isUndefinedTableError } from './db/pg-errors.js'
 export { schemaOf, inTenantTransaction, type TenantRef } from './db/tenant-scope.js'
 export { pingDatabase } from './db/health.js'
+export { poolConnectionStats, type PoolConnectionStats } from './db/pool-stats.js'
 
 /** All services wired to one pool. */
 export { createServices, type Services, type ServicesOptions } from './services.js'
@@ -46,7 +48,6 @@ export { assertValidSchemaName, schemaNameProblem, suggestSchemaName, MAX_SCHEMA
 export {
   createApiKeyService,
   assertKeyScope,
-  API_KEY_CHANNEL,
   API_KEY_SCOPES,
   type ApiKeyScope,
   type ApiKeyService,
@@ -91,6 +92,19 @@ export {
   type RefreshTokenService,
   type IssuedRefreshToken,
 } from './sessions/refresh-token-service.js'
+
+/** Ended logins, remembered while their access tokens may live. */
+export { createRevokedSessionStore, type RevokedSessionStore } from './sessions/revoked-sessions.js'
+
+/** Revocations to every process: the one channel and its one listener per process. */
+export { REVOCATION_CHANNEL, notifyRevocation, type RevocationKind } from './revocations/revocation-channel.js'
+export {
+  startRevocationListener,
+  type ListenerState,
+  type ListenerStatus,
+  type RevocationListener,
+  type RevocationListenerOptions,
+} from './revocations/revocation-listener.js'
 
 /** The JWT signing secret: JWT_SECRET, or one generated once under the data folder in development. */
 export { loadOrCreateJwtSecret, JWT_SECRET_FILE } from './auth-secret.js'

@@ -7,7 +7,14 @@ import { readMigrations, type MigrationSet } from './migrations/catalog.js'
 import { migrateAll, type MigrateAllOptions, type MigrateAllReport } from './migrations/migrate-all.js'
 import { migrationStatus } from './migrations/migration-status.js'
 import { createPostService } from './posts/post-service.js'
+import {
+  startRevocationListener,
+  type ListenerStatus,
+  type RevocationListener,
+  type RevocationListenerOptions,
+} from './revocations/revocation-listener.js'
 import { createRefreshTokenService } from './sessions/refresh-token-service.js'
+import { createRevokedSessionStore } from './sessions/revoked-sessions.js'
 import { createTenantService } from './tenants/tenant-service.js'
 import { createUserService } from './users/user-service.js'
 
@@ -61,6 +68,55 @@ export async function createServices(options: ServicesOptions) {
     actor,
     ...(config && { cacheTtlMs: config.apiKeyCache.ttlMs, cacheMax: config.apiKeyCache.max }),
   })
+  const revokedSessions = createRevokedSessionStore({ sql })
+  let listener: RevocationListener | undefined
+
+  /**
+   * Starts this process's one listener for revocations (keys, deleted or suspended tenants,
+   * ended logins) and resolves once it knows whether it hears them. While it does not, the key
+   * cache is off and ended logins are read from the database at each probe, so revocations
+   * still take effect within about a second; `revocationStatus()` says so (the API's
+   * /readyz). Optional: without it a process serves from its caches, as the CLI and tests do.
+   */
+  async function listenForRevocations(options: {
+    /** The pool whose connection LISTENs (Database.listenSql); default: the services' pool. */
+    readonly listenSql?: Sql
+    readonly onStateChange?: (status: ListenerStatus) => void
+    /** Probe and poll intervals (tests shorten them). */
+    readonly timing?: Pick<RevocationListenerOptions, 'probeTimeoutMs' | 'probeIntervalMs' | 'deafProbeIntervalMs' | 'deafPollIntervalMs'>
+  } = {}): Promise<RevocationListener> {
+    if (listener) throw new Error('this process already listens for revocations: stop that listener first')
+    const started = await startRevocationListener({
+      notifySql: sql,
+      listenSql: options.listenSql ?? sql,
+      handlers: {
+        key: apiKeys.evictKey,
+        tenant: (id) => apiKeys.evictTenantKeys(Number(id)),
+        session: revokedSessions.rememberFromMessage,
+      },
+      // Messages sent while not listening are lost: forget every cached key and read the
+      // ended logins again.
+      onSubscribed: async () => {
+        apiKeys.setCaching(false)
+        await revokedSessions.reload()
+      },
+      onStateChange: (status) => {
+        apiKeys.setCaching(status.state === 'hearing')
+        options.onStateChange?.(status)
+      },
+      onDeafTick: revokedSessions.reload,
+      ...options.timing,
+    })
+    listener = {
+      ...started,
+      async stop() {
+        listener = undefined
+        await started.stop()
+      },
+    }
+    return listener
+  }
+
   return {
     sql,
     migrations,
@@ -68,8 +124,8 @@ export async function createServices(options: ServicesOptions) {
       sql,
       migrations,
       actor,
-      onTenantDeleted: (id) => apiKeys.evictCachedKeys(`tenant:${id}`),
-      onTenantStateChanged: (id) => apiKeys.evictCachedKeys(`tenant:${id}`),
+      onTenantDeleted: apiKeys.evictTenantKeys,
+      onTenantStateChanged: apiKeys.evictTenantKeys,
     }),
     apiKeys,
     users: createUserService({ sql, ...(config && { bcryptCost: config.auth.bcryptCost }) }),
@@ -77,7 +133,18 @@ export async function createServices(options: ServicesOptions) {
     auditLog: createAuditLog({ sql }),
     /** Citus schema-based sharding: placements, undistributed schemas, live moves. */
     citus: createCitusService({ sql }),
-    refreshTokens: createRefreshTokenService({ sql, ...(config && { ttlSeconds: config.auth.refreshTokenTtlSeconds }) }),
+    refreshTokens: createRefreshTokenService({
+      sql,
+      revokedSessions,
+      ...(config && { ttlSeconds: config.auth.refreshTokenTtlSeconds, accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds }),
+    }),
+    /** Ended logins whose access tokens must be refused (checked on every Bearer request). */
+    revokedSessions,
+    listenForRevocations,
+    /** The listener's state, or undefined when this process does not listen. */
+    revocationStatus: (): ListenerStatus | undefined => listener?.status(),
+    /** Messages heard per kind, or undefined when this process does not listen. */
+    revocationsHeard: () => listener?.heard(),
     /** Every schema's version and pending migrations, from the registry; see {@link migrationStatus}. */
     migrationStatus: () => migrationStatus(sql, migrations),
     /** Shared schema first, then every tenant that is behind; see {@link migrateAll}. The run is audited. */

@@ -9,13 +9,15 @@ export interface AccessTokenClaims {
   readonly sub: string
   /** The tenant id: the token is good only with an api key of this tenant. */
   readonly tid: number
+  /** The login (refresh token family) it belongs to: refused once that login ends. */
+  readonly sid: string
   readonly iat: number
   readonly exp: number
 }
 
 declare module '@fastify/jwt' {
   interface FastifyJWT {
-    payload: { sub: string; tid: number }
+    payload: { sub: string; tid: number; sid: string }
     user: AccessTokenClaims
   }
 }
@@ -29,8 +31,8 @@ declare module 'fastify' {
     requireApiKey(request: FastifyRequest): Promise<void>
     /** preHandler hook: verifies the Bearer token against `request.tenant`, sets `request.userId`, or 401. */
     requireUser(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
-    /** A signed access token for a user of a tenant. */
-    signAccessToken(userId: number, tenant: ResolvedTenant): string
+    /** A signed access token for a user of a tenant, belonging to the login `sessionId`. */
+    signAccessToken(userId: number, tenant: ResolvedTenant, sessionId: string): string
   }
 }
 
@@ -46,11 +48,19 @@ const VERIFIED_TOKENS_MAX = 10_000
 interface VerifiedToken {
   readonly userId: number
   readonly tenantId: number
+  readonly sessionId: string
   readonly expiresAtMs: number
 }
 
 function tokenRejected(): AuthenticationError {
   return new AuthenticationError('invalid or expired access token', 'INVALID_ACCESS_TOKEN')
+}
+
+function sessionEnded(): AuthenticationError {
+  return new AuthenticationError(
+    'the login of this access token has ended (logged out, or its refresh token was reused): log in again',
+    'ACCESS_TOKEN_REVOKED',
+  )
 }
 
 export default fp(
@@ -61,7 +71,7 @@ export default fp(
       secret: options.jwtSecret,
       sign: { algorithm: 'HS256', expiresIn: `${options.accessTokenTtlSeconds}s` },
       // Verified tokens are cached here, by their text (see verifyToken), not by fast-jwt.
-      verify: { algorithms: ['HS256'], requiredClaims: ['sub', 'tid', 'exp', 'iat'] },
+      verify: { algorithms: ['HS256'], requiredClaims: ['sub', 'tid', 'sid', 'exp', 'iat'] },
     })
 
     app.decorate('requireApiKey', async function requireApiKey(request: FastifyRequest) {
@@ -80,6 +90,7 @@ export default fp(
     // kept are signed with JWT_SECRET, which this process holds anyway, and expire within
     // ACCESS_TOKEN_TTL_SECONDS. Oldest first out once full.
     const verifiedTokens = new Map<string, VerifiedToken>()
+    const revokedSessions = app.services.revokedSessions
 
     function verifyToken(token: string): VerifiedToken {
       const cached = verifiedTokens.get(token)
@@ -97,8 +108,8 @@ export default fp(
         throw tokenRejected()
       }
       const userId = /^[1-9][0-9]{0,15}$/.test(String(claims.sub)) ? Number(claims.sub) : NaN
-      if (!Number.isSafeInteger(userId) || !Number.isSafeInteger(claims.tid)) throw tokenRejected()
-      const verified = { userId, tenantId: claims.tid, expiresAtMs: claims.exp * 1000 }
+      if (!Number.isSafeInteger(userId) || !Number.isSafeInteger(claims.tid) || typeof claims.sid !== 'string') throw tokenRejected()
+      const verified = { userId, tenantId: claims.tid, sessionId: claims.sid, expiresAtMs: claims.exp * 1000 }
       if (verifiedTokens.size >= VERIFIED_TOKENS_MAX) verifiedTokens.delete(verifiedTokens.keys().next().value!)
       verifiedTokens.set(token, verified)
       return verified
@@ -119,6 +130,9 @@ export default fp(
       if (token.tenantId !== tenant.id) {
         throw new AuthenticationError("this token belongs to another tenant's login", 'TOKEN_TENANT_MISMATCH')
       }
+      // NOTE: one Map lookup (none while no login has ended): logout and a reused refresh
+      // token end a login here at once, and in every other process by NOTIFY.
+      if (revokedSessions.isRevoked(token.sessionId)) throw sessionEnded()
       return token.userId
     }
 
@@ -133,8 +147,8 @@ export default fp(
       done()
     })
 
-    app.decorate('signAccessToken', function signAccessToken(userId: number, tenant: ResolvedTenant) {
-      return app.jwt.sign({ sub: String(userId), tid: tenant.id })
+    app.decorate('signAccessToken', function signAccessToken(userId: number, tenant: ResolvedTenant, sessionId: string) {
+      return app.jwt.sign({ sub: String(userId), tid: tenant.id, sid: sessionId })
     })
   },
   { name: 'auth', dependencies: ['services'] },

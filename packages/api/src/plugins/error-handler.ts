@@ -9,6 +9,7 @@ import {
   DatabaseUnavailableError,
   ForbiddenError,
   NotFoundError,
+  RevocationsNotHeardError,
   ValidationError,
   isConnectionError,
   isUndefinedTableError,
@@ -24,6 +25,7 @@ const CORE_STATUS: [new (...args: never[]) => CoreError, number][] = [
   [NotFoundError, 404],
   [ConflictError, 409],
   [DatabaseUnavailableError, 503],
+  [RevocationsNotHeardError, 503],
 ]
 
 /**
@@ -105,7 +107,7 @@ async function tenantWasDeleted(app: FastifyInstance, request: FastifyRequest, e
     () => true,
     (lookup: unknown) => !(lookup instanceof NotFoundError),
   )
-  if (!exists) app.services.apiKeys.evictCachedKeys(`tenant:${tenant.id}`)
+  if (!exists) app.services.apiKeys.evictTenantKeys(tenant.id)
   return !exists
 }
 

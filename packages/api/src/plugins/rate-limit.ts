@@ -40,7 +40,10 @@ export default fp(
       // After the api key is resolved and the body validated: the tenant is part of the key.
       hook: 'preHandler',
       addHeadersOnExceeding: { 'x-ratelimit-limit': false, 'x-ratelimit-remaining': false, 'x-ratelimit-reset': false },
-      errorResponseBuilder: (_request, context) => new TooManyRequestsError(context.ttl / 1000),
+      errorResponseBuilder: (_request, context) => {
+        app.metrics?.countRefusal('login_attempts')
+        return new TooManyRequestsError(context.ttl / 1000)
+      },
     })
 
     app.decorate('loginAttemptLimit', {
@@ -71,6 +74,7 @@ export default fp(
             // costs little, but a client that ignores it sends the next one at once: measured
             // (noisy-neighbour stress test), instant 429s kept the process as busy as serving.
             // Held, each of that client's connections costs a timer until the window resets.
+            app.metrics?.countRefusal('api_key')
             await new Promise((resolve) => setTimeout(resolve, Math.min(status.ttl, MAX_REFUSAL_DELAY_MS)))
             throw new TooManyRequestsError(status.ttlInSeconds, 'too many requests for this api key, try again later', 'TOO_MANY_REQUESTS')
           }
@@ -88,7 +92,10 @@ export default fp(
     app.decorate('loginFailures', {
       async check(request: FastifyRequest) {
         const status = await failures(request, { increment: false })
-        if (!status.isAllowed && status.remaining <= 0) throw new TooManyRequestsError(status.ttlInSeconds)
+        if (!status.isAllowed && status.remaining <= 0) {
+          app.metrics?.countRefusal('login_failures')
+          throw new TooManyRequestsError(status.ttlInSeconds)
+        }
       },
       async recordFailure(request: FastifyRequest) {
         await failures(request)

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { pingDatabase } from '@tenantbase/core'
+import { pingDatabase, RevocationsNotHeardError } from '@tenantbase/core'
 import { NO_SECURITY } from '../schemas/common.js'
 import { errorResponses, TRANSPORT_ERRORS } from '../schemas/errors.js'
 
@@ -22,12 +22,17 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       tags: ['health'],
       operationId: 'checkReadiness',
-      summary: 'The database answers a real query (503 within 2 s when it does not)',
+      summary: 'The database answers a real query, and this process hears revocations',
+      description:
+        '503 `DATABASE_UNAVAILABLE` within 2 s when the database does not answer; 503 `REVOCATIONS_NOT_HEARD` while this ' +
+        'process does not hear its own NOTIFY (LISTEN behind a transaction-mode pooler: set DATABASE_LISTEN_URL).',
       security: NO_SECURITY,
-      response: { 200: Status, ...errorResponses([...TRANSPORT_ERRORS, 'DATABASE_UNAVAILABLE'], { asRange: true }) },
+      response: { 200: Status, ...errorResponses([...TRANSPORT_ERRORS, 'DATABASE_UNAVAILABLE', 'REVOCATIONS_NOT_HEARD'], { asRange: true }) },
     },
     handler: async () => {
       await pingDatabase(app.services.sql, 2000)
+      const revocations = app.services.revocationStatus()
+      if (revocations?.state === 'deaf') throw new RevocationsNotHeardError(revocations.problem ?? 'revocations are not heard')
       return { status: 'ready' }
     },
   })

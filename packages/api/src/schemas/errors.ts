@@ -60,6 +60,11 @@ export const API_ERRORS = {
     when: "a valid access token sent with another tenant's api key",
     example: "this token belongs to another tenant's login",
   },
+  ACCESS_TOKEN_REVOKED: {
+    status: 401,
+    when: "the access token's login has ended: logged out, or its refresh token was reused",
+    example: 'the login of this access token has ended (logged out, or its refresh token was reused): log in again',
+  },
   INVALID_CREDENTIALS: { status: 401, when: 'an unknown email or a wrong password (never says which)', example: 'invalid email or password' },
   INVALID_REFRESH_TOKEN: {
     status: 401,
@@ -105,6 +110,13 @@ export const API_ERRORS = {
     when: 'PostgreSQL cannot be reached',
     example: 'the database is unavailable, try again later',
   },
+  REVOCATIONS_NOT_HEARD: {
+    status: 503,
+    when: '`/readyz` only: this process does not hear its own NOTIFY (LISTEN behind a transaction-mode pooler: set `DATABASE_LISTEN_URL`)',
+    example:
+      'this process does not hear its own NOTIFY on tenantbase_revocations, so revoked keys and ended logins may keep working here: ' +
+      'LISTEN does not survive a transaction-mode pooler (PgBouncer). Set DATABASE_LISTEN_URL to a direct connection to PostgreSQL (or a session-mode pool)',
+  },
 } as const satisfies Record<string, ApiError>
 export type ApiErrorCode = keyof typeof API_ERRORS
 
@@ -124,6 +136,7 @@ export const USER_ERRORS = [
   'MISSING_ACCESS_TOKEN',
   'INVALID_ACCESS_TOKEN',
   'TOKEN_TENANT_MISMATCH',
+  'ACCESS_TOKEN_REVOKED',
 ] as const satisfies ApiErrorCode[]
 /** Routes that need a user and write. */
 export const WRITE_USER_ERRORS = [...USER_ERRORS, 'INSUFFICIENT_SCOPE'] as const satisfies ApiErrorCode[]

@@ -6,7 +6,7 @@ import { assertError, b64, buildTestApp, forgeJwt, JWT_SECRET, makeTenant, regis
 
 t.test('access tokens: HS256 pinned, signature, expiry, claims', async (t) => {
   const { app, tenant, user, now, me } = await tokenTestSetup(t)
-  const good = { sub: String(user.id), tid: tenant.id, iat: now, exp: now + 600 }
+  const good = { sub: String(user.id), tid: tenant.id, sid: user.sessionId, iat: now, exp: now + 600 }
 
   const forged = await me(forgeJwt({ alg: 'HS256', typ: 'JWT' }, good))
   t.equal(forged.statusCode, 200, 'a well-formed HS256 token of the secret is accepted (the forge is right)')
@@ -18,8 +18,10 @@ t.test('access tokens: HS256 pinned, signature, expiry, claims', async (t) => {
     ['HS512 with the right secret', forgeJwt({ alg: 'HS512', typ: 'JWT' }, good, JWT_SECRET, 'sha512')],
     ['wrong secret', forgeJwt({ alg: 'HS256', typ: 'JWT' }, good, 'another-secret-of-at-least-32-bytes!!')],
     ['expired', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...good, iat: now - 1000, exp: now - 10 })],
-    ['no exp', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: good.sub, tid: good.tid, iat: now })],
-    ['no tid', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: good.sub, iat: now, exp: now + 600 })],
+    ['no exp', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: good.sub, tid: good.tid, sid: good.sid, iat: now })],
+    ['no tid', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: good.sub, sid: good.sid, iat: now, exp: now + 600 })],
+    ['no sid (a token of no login)', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: good.sub, tid: good.tid, iat: now, exp: now + 600 })],
+    ['sid not a string', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...good, sid: 42 })],
     ['tid as a string', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...good, tid: String(tenant.id) })],
     ['sub not an id', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...good, sub: 'admin' })],
     ['sub of no user', forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...good, sub: '999999' })],
@@ -49,7 +51,7 @@ t.test('the token lifetime is configurable', async (t) => {
 
 t.test('a token verified and cached is refused once its exp passes', async (t) => {
   const { tenant, user, now, me } = await tokenTestSetup(t)
-  const token = forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: String(user.id), tid: tenant.id, iat: now, exp: now + 2 })
+  const token = forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: String(user.id), tid: tenant.id, sid: user.sessionId, iat: now, exp: now + 2 })
   t.equal((await me(token)).statusCode, 200, 'valid: verified, now cached')
   t.equal((await me(token)).statusCode, 200, 'valid: from the cache')
   // The cache is keyed by the token's exact text: a token one character away is verified afresh.

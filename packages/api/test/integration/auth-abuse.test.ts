@@ -16,7 +16,7 @@ import { assertError, b64, buildTestApp, forgeJwt, JWT_SECRET, makeTenant, regis
 
 t.test('tokens announcing a foreign (asymmetric) algorithm are 401', async (t) => {
   const { tenant, user, now, me } = await tokenTestSetup(t)
-  const claims = { sub: String(user.id), tid: tenant.id, iat: now, exp: now + 600 }
+  const claims = { sub: String(user.id), tid: tenant.id, sid: user.sessionId, iat: now, exp: now + 600 }
 
   // Positive control: the same forge with HS256 and the secret is accepted, so each 401
   // below is the algorithm's doing, not a malformed token.
@@ -54,8 +54,8 @@ t.test("a deleted tenant's keys and tokens are refused on the next request", asy
   const ctx = await setupDatabase(t)
   const app = await buildTestApp(t, ctx)
   // As server.ts does: this process's key cache hears revocations.
-  const revocations = await ctx.services.apiKeys.listenForRevocations()
-  t.teardown(() => revocations.unlisten())
+  const revocations = await ctx.services.listenForRevocations()
+  t.teardown(() => revocations.stop())
   const doomed = await makeTenant(ctx.services, 'doomed')
   const survivor = await makeTenant(ctx.services, 'survivor')
   const second = await ctx.services.apiKeys.issueApiKey(doomed, { name: 'second' })

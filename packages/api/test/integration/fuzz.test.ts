@@ -225,8 +225,9 @@ async function snapshot(ctx: TestContext, fixture: Fixture): Promise<string> {
   const parts: string[] = []
   const [shared] = await sql`
     select (select md5(coalesce(string_agg(t::text, ',' order by id), '')) from public.tenants t) as tenants,
-      (select md5(coalesce(string_agg(concat_ws('|', id, tenant_id, prefix, name, expires_at, revoked_at), ',' order by id), '')) from public.api_keys) as keys`
-  parts.push(shared!.tenants, shared!.keys)
+      (select md5(coalesce(string_agg(concat_ws('|', id, tenant_id, prefix, name, expires_at, revoked_at), ',' order by id), '')) from public.api_keys) as keys,
+      (select md5(coalesce(string_agg(s::text, ',' order by family_id), '')) from public.revoked_sessions s) as ended_logins`
+  parts.push(shared!.tenants, shared!.keys, shared!.endedLogins)
   for (const tenant of [fixture.a, fixture.b]) {
     const schema = sql(tenant.schemaName)
     const [row] = await sql`
@@ -266,7 +267,10 @@ t.test('every route, fuzzed: no 5xx, one error shape, nothing written by a rejec
     postIds.push((await app.inject({ method: 'POST', url: '/api/posts/', headers: bob.headers, payload: { title: `b${i}`, body: 'b' } })).json().id)
   }
   const fixture: Fixture = { a, b, ann, bob, postIds }
-  let refreshToken = ann.refreshToken
+  // The refresh token the fuzz refreshes and logs out with belongs to a login of its own:
+  // ending it must not end the login whose access token the Bearer routes are sent with.
+  const juggled = await app.inject({ method: 'POST', url: '/api/users/login/', headers: { 'api-key': a.key }, payload: { email: ann.email, password: ann.password } })
+  let refreshToken = juggled.json().refresh_token as string
 
   const statuses = new Map<number, number>()
   let sent = 0

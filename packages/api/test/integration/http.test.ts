@@ -1,5 +1,6 @@
 import t from 'tap'
 import { createPool, createServices } from '@tenantbase/core'
+import { createTestDatabase } from '@tenantbase/core/testing'
 import { buildApp } from '../../src/app.js'
 import { assertError, buildTestApp, JWT_SECRET, makeTenant, registerAndLogin, setupDatabase, testConfig } from '../helper.js'
 
@@ -43,6 +44,26 @@ t.test('healthz and readyz need no api key; readyz runs a real query', async (t)
   const ready = await app.inject({ url: '/readyz' })
   t.equal(ready.statusCode, 200)
   t.same(ready.json(), { status: 'ready' })
+})
+
+t.test('readyz is 503 REVOCATIONS_NOT_HEARD while this process does not hear its own NOTIFY', async (t) => {
+  const ctx = await setupDatabase(t)
+  const app = await buildTestApp(t, ctx)
+  // LISTEN on another database of the same server hears nothing sent here, as LISTEN
+  // behind a transaction-mode pooler.
+  const elsewhere = await createTestDatabase({ poolMax: 1 })
+  t.teardown(() => elsewhere.drop())
+  const listener = await ctx.services.listenForRevocations({ listenSql: elsewhere.sql, timing: { probeTimeoutMs: 300 } })
+  const ready = await app.inject({ url: '/readyz' })
+  assertError(t, ready, 503, 'REVOCATIONS_NOT_HEARD')
+  t.match(ready.json().message, /DATABASE_LISTEN_URL/, 'it names the fix')
+  t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'alive all the same')
+
+  await t.rejects(ctx.services.listenForRevocations(), /already listens/, 'one listener per process')
+  await listener.stop()
+  const hearing = await ctx.services.listenForRevocations()
+  t.teardown(() => hearing.stop())
+  t.equal((await app.inject({ url: '/readyz' })).statusCode, 200, 'ready once it listens where it hears')
 })
 
 t.test('readyz is 503 when the database is unreachable, health stays 200', async (t) => {

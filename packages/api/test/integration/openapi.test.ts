@@ -145,7 +145,7 @@ t.test('the OpenAPI document is lint-clean and its error examples are true', asy
 
   const codesOf = (path: string, method: string, status: string) =>
     Object.keys(doc.paths[path][method].responses[status]?.content['application/json'].examples ?? {}).sort()
-  t.same(codesOf('/readyz', 'get', '503'), ['DATABASE_UNAVAILABLE'])
+  t.same(codesOf('/readyz', 'get', '503'), ['DATABASE_UNAVAILABLE', 'REVOCATIONS_NOT_HEARD'])
   t.same(codesOf('/api/users/login/', 'post', '429'), ['TOO_MANY_LOGIN_ATTEMPTS', 'TOO_MANY_REQUESTS'])
   t.same(codesOf('/api/users/login/', 'post', '401'), ['INVALID_API_KEY', 'INVALID_CREDENTIALS', 'MISSING_API_KEY'])
   t.same(codesOf('/api/users/register/', 'post', '409'), ['EMAIL_TAKEN'])
@@ -155,7 +155,7 @@ t.test('the OpenAPI document is lint-clean and its error examples are true', asy
   t.same(codesOf('/api/posts/{id}/', 'put', '403'), ['INSUFFICIENT_SCOPE', 'NOT_POST_AUTHOR', 'TENANT_SUSPENDED'])
   t.same(codesOf('/api/posts/{id}/', 'get', '403'), ['TENANT_SUSPENDED'], 'a reading route: no scope refusal')
   t.same(codesOf('/api/posts/{id}/', 'delete', '404'), ['POST_NOT_FOUND'])
-  t.same(codesOf('/api/users/me/', 'get', '401'), ['INVALID_ACCESS_TOKEN', 'INVALID_API_KEY', 'MISSING_ACCESS_TOKEN', 'MISSING_API_KEY', 'TOKEN_TENANT_MISMATCH'])
+  t.same(codesOf('/api/users/me/', 'get', '401'), ['ACCESS_TOKEN_REVOKED', 'INVALID_ACCESS_TOKEN', 'INVALID_API_KEY', 'MISSING_ACCESS_TOKEN', 'MISSING_API_KEY', 'TOKEN_TENANT_MISMATCH'])
   t.notOk(doc.paths['/api/users/me/'].get.responses['400'], 'a route without input documents no 400')
   t.notOk(doc.paths['/api/posts/{id}/'].get.responses['415'], 'a route without a body documents no 415')
 })

@@ -16,10 +16,10 @@ interface RunningServer {
   readonly exited: Promise<number | null>
 }
 
-function startServer(databaseUrl: string): RunningServer {
+function startServer(databaseUrl: string, extraEnv: Record<string, string> = {}): RunningServer {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: packageDir,
-    env: { ...process.env, DATABASE_URL: databaseUrl, JWT_SECRET, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'debug', BCRYPT_COST: '10' },
+    env: { ...process.env, DATABASE_URL: databaseUrl, JWT_SECRET, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'debug', BCRYPT_COST: '10', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: Record<string, unknown>[] = []
@@ -109,6 +109,15 @@ t.test('on a database that is not migrated it exits 1, saying to run tenantctl m
   const server = startServer(db.url)
   t.equal(await server.exited, 1)
   t.match(server.stderr(), /pnpm tenantctl migrate/)
+})
+
+t.test('with a DATABASE_LISTEN_URL nothing answers on, it exits 1 naming it, without its password', async (t) => {
+  const ctx = await setupDatabase(t)
+  const server = startServer(ctx.db.url, { DATABASE_LISTEN_URL: 'postgres://u:hunter2-secret@127.0.0.1:1/x' })
+  t.equal(await server.exited, 1)
+  t.match(server.stderr(), /cannot LISTEN for revocations on 127\.0\.0\.1:1 \(DATABASE_LISTEN_URL/)
+  t.notMatch(server.stderr(), /hunter2/, 'the password is not printed')
+  t.notMatch(server.stderr(), /\n\s+at /, 'no stack trace')
 })
 
 t.test('without JWT_SECRET on an external database it refuses to start', async (t) => {

@@ -59,7 +59,7 @@ t.test('users: register, login, me, refresh, logout', async (t) => {
     assertError(t, await app.inject({ url: '/api/users/me/', headers: { authorization: `Bearer ${pair.access_token}` } }), 401, 'MISSING_API_KEY')
   })
 
-  t.test('refresh rotates; reuse revokes the family; logout revokes', async (t) => {
+  t.test('refresh rotates; reuse revokes the family and its access tokens; logout revokes them too', async (t) => {
     const user = await registerAndLogin(app, tenant, 'dee')
     const refresh = (token: string) => app.inject({ method: 'POST', url: '/api/users/token/refresh/', headers: key, payload: { refresh_token: token } })
     const first = await refresh(user.refreshToken)
@@ -72,12 +72,24 @@ t.test('users: register, login, me, refresh, logout', async (t) => {
 
     assertError(t, await refresh(user.refreshToken), 401, 'INVALID_REFRESH_TOKEN')
     assertError(t, await refresh(pair.refresh_token), 401, 'INVALID_REFRESH_TOKEN')
+    const meWith = (accessToken: string) => app.inject({ url: '/api/users/me/', headers: { ...key, authorization: `Bearer ${accessToken}` } })
+    for (const accessToken of [user.accessToken, pair.access_token]) {
+      assertError(t, await meWith(accessToken), 401, 'ACCESS_TOKEN_REVOKED')
+    }
 
     const again = await app.inject({ method: 'POST', url: '/api/users/login/', headers: key, payload: { email: user.email, password: user.password } })
     const token = again.json().refresh_token
+    const other = await app.inject({ method: 'POST', url: '/api/users/login/', headers: key, payload: { email: user.email, password: user.password } })
+    t.equal((await meWith(again.json().access_token)).statusCode, 200, 'the access token works before logout')
     const logout = await app.inject({ method: 'POST', url: '/api/users/logout/', headers: key, payload: { refresh_token: token } })
     t.equal(logout.statusCode, 204)
     t.equal(logout.body, '')
+    const afterLogout = await meWith(again.json().access_token)
+    assertError(t, afterLogout, 401, 'ACCESS_TOKEN_REVOKED')
+    t.match(afterLogout.json().message, /login of this access token has ended/)
+    t.equal((await meWith(other.json().access_token)).statusCode, 200, "the user's other login is untouched")
+    const posts = await app.inject({ url: '/api/posts/', headers: { ...key, authorization: `Bearer ${again.json().access_token}` } })
+    assertError(t, posts, 401, 'ACCESS_TOKEN_REVOKED')
     assertError(t, await refresh(token), 401)
     assertError(t, await app.inject({ method: 'POST', url: '/api/users/logout/', headers: key, payload: { refresh_token: token } }), 401)
     assertError(t, await app.inject({ method: 'POST', url: '/api/users/logout/', headers: key, payload: { refresh_token: 'garbage' } }), 401)

@@ -3,6 +3,7 @@ import type { Sql, TransactionSql } from '../db/connect.js'
 import type { TenantRef } from '../db/tenant-scope.js'
 import { recordAuditEvent } from '../audit/audit-log.js'
 import { AuthenticationError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js'
+import { notifyRevocation } from '../revocations/revocation-channel.js'
 import type { Tenant } from '../tenants/tenant-service.js'
 import { digestApiKey, digestsEqual, generateApiKey, isApiKeyPrefix, parseApiKey } from './key-format.js'
 
@@ -68,9 +69,6 @@ export interface ApiKeyServiceOptions {
   /** Who issues, rotates and revokes keys through this service, for the audit log. */
   readonly actor?: string
 }
-
-/** The PostgreSQL channel carrying revocations (and tenant state changes) to every process's cache. */
-export const API_KEY_CHANNEL = 'tenantbase_api_keys'
 
 interface CachedKey {
   readonly digest: Buffer
@@ -161,14 +159,33 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
       : undefined
   const lastUsedWrites = new LRUCache<number, number>({ max: Math.max(options.cacheMax ?? 10_000, 1000) })
 
-  /** `key:<prefix>` forgets one key, `tenant:<id>` every key of a tenant, anything else all. */
-  function evict(message: string): void {
+  // NOTE: off while this process does not hear revocations (revocation-listener.ts): a
+  // key is then looked up on every request, so a revocation still takes effect at once.
+  let caching = true
+  // NOTE: bumped by every eviction. A lookup whose row was read before a revocation
+  // committed, and whose answer arrives after its NOTIFY, must not put the revoked key
+  // back into the cache: a lookup caches only if no eviction happened while it ran.
+  let evictions = 0
+  const counts = { hits: 0, misses: 0 }
+
+  /** Forgets one key (revoked or rotated). */
+  function evictKey(prefix: string): void {
+    evictions++
+    cache?.delete(prefix)
+  }
+
+  /** Forgets every key of a tenant (deleted, suspended or resumed). */
+  function evictTenantKeys(tenantId: number): void {
+    evictions++
     if (!cache) return
-    if (message.startsWith('key:')) cache.delete(message.slice(4))
-    else if (message.startsWith('tenant:')) {
-      const tenantId = Number(message.slice(7))
-      for (const [prefix, entry] of cache.entries()) if (entry.tenant.id === tenantId) cache.delete(prefix)
-    } else cache.clear()
+    for (const [prefix, entry] of cache.entries()) if (entry.tenant.id === tenantId) cache.delete(prefix)
+  }
+
+  /** Turns the cache off (emptying it) or back on. */
+  function setCaching(enabled: boolean): void {
+    evictions++
+    caching = enabled
+    if (!enabled) cache?.clear()
   }
 
   function touch(keyId: number): void {
@@ -211,7 +228,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
       const [revoked] = await tx<(ApiKeyInfo & { tenantId: number; newlyRevoked: boolean })[]>`
         update public.api_keys set revoked_at = coalesce(revoked_at, now()) where prefix = ${prefix}
         returning ${tx.unsafe(KEY_COLUMNS)}, tenant_id, revoked_at = now() as newly_revoked`
-      if (revoked) await tx`select pg_notify(${API_KEY_CHANNEL}, ${'key:' + prefix})`
+      if (revoked) await notifyRevocation(tx, 'key', prefix)
       if (revoked?.newlyRevoked) {
         await recordAuditEvent(tx, actor, {
           action: 'key.revoke',
@@ -224,7 +241,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
       return revoked
     })
     if (!row) throw new NotFoundError(`no api key with prefix ${prefix}`, 'API_KEY_NOT_FOUND')
-    evict(`key:${prefix}`)
+    evictKey(prefix)
     const { tenantId: _tenantId, newlyRevoked: _newlyRevoked, ...key } = row
     return key
   }
@@ -277,7 +294,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
               set expires_at = least(expires_at, now() + ${graceMs} * interval '1 millisecond'), rotated_to = ${issued.prefix}
               where prefix = ${prefix}
               returning ${tx.unsafe(KEY_COLUMNS)}`
-      await tx`select pg_notify(${API_KEY_CHANNEL}, ${'key:' + prefix})`
+      await notifyRevocation(tx, 'key', prefix)
       await recordAuditEvent(tx, actor, {
         action: 'key.rotate',
         tenantId: old.tenantId,
@@ -287,7 +304,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
       })
       return { old: updated!, issued }
     })
-    evict(`key:${prefix}`)
+    evictKey(prefix)
     return rotated
   }
 
@@ -305,8 +322,9 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
     if (prefix === undefined) throw rejected()
     const digest = digestApiKey(key as string)
 
-    const cached = cache?.get(prefix)
+    const cached = caching ? cache?.get(prefix) : undefined
     if (cached) {
+      counts.hits++
       if (!digestsEqual(cached.digest, digest)) throw rejected()
       if (cached.expiresAt !== null && cached.expiresAt <= Date.now()) {
         cache?.delete(prefix)
@@ -317,6 +335,8 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
       return cached.tenant
     }
 
+    counts.misses++
+    const evictionsBefore = evictions
     const [row] = await sql<
       {
         keyId: number
@@ -344,22 +364,24 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
       row.suspendedAt === null
         ? null
         : `this tenant is suspended${row.suspensionReasonPublic && row.suspensionReason ? `: ${row.suspensionReason}` : ''}`
-    cache?.set(prefix, { digest, keyId: row.keyId, expiresAt: row.expiresAt?.getTime() ?? null, tenant, suspended: suspension })
+    if (caching && evictions === evictionsBefore) cache?.set(prefix, { digest, keyId: row.keyId, expiresAt: row.expiresAt?.getTime() ?? null, tenant, suspended: suspension })
     if (suspension !== null) throw suspended(suspension)
     touch(row.keyId)
     return tenant
   }
 
-  /**
-   * Subscribes this process's cache to revocations from every other process. On each
-   * (re)connection the cache is cleared, since notifications sent while disconnected are lost.
-   */
-  async function listenForRevocations(): Promise<{ unlisten(): Promise<void> }> {
-    const subscription = await sql.listen(API_KEY_CHANNEL, evict, () => cache?.clear())
-    return { unlisten: () => subscription.unlisten() }
+  return {
+    issueApiKey,
+    listApiKeys,
+    rotateApiKey,
+    revokeApiKey,
+    resolveApiKey,
+    evictKey,
+    evictTenantKeys,
+    setCaching,
+    /** Lookups answered from the cache and from the database since start, for metrics. */
+    cacheCounts: (): Readonly<typeof counts> => ({ ...counts }),
   }
-
-  return { issueApiKey, listApiKeys, rotateApiKey, revokeApiKey, resolveApiKey, listenForRevocations, evictCachedKeys: evict }
 }
 
 export type ApiKeyService = ReturnType<typeof createApiKeyService>

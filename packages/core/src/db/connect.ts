@@ -9,6 +9,12 @@ export type TransactionSql = postgres.TransactionSql<{ bigint: number }>
 
 export interface Database {
   readonly sql: Sql
+  /**
+   * The pool whose dedicated connection LISTENs for revocations: on DATABASE_LISTEN_URL
+   * (a direct connection, past a transaction-mode pooler), else the same server as `sql`.
+   * It connects only if something listens.
+   */
+  readonly listenSql: Sql
   /** The URL the pool connects to (the embedded cluster's when embedded). */
   readonly url: string
   /** Closes the pool and, if this process started the embedded cluster, stops it. */
@@ -23,6 +29,11 @@ export interface PoolOptions {
   readonly maxLifetimeSeconds?: number
   /** Called for each server notice instead of printing it. */
   readonly onNotice?: (notice: postgres.Notice) => void
+  /**
+   * The connections' application_name (default `tenantbase`); one of its own per process
+   * lets poolConnectionStats count this process's connections.
+   */
+  readonly applicationName?: string
 }
 
 /** Seconds a pooled connection lives, unless configured (DB_CONNECTION_MAX_LIFETIME_SECONDS). */
@@ -63,7 +74,7 @@ export function createPool(url: string, options: PoolOptions = {}): Sql {
     backoff: reconnectDelaySeconds,
     idle_timeout: 60,
     onnotice: options.onNotice ?? (() => {}),
-    connection: { application_name: 'tenantbase' },
+    connection: { application_name: options.applicationName ?? 'tenantbase' },
     transform: { column: { from: postgres.toCamel } },
     types: {
       bigint: {
@@ -98,10 +109,15 @@ export async function openDatabase(config: DatabaseConfig, options: PoolOptions 
     await cluster?.stop()
     throw new DatabaseUnavailableError(`cannot reach PostgreSQL: ${(error as Error).message}`, { cause: error })
   }
+  const listenUrl = cluster ? url : config.listenUrl
+  // NOTE: only LISTEN runs there, and it is not a prepared statement.
+  const listenSql = createPool(listenUrl, { ...options, max: 1, prepare: false })
   return {
     sql,
+    listenSql,
     url,
     async close() {
+      await listenSql.end({ timeout: 1 })
       await sql.end({ timeout: 5 })
       await cluster?.stop()
     },

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { Sql, TransactionSql } from '../db/connect.js'
 import { schemaOf, type TenantRef } from '../db/tenant-scope.js'
 import { AuthenticationError, ValidationError } from '../errors.js'
+import { recordRevokedSession, type RevokedSessionStore } from './revoked-sessions.js'
 
 /** A refresh token as handed to a client: `token` is shown once and only its digest is stored. */
 export interface IssuedRefreshToken {
@@ -15,6 +16,10 @@ export interface RefreshTokenServiceOptions {
   readonly sql: Sql
   /** Lifetime of each token of a family, in seconds (default 30 days). */
   readonly ttlSeconds?: number
+  /** The access token lifetime (default 900 s): an ended login is remembered that long. */
+  readonly accessTokenTtlSeconds?: number
+  /** This process's set of ended logins, told at once of each one ended here. */
+  readonly revokedSessions?: RevokedSessionStore
 }
 
 /** `rt_` and 256 bits from the CSPRNG, base64url. */
@@ -29,6 +34,12 @@ export function digestRefreshToken(token: string): Buffer {
   return createHash('sha256').update(token).digest()
 }
 
+/** A login ended by a transaction: remembered locally once it commits. */
+interface EndedSession {
+  readonly familyId: string
+  readonly untilMs: number
+}
+
 function rejected(): AuthenticationError {
   return new AuthenticationError('invalid or expired refresh token', 'INVALID_REFRESH_TOKEN')
 }
@@ -38,7 +49,12 @@ function rejected(): AuthenticationError {
  * each refresh rotates the token (the old one stops working), and presenting an already
  * rotated token, the sign of a stolen token replayed, revokes the whole family.
  */
-export function createRefreshTokenService({ sql, ttlSeconds = 2_592_000 }: RefreshTokenServiceOptions) {
+export function createRefreshTokenService({
+  sql,
+  ttlSeconds = 2_592_000,
+  accessTokenTtlSeconds = 900,
+  revokedSessions,
+}: RefreshTokenServiceOptions) {
   if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
     throw new ValidationError('refresh token lifetime must be a positive number of seconds', 'INVALID_TOKEN_TTL')
   }
@@ -71,34 +87,50 @@ export function createRefreshTokenService({ sql, ttlSeconds = 2_592_000 }: Refre
         update ${schema}.refresh_tokens set rotated_at = now()
         where token_hash = ${digest} and rotated_at is null and revoked_at is null and expires_at > now()
         returning user_id, family_id`
-      if (current) return insertToken(tx, tenant, current.userId, current.familyId)
+      if (current) return { issued: await insertToken(tx, tenant, current.userId, current.familyId) }
       const [reused] = await tx<{ familyId: string }[]>`
         select family_id from ${schema}.refresh_tokens where token_hash = ${digest} and rotated_at is not null`
-      if (reused) {
-        await tx`
-          update ${schema}.refresh_tokens set revoked_at = now()
-          where family_id = ${reused.familyId} and revoked_at is null`
-      }
-      return undefined
+      if (!reused) return {}
+      const revoked = await tx`
+        update ${schema}.refresh_tokens set revoked_at = now()
+        where family_id = ${reused.familyId} and revoked_at is null`
+      return revoked.count > 0 ? { ended: await endSession(tx, tenant, reused.familyId) } : {}
     })
-    if (!outcome) throw rejected()
-    return outcome
+    if (outcome.ended) rememberEnded(outcome.ended)
+    if (!outcome.issued) throw rejected()
+    return outcome.issued
+  }
+
+  /** Inside `tx`: the login `familyId` ends, so its access tokens stop working in every process. */
+  async function endSession(tx: TransactionSql, tenant: TenantRef, familyId: string): Promise<EndedSession> {
+    return { familyId, untilMs: await recordRevokedSession(tx, tenant.id, familyId, accessTokenTtlSeconds) }
+  }
+
+  /** After the commit: this process refuses the login's access tokens at once, before its NOTIFY arrives. */
+  function rememberEnded({ familyId, untilMs }: EndedSession): void {
+    revokedSessions?.remember(familyId, untilMs)
   }
 
   /**
-   * Logs out: revokes the token's whole family (the session it belongs to). Only a live
-   * token can log out; anything else is an {@link AuthenticationError}.
+   * Logs out: revokes the token's whole family (the session it belongs to), and with it the
+   * family's access tokens in every process. Only a live token can log out; anything else is
+   * an {@link AuthenticationError}.
    */
   async function revokeRefreshToken(tenant: TenantRef, token: unknown): Promise<void> {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw rejected()
-    const schema = schemaOf(sql, tenant)
-    const revoked = await sql`
-      update ${schema}.refresh_tokens set revoked_at = now()
-      where revoked_at is null and family_id = (
-        select family_id from ${schema}.refresh_tokens
-        where token_hash = ${digestRefreshToken(token)} and rotated_at is null and revoked_at is null and expires_at > now()
-      )`
-    if (revoked.count === 0) throw rejected()
+    const loggedOut = await sql.begin(async (tx) => {
+      const schema = schemaOf(tx, tenant)
+      const [family] = await tx<{ familyId: string }[]>`
+        update ${schema}.refresh_tokens set revoked_at = now()
+        where revoked_at is null and family_id = (
+          select family_id from ${schema}.refresh_tokens
+          where token_hash = ${digestRefreshToken(token)} and rotated_at is null and revoked_at is null and expires_at > now()
+        )
+        returning family_id`
+      return family && endSession(tx, tenant, family.familyId)
+    })
+    if (!loggedOut) throw rejected()
+    rememberEnded(loggedOut)
   }
 
   return { issueRefreshToken, rotateRefreshToken, revokeRefreshToken }

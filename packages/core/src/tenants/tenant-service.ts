@@ -1,8 +1,9 @@
 import type { Sql, TransactionSql } from '../db/connect.js'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
-import { API_KEY_CHANNEL, insertApiKey, type IssuedApiKey } from '../api-keys/api-key-service.js'
+import { insertApiKey, type IssuedApiKey } from '../api-keys/api-key-service.js'
 import { recordAuditEvent } from '../audit/audit-log.js'
 import type { MigrationSet } from '../migrations/catalog.js'
+import { notifyRevocation } from '../revocations/revocation-channel.js'
 import { migrateNewTenantSchema, verifyTenantMigrationFiles } from '../migrations/migrator.js'
 import { assertValidSchemaName } from './schema-name.js'
 
@@ -186,7 +187,7 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
         schemaName,
         detail: suspend ? { reason, showReason } : { suspendedAt: row.suspendedAt, reason: row.suspensionReason },
       })
-      await tx`select pg_notify(${API_KEY_CHANNEL}, ${'tenant:' + row.id})`
+      await notifyRevocation(tx, 'tenant', String(row.id))
       return { tenant: updated!, changed: true }
     })
     if (change.changed) onTenantStateChanged?.(change.tenant.id)
@@ -230,7 +231,7 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
         schemaName,
         detail: { name: row.name, wasSuspended: row.suspendedAt !== null, force },
       })
-      await tx`select pg_notify(${API_KEY_CHANNEL}, ${'tenant:' + row.id})`
+      await notifyRevocation(tx, 'tenant', String(row.id))
       return row
     })
     // NOTE: the NOTIFY reaches this process's own listener a moment later; a request in

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { AuthenticationError, createApiKeyService, createPool } from '../../src/index.js'
-import { makeTenant, setupServices } from '../helpers.js'
+import { AuthenticationError, createPool, createServices } from '../../src/index.js'
+import { FAST_CONFIG, makeTenant, setupServices } from '../helpers.js'
 
 t.test('issue, list and revoke; the key itself is never stored or listed', async (t) => {
   const { db, services } = await setupServices(t)
@@ -45,7 +45,7 @@ t.test('a cached key expires when its expiry passes', async (t) => {
   // Move the expiry into the past in the database only: the cache holds the old expiry,
   // so prove the cached path checks expiry by making that one pass too.
   await db.sql`update public.api_keys set expires_at = now() - interval '1 second' where prefix = ${key.prefix}`
-  services.apiKeys.evictCachedKeys(`key:${key.prefix}`)
+  services.apiKeys.evictKey(key.prefix)
   await t.rejects(services.apiKeys.resolveApiKey(key.key), AuthenticationError)
 })
 
@@ -55,9 +55,11 @@ t.test('a revocation evicts the key from another pool\'s cache through NOTIFY', 
   // A second process: its own pool and its own long-lived cache.
   const otherSql = createPool(db.url, { max: 2 })
   t.teardown(() => otherSql.end({ timeout: 1 }))
-  const other = createApiKeyService({ sql: otherSql, cacheTtlMs: 3_600_000 })
-  const subscription = await other.listenForRevocations()
-  t.teardown(() => subscription.unlisten())
+  const otherServices = await createServices({ sql: otherSql, config: { ...FAST_CONFIG, apiKeyCache: { ttlMs: 3_600_000, max: 1000 } } as never })
+  const other = otherServices.apiKeys
+  const listener = await otherServices.listenForRevocations()
+  t.teardown(() => listener.stop())
+  t.equal(listener.status().state, 'hearing', 'the listener heard its own probe')
   await other.resolveApiKey(apiKey.key)
   // Prove the cache is in use: the key still resolves with the database row gone.
   await otherSql`update public.api_keys set key_hash = '\\x00' where prefix = ${apiKey.prefix}`
@@ -90,4 +92,17 @@ t.test('last_used_at is written at most once per interval', async (t) => {
   for (let i = 0; i < 20; i++) await services.apiKeys.resolveApiKey(apiKey.key)
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.same(await readLastUsed(), first, 'not rewritten within the interval')
+})
+
+t.test('a lookup that an eviction overtakes does not cache what it read', async (t) => {
+  const { db, services } = await setupServices(t)
+  const { apiKey } = await makeTenant(services)
+  // The row is read, then (before its answer is handled) a revocation's NOTIFY evicts the
+  // key, as when the revocation commits between the two: the answer must not be cached.
+  const lookup = services.apiKeys.resolveApiKey(apiKey.key)
+  services.apiKeys.evictKey(apiKey.prefix)
+  t.ok(await lookup, 'the lookup itself answers')
+  await db.sql`update public.api_keys set key_hash = '\\x00' where prefix = ${apiKey.prefix}`
+  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), AuthenticationError, 'looked up again, not served from the cache')
+  t.same(services.apiKeys.cacheCounts(), { hits: 0, misses: 2 })
 })

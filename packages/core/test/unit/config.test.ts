@@ -53,7 +53,14 @@ t.test('an external database requires a strong JWT secret', async (t) => {
   t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app' }), /JWT_SECRET is required/)
   t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', JWT_SECRET: 'short' }), /at least 32 bytes/)
   const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', JWT_SECRET: 'x'.repeat(32) })
-  t.same(config.database, { mode: 'external', url: 'postgres://u:p@db:5432/app', poolMax: 10, preparedStatements: true, connectionMaxLifetimeSeconds: 600 })
+  t.same(config.database, {
+    mode: 'external',
+    url: 'postgres://u:p@db:5432/app',
+    listenUrl: 'postgres://u:p@db:5432/app',
+    poolMax: 10,
+    preparedStatements: true,
+    connectionMaxLifetimeSeconds: 600,
+  })
   t.throws(() => loadConfig({ DATABASE_URL: 'mysql://nope', JWT_SECRET: 'x'.repeat(32) }), /DATABASE_URL/)
 })
 
@@ -66,7 +73,14 @@ t.test('POSTGRES_* build the URL when DATABASE_URL is absent', async (t) => {
     POSTGRES_PASSWORD: 'p@ss word',
     JWT_SECRET: 'y'.repeat(40),
   })
-  t.same(config.database, { mode: 'external', url: 'postgres://svc:p%40ss%20word@postgres:5433/app', poolMax: 10, preparedStatements: true, connectionMaxLifetimeSeconds: 600 })
+  t.same(config.database, {
+    mode: 'external',
+    url: 'postgres://svc:p%40ss%20word@postgres:5433/app',
+    listenUrl: 'postgres://svc:p%40ss%20word@postgres:5433/app',
+    poolMax: 10,
+    preparedStatements: true,
+    connectionMaxLifetimeSeconds: 600,
+  })
 })
 
 t.test('empty values count as unset', async (t) => {
@@ -91,4 +105,20 @@ t.test('CORS_ORIGINS: off by default, a list of origins, or * alone', async (t) 
     }
     t.notOk(details.some((line) => line.includes('"https://app.example.com" is not')), 'a real origin passes')
   }
+})
+
+t.test('DATABASE_LISTEN_URL: a direct connection for LISTEN, only beside an external database', async (t) => {
+  const external = { DATABASE_URL: 'postgres://u:p@bouncer:6432/app', JWT_SECRET: 'x'.repeat(32) }
+  t.equal(loadConfig(external).database.listenUrl, 'postgres://u:p@bouncer:6432/app', 'defaults to DATABASE_URL')
+  t.equal(loadConfig({ ...external, DATABASE_LISTEN_URL: 'postgres://u:p@db:5432/app' }).database.listenUrl, 'postgres://u:p@db:5432/app')
+  t.throws(() => loadConfig({ ...external, DATABASE_LISTEN_URL: 'mysql://db/app' }), /DATABASE_LISTEN_URL/)
+  t.throws(() => loadConfig({ DATABASE_LISTEN_URL: 'postgres://u:p@db:5432/app' }), /DATABASE_LISTEN_URL needs DATABASE_URL or POSTGRES_HOST/)
+})
+
+t.test('metrics: off by default, on their own port, per-tenant series only when asked', async (t) => {
+  t.same(loadConfig({}).metrics, { port: undefined, perTenant: 0 })
+  t.same(loadConfig({ METRICS_PORT: '9464', METRICS_PER_TENANT: '50' }).metrics, { port: 9464, perTenant: 50 })
+  t.throws(() => loadConfig({ METRICS_PORT: 'abc' }), /METRICS_PORT/)
+  t.throws(() => loadConfig({ METRICS_PER_TENANT: '-1' }), /METRICS_PER_TENANT/)
+  t.throws(() => loadConfig({ METRICS_PORT: '9464', PORT: '9464' }), /METRICS_PORT must differ from PORT/)
 })

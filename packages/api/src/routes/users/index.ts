@@ -48,7 +48,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
         throw error
       }
       const refresh = await refreshTokens.issueRefreshToken(tenant, user.id)
-      return toTokenPair(app.signAccessToken(user.id, tenant), refresh, expiresIn)
+      return toTokenPair(app.signAccessToken(user.id, tenant, refresh.familyId), refresh, expiresIn)
     },
   })
 
@@ -65,7 +65,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
     handler: async (request) => {
       const tenant = request.tenant!
       const refresh = await refreshTokens.rotateRefreshToken(tenant, request.body.refresh_token)
-      return toTokenPair(app.signAccessToken(refresh.userId, tenant), refresh, expiresIn)
+      return toTokenPair(app.signAccessToken(refresh.userId, tenant, refresh.familyId), refresh, expiresIn)
     },
   })
 
@@ -74,6 +74,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['users'],
       operationId: 'logOut',
       summary: 'Log out: revoke the refresh token and every token of its login',
+      description: "The login's access tokens are refused from then on (401 `ACCESS_TOKEN_REVOKED`), by every API process within a second.",
       security: API_KEY_SECURITY,
       body: RefreshBody,
       response: { 204: Type.Null({ description: 'Logged out' }), ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']) },
