@@ -50,7 +50,8 @@ export async function createContext(environment: CliEnvironment, options: Global
     async services(serviceOptions = {}) {
       if (opened) return opened.services
       const { loadConfig, openDatabase, createServices } = await core()
-      const config: Config = loadConfig(environment.env)
+      // tenantctl signs no tokens: it needs no JWT_SECRET.
+      const config: Config = loadConfig(environment.env, { signsTokens: false })
       const database = await openDatabase(config.database, {
         max: Math.max(serviceOptions.poolMax ?? 4, 2),
       })

@@ -20,7 +20,8 @@ const EnvSchema = Type.Object({
   POSTGRES_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 5432 }),
   POSTGRES_DB: Type.String({ minLength: 1, default: 'tenantbase' }),
   POSTGRES_USER: Type.String({ minLength: 1, default: 'postgres' }),
-  POSTGRES_PASSWORD: Type.String({ minLength: 1, default: 'postgres' }),
+  // NOTE: no default: a secret has one only for the embedded database (EMBEDDED_PASSWORD).
+  POSTGRES_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   // postgres.js's `prepare` is on or off; 0 and 1 are accepted as well as false and true.
   DB_PREPARED_STATEMENTS: Type.Union(SWITCH_VALUES.map((value) => Type.Literal(value)), { default: 'true' }),
@@ -98,7 +99,10 @@ export interface Config {
   }
   readonly logLevel: (typeof LOG_LEVELS)[number]
   readonly auth: {
-    /** Undefined only in embedded development mode, where one is generated under dataDir. */
+    /**
+     * Undefined in embedded development mode (one is generated under dataDir), and always
+     * when loaded with `signsTokens: false`.
+     */
     readonly jwtSecret: string | undefined
     readonly accessTokenTtlSeconds: number
     readonly refreshTokenTtlSeconds: number
@@ -152,6 +156,45 @@ function parseCorsOrigins(value: string | undefined, problems: string[]): '*' | 
   return origins
 }
 
+/** The embedded development cluster's password, used only when nothing else is configured. */
+const EMBEDDED_PASSWORD = 'postgres'
+
+export interface LoadConfigOptions {
+  /** Where a relative DATA_DIR (and the default `.data/`) is resolved from. */
+  readonly cwd?: string
+  /**
+   * Whether this process signs and verifies access tokens (the API: the default). When
+   * false (tenantctl), JWT_SECRET is neither required nor checked.
+   */
+  readonly signsTokens?: boolean
+}
+
+/**
+ * The problems that need more than one variable to see, checked on the raw values so they
+ * are reported together with the schema's (a bad PORT and a missing JWT_SECRET at once).
+ */
+function crossFieldProblems(data: Record<string, string | undefined>, signsTokens: boolean): string[] {
+  const problems: string[] = []
+  const external = data.DATABASE_URL !== undefined || data.POSTGRES_HOST !== undefined
+  if (data.DATABASE_URL === undefined && data.POSTGRES_HOST !== undefined && data.POSTGRES_PASSWORD === undefined) {
+    problems.push('POSTGRES_PASSWORD is required with POSTGRES_HOST (only the embedded database has a default password)')
+  }
+  if (data.DATABASE_LISTEN_URL !== undefined && !external) {
+    problems.push('DATABASE_LISTEN_URL needs DATABASE_URL or POSTGRES_HOST (the embedded database is listened to directly)')
+  }
+  if (data.METRICS_PORT !== undefined && Number(data.METRICS_PORT) === Number(data.PORT ?? 8000)) {
+    problems.push('METRICS_PORT must differ from PORT (metrics are served apart from the API)')
+  }
+  if (signsTokens) {
+    const jwtSecret = data.JWT_SECRET
+    if (external && jwtSecret === undefined) {
+      problems.push('JWT_SECRET is required when the database is not the embedded one (at least 32 bytes)')
+    }
+    if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) problems.push('JWT_SECRET must be at least 32 bytes long')
+  }
+  return problems
+}
+
 /** The repository root (the folder holding pnpm-workspace.yaml) or, outside one, `cwd`. */
 function findProjectRoot(cwd: string): string {
   for (let dir = cwd; ; dir = path.dirname(dir)) {
@@ -162,22 +205,27 @@ function findProjectRoot(cwd: string): string {
 
 /**
  * Reads and validates the configuration from `env` (normally `process.env`).
- * Every problem is reported at once in one {@link ConfigError}.
+ * Every problem is reported at once, in one pass, in one {@link ConfigError}.
  */
-export function loadConfig(env: Record<string, string | undefined>, cwd = process.cwd()): Config {
+export function loadConfig(env: Record<string, string | undefined>, options: LoadConfigOptions = {}): Config {
+  const cwd = options.cwd ?? process.cwd()
+  const signsTokens = options.signsTokens ?? true
   const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
-  let parsed: Env
+  const problems: string[] = []
+  let parsed: Env | undefined
   try {
     parsed = envSchema<Env>({ schema: structuredClone(EnvSchema), data, env: false })
   } catch (error) {
-    const problems = ((error as { errors?: AjvProblem[] }).errors ?? [])
+    const found = ((error as { errors?: AjvProblem[] }).errors ?? [])
       // A union of literals fails once per literal too: its one anyOf problem says it all.
       .filter((problem) => problem.keyword !== 'const')
       .map(describeProblem)
-    throw new ConfigError(problems.length > 0 ? [...new Set(problems)] : [(error as Error).message])
+    problems.push(...(found.length > 0 ? new Set(found) : [(error as Error).message]))
   }
+  problems.push(...crossFieldProblems(data, signsTokens))
+  const corsOrigins = parseCorsOrigins(data.CORS_ORIGINS, problems)
+  if (problems.length > 0 || parsed === undefined) throw new ConfigError(problems)
 
-  const problems: string[] = []
   const dataDir = path.resolve(cwd, parsed.DATA_DIR ?? path.join(findProjectRoot(cwd), '.data'))
   const pool: PoolConfig = {
     poolMax: parsed.DB_POOL_MAX,
@@ -188,16 +236,14 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
   if (parsed.DATABASE_URL !== undefined) {
     database = { mode: 'external', url: parsed.DATABASE_URL, listenUrl: parsed.DATABASE_LISTEN_URL ?? parsed.DATABASE_URL, ...pool }
   } else if (parsed.POSTGRES_HOST !== undefined) {
-    const auth = `${encodeURIComponent(parsed.POSTGRES_USER)}:${encodeURIComponent(parsed.POSTGRES_PASSWORD)}`
+    const auth = `${encodeURIComponent(parsed.POSTGRES_USER)}:${encodeURIComponent(parsed.POSTGRES_PASSWORD!)}`
     const url = `postgres://${auth}@${parsed.POSTGRES_HOST}:${parsed.POSTGRES_PORT}/${encodeURIComponent(parsed.POSTGRES_DB)}`
     database = { mode: 'external', url, listenUrl: parsed.DATABASE_LISTEN_URL ?? url, ...pool }
   } else {
     const port = parsed.EMBEDDED_PG_PORT
-    const auth = `${encodeURIComponent(parsed.POSTGRES_USER)}:${encodeURIComponent(parsed.POSTGRES_PASSWORD)}`
+    const password = parsed.POSTGRES_PASSWORD ?? EMBEDDED_PASSWORD
+    const auth = `${encodeURIComponent(parsed.POSTGRES_USER)}:${encodeURIComponent(password)}`
     const url = `postgres://${auth}@127.0.0.1:${port}/${encodeURIComponent(parsed.POSTGRES_DB)}`
-    if (parsed.DATABASE_LISTEN_URL !== undefined) {
-      problems.push('DATABASE_LISTEN_URL needs DATABASE_URL or POSTGRES_HOST (the embedded database is listened to directly)')
-    }
     database = {
       mode: 'embedded',
       url,
@@ -206,23 +252,11 @@ export function loadConfig(env: Record<string, string | undefined>, cwd = proces
       dataDir: path.join(dataDir, 'postgres'),
       port,
       user: parsed.POSTGRES_USER,
-      password: parsed.POSTGRES_PASSWORD,
+      password,
       database: parsed.POSTGRES_DB,
     }
   }
-
-  const jwtSecret = parsed.JWT_SECRET
-  if (database.mode === 'external' && jwtSecret === undefined) {
-    problems.push('JWT_SECRET is required when the database is not the embedded one (at least 32 bytes)')
-  }
-  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret) < 32) {
-    problems.push('JWT_SECRET must be at least 32 bytes long')
-  }
-  const corsOrigins = parseCorsOrigins(parsed.CORS_ORIGINS, problems)
-  if (parsed.METRICS_PORT !== undefined && parsed.METRICS_PORT === parsed.PORT) {
-    problems.push('METRICS_PORT must differ from PORT (metrics are served apart from the API)')
-  }
-  if (problems.length > 0) throw new ConfigError(problems)
+  const jwtSecret = signsTokens ? parsed.JWT_SECRET : undefined
 
   const trustProxy = parsed.TRUST_PROXY === 'true' ? true : parsed.TRUST_PROXY === 'false' ? false : parsed.TRUST_PROXY
   return deepFreeze({

@@ -4,7 +4,7 @@
  */
 
 /** Configuration: `loadConfig(process.env)` validates everything at once. */
-export { loadConfig, type Config, type DatabaseConfig } from './config.js'
+export { loadConfig, type Config, type DatabaseConfig, type LoadConfigOptions } from './config.js'
 
 /** Typed errors; each has a stable `code` (listed in this package's README). */
 export {

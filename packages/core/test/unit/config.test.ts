@@ -3,7 +3,7 @@ import t from 'tap'
 import { ConfigError, loadConfig } from '../../src/index.js'
 
 t.test('defaults work on the embedded database', async (t) => {
-  const config = loadConfig({}, '/srv/app')
+  const config = loadConfig({}, { cwd: '/srv/app' })
   t.equal(config.database.mode, 'embedded')
   t.equal(config.http.port, 8000)
   t.equal(config.http.host, 'localhost')
@@ -121,4 +121,30 @@ t.test('metrics: off by default, on their own port, per-tenant series only when 
   t.throws(() => loadConfig({ METRICS_PORT: 'abc' }), /METRICS_PORT/)
   t.throws(() => loadConfig({ METRICS_PER_TENANT: '-1' }), /METRICS_PER_TENANT/)
   t.throws(() => loadConfig({ METRICS_PORT: '9464', PORT: '9464' }), /METRICS_PORT must differ from PORT/)
+})
+
+t.test('schema problems and cross-variable problems are reported in one pass', async (t) => {
+  const error = t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', PORT: 'abc' })) as ConfigError
+  t.type(error, ConfigError)
+  t.equal(error.details?.length, 2, `both problems: ${error.details?.join(' | ')}`)
+  t.ok(error.details?.some((line) => line.startsWith('PORT')), 'PORT reported')
+  t.ok(error.details?.some((line) => line.startsWith('JWT_SECRET is required')), 'JWT_SECRET reported')
+})
+
+t.test('no secret has a default outside the embedded database', async (t) => {
+  const error = t.throws(() => loadConfig({ POSTGRES_HOST: 'db.internal', JWT_SECRET: 'y'.repeat(40) })) as ConfigError
+  t.match(error.message, /POSTGRES_PASSWORD is required with POSTGRES_HOST/)
+  t.notMatch(error.message, /JWT_SECRET/, 'only the missing password')
+  const embedded = loadConfig({})
+  t.match(embedded.database.url, /^postgres:\/\/postgres:postgres@127\.0\.0\.1:/, 'the embedded cluster keeps its development password')
+  const own = loadConfig({ POSTGRES_PASSWORD: 'mine' })
+  t.match(own.database.url, /^postgres:\/\/postgres:mine@127\.0\.0\.1:/, 'and takes one that is given')
+})
+
+t.test('a process that signs no tokens needs no JWT_SECRET', async (t) => {
+  const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app' }, { signsTokens: false })
+  t.equal(config.database.mode, 'external')
+  t.equal(config.auth.jwtSecret, undefined)
+  t.equal(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', JWT_SECRET: 'short' }, { signsTokens: false }).auth.jwtSecret, undefined, 'nor checks one it is given')
+  t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', PORT: 'abc' }, { signsTokens: false }), /PORT/, 'the rest is still validated')
 })
