@@ -93,6 +93,7 @@ async function main(): Promise<void> {
       await metricsApp?.close()
       await revocations.stop().catch(() => {})
       await db.close()
+      app.log.info({ signal }, 'stopped')
       process.exit(0)
     } catch (error) {
       app.log.error({ err: error }, 'shutdown failed')
@@ -120,9 +121,11 @@ async function main(): Promise<void> {
   const address = app.server.address()
   const port = typeof address === 'object' && address ? address.port : config.http.port
   const base = `http://${config.http.host}:${port}`
+  // The first-run hint only while it applies.
+  const firstRun = (await services.tenants.countTenants()) === 0
   app.log.info(
-    `tenantbase API on ${base}: Swagger UI at ${base}/swagger/. ` +
-      'Create a tenant and its api key with `pnpm tenantctl create`, then send the key in the `api-key` header.',
+    `tenantbase API on ${base}: Swagger UI at ${base}/swagger/.` +
+      (firstRun ? ' Create a tenant and its api key with `pnpm tenantctl create`, then send the key in the `api-key` header.' : ''),
   )
 }
 

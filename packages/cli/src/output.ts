@@ -161,8 +161,11 @@ export function createOutput(options: OutputOptions): Output {
   }
 }
 
-/** A timestamp as people read it in a table: `2026-11-27 16:05` (UTC), with `:07` seconds if asked. */
+/**
+ * A timestamp as every command prints it: ISO 8601 in UTC to the minute (or the second),
+ * `2026-11-27T16:05Z`, so no reader has to guess the time zone.
+ */
 export function formatTime(date: Date | null | undefined, withSeconds = false): string {
   if (!date) return '-'
-  return `${date.toISOString().slice(0, withSeconds ? 19 : 16).replace('T', ' ')}`
+  return `${date.toISOString().slice(0, withSeconds ? 19 : 16)}Z`
 }

@@ -15,19 +15,24 @@ function examples(...lines: string[]): string {
 export function buildProgram(environment: CliEnvironment): Command {
   const program = new Command('tenantctl')
 
-  /** Wraps a lazily imported command: builds its context, runs it, always releases the database. */
+  /** Wraps a lazily imported command: builds its context, runs it, always releases the database, explains a failure. */
   function run(load: () => Promise<Runner>) {
     return async (...args: unknown[]) => {
       const command = args.at(-1) as Command
       const globals = command.optsWithGlobals<GlobalOptions>()
       const migrationsDir = globals.migrationsDir ?? environment.env.TENANTCTL_MIGRATIONS_DIR
       const ctx = await createContext(environment, { ...globals, ...(migrationsDir && { migrationsDir }) })
+      let failure: unknown = undefined
       try {
         const runner = await load()
         await runner(ctx, ...(args.slice(0, -1) as never[]))
-      } finally {
-        await ctx.close()
+      } catch (error) {
+        failure = error
       }
+      if (failure === undefined) return ctx.close()
+      // Released before the failure is explained; a database that dropped may fail to close too.
+      await ctx.close().catch(() => {})
+      throw await ctx.explain(failure)
     }
   }
 
@@ -121,9 +126,9 @@ export function buildProgram(environment: CliEnvironment): Command {
     .action(run(async () => (await import('./commands/keys-rotate.js')).runKeysRotate as Runner))
   keys
     .command('revoke')
-    .description('revoke a key by its prefix; every API process refuses it within a second')
-    .argument('<prefix>', 'the key\'s public prefix, tb_ and 12 hex digits')
-    .addHelpText('after', examples('tenantctl keys revoke tb_0123456789ab'))
+    .description('revoke a key by its prefix (or the whole key); every API process refuses it within a second')
+    .argument('<prefix-or-key>', 'the key\'s public prefix (tb_ and 12 hex digits), or the whole key: it is never printed')
+    .addHelpText('after', '\nA key revoked before is left as it was (exit 0, "alreadyRevoked": true under --json).\n' + examples('tenantctl keys revoke tb_0123456789ab'))
     .action(run(async () => (await import('./commands/keys-revoke.js')).runKeysRevoke as Runner))
 
   program

@@ -9,6 +9,8 @@ export interface InputQuestion {
   readonly default?: string
   /** Checked as the answer is submitted; a string refuses it and asks again. */
   readonly validate?: (value: string) => Validation | Promise<Validation>
+  /** Checked as the answer is typed: a problem shown beside it, undefined when there is none. */
+  readonly hint?: (value: string) => string | undefined
 }
 
 export interface ConfirmQuestion {
@@ -36,6 +38,14 @@ function isPromptExit(error: unknown): boolean {
   return name === 'ExitPromptError' || name === 'AbortPromptError'
 }
 
+/** inquirer's transformer: the answer as typed, and beside it, until it is final, its problem. */
+function withHint(hint: (value: string) => string | undefined) {
+  return (value: string, { isFinal }: { isFinal: boolean }): string => {
+    const problem = isFinal || value === '' ? undefined : hint(value)
+    return problem === undefined ? value : `${value}  ✖ ${problem}`
+  }
+}
+
 /** A Prompter on a real terminal, through inquirer. Ctrl-C becomes {@link InterruptedError}. */
 export function createTerminalPrompter(streams: TerminalStreams): Prompter {
   const prompt = inquirer.createPromptModule({ input: streams.input, output: streams.output })
@@ -55,6 +65,7 @@ export function createTerminalPrompter(streams: TerminalStreams): Prompter {
         message: question.message,
         ...(question.default !== undefined && { default: question.default }),
         ...(question.validate && { validate: question.validate }),
+        ...(question.hint && { transformer: withHint(question.hint) }),
       }),
     confirm: (question) => ask<boolean>({ type: 'confirm', message: question.message, default: question.default ?? false }),
   }

@@ -21,7 +21,7 @@ export {
 } from './errors.js'
 
 /** Database: the pool, the embedded cluster, and the tenant scoping helpers. */
-export { openDatabase, createPool, type Database, type Sql, type TransactionSql, type PoolOptions } from './db/connect.js'
+export { openDatabase, createPool, databaseAddress, explainDatabaseError, type Database, type Sql, type TransactionSql, type PoolOptions } from './db/connect.js'
 export { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from './db/embedded.js'
 export { isConnectionError, isUndefinedTableError } from './db/pg-errors.js'
 export { schemaOf, inTenantTransaction, type TenantRef } from './db/tenant-scope.js'

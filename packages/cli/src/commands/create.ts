@@ -1,4 +1,4 @@
-import { schemaNameProblem, suggestSchemaName, NotFoundError, type IssuedApiKey, type Tenant } from '@tenantbase/core'
+import { MAX_SCHEMA_NAME_BYTES, schemaNameProblem, suggestSchemaName, NotFoundError, type IssuedApiKey, type Tenant } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { CancelledError, UsageError } from '../errors.js'
 import { formatTime } from '../output.js'
@@ -18,7 +18,8 @@ const REQUIRED = [
 
 /**
  * `tenantctl create`: with a terminal, asks for whatever flag is missing (schema name
- * suggested from the name and validated as typed), shows a summary and asks to confirm.
+ * suggested from the name, free of other tenants; its shape checked as typed, whether it
+ * is taken when entered), shows a summary and asks to confirm.
  * With every flag it asks nothing; without a terminal and a flag missing it is a usage error.
  * The tenant, its schema and its first key are created in one transaction by core.
  */
@@ -48,22 +49,22 @@ export async function runCreate(ctx: CommandContext, flags: CreateFlags): Promis
         validate: (value) => (value.trim().length > 0 && value.trim().length <= 200 ? true : 'enter 1 to 200 characters'),
       }))
     const address = flags.address ?? (await prompts.input({ message: 'Address (optional)', default: '' }))
+    const isTaken = async (schema: string) => {
+      try {
+        await services.tenants.getTenant(schema)
+        return true
+      } catch (error) {
+        if (error instanceof NotFoundError) return false
+        throw error
+      }
+    }
     const schemaName =
       flags.schema ??
       (await prompts.input({
         message: 'Schema name',
-        default: suggestSchemaName(name),
-        validate: async (value) => {
-          const problem = schemaNameProblem(value)
-          if (problem) return problem
-          try {
-            await services.tenants.getTenant(value)
-            return `schema "${value}" is already taken by another tenant`
-          } catch (error) {
-            if (error instanceof NotFoundError) return true
-            throw error
-          }
-        },
+        default: await suggestFreeSchemaName(name, isTaken),
+        hint: schemaNameProblem,
+        validate: async (value) => schemaNameProblem(value) ?? ((await isTaken(value)) ? `schema "${value}" is already taken by another tenant` : true),
       }))
     const keyName =
       flags.keyName ??
@@ -97,6 +98,18 @@ export async function runCreate(ctx: CommandContext, flags: CreateFlags): Promis
   return created
 }
 
+/** The schema suggested for `name`, or the first of `name_2`, `name_3`... not taken (none after 99 tries). */
+export async function suggestFreeSchemaName(name: string, isTaken: (schema: string) => Promise<boolean>): Promise<string | undefined> {
+  const base = suggestSchemaName(name)
+  if (!(await isTaken(base))) return base
+  for (let n = 2; n < 100; n++) {
+    const suffix = `_${n}`
+    const candidate = `${base.slice(0, MAX_SCHEMA_NAME_BYTES - suffix.length)}${suffix}`
+    if (!(await isTaken(candidate))) return candidate
+  }
+  return undefined
+}
+
 function printCreated(ctx: CommandContext, { tenant, apiKey }: { tenant: Tenant; apiKey: IssuedApiKey }): void {
   const { output } = ctx
   if (output.json) {
@@ -109,7 +122,7 @@ function printCreated(ctx: CommandContext, { tenant, apiKey }: { tenant: Tenant;
   output.line()
   output.line(`  api key "${apiKey.name}":`)
   output.line(`  ${s.bold(apiKey.key)}`)
-  if (apiKey.expiresAt) output.line(`  expires ${formatTime(apiKey.expiresAt)} UTC`)
+  if (apiKey.expiresAt) output.line(`  expires ${formatTime(apiKey.expiresAt)}`)
   output.line()
   output.line(s.yellow(`! Store this key now: it is not shown again. Revoke it with \`tenantctl keys revoke ${apiKey.prefix}\`.`))
 }

@@ -32,7 +32,7 @@ export async function runKeysCreate(ctx: CommandContext, schema: string, flags: 
   const s = output.style
   output.line(`${s.green('✔')} New ${apiKey.scope} api key "${apiKey.name}" for ${s.bold(tenant.name)} (${tenant.schemaName}):`)
   output.line(`  ${s.bold(apiKey.key)}`)
-  if (apiKey.expiresAt) output.line(`  expires ${formatTime(apiKey.expiresAt)} UTC`)
+  if (apiKey.expiresAt) output.line(`  expires ${formatTime(apiKey.expiresAt)}`)
   output.line(s.yellow(`! Store this key now: it is not shown again. Revoke it with \`tenantctl keys revoke ${apiKey.prefix}\`.`))
   return apiKey
 }

@@ -27,7 +27,7 @@ export async function runShow(ctx: CommandContext, schema: string) {
   output.line(`${s.bold(tenant.name)}  ${s.dim(`id ${tenant.id}`)}`)
   output.line(`  schema     ${tenant.schemaName}`)
   output.line(`  address    ${tenant.address || s.dim('(none)')}`)
-  output.line(`  created    ${formatTime(tenant.createdAt)} UTC`)
+  output.line(`  created    ${formatTime(tenant.createdAt)}`)
   output.line(`  state      ${tenantState(tenant, s)}`)
   if (placements) output.line(`  node       ${result.node ?? s.yellow('not distributed (see tenantctl doctor)')}`)
   output.line(

@@ -8,7 +8,7 @@ t.test('usage and invalid input exit 2', async (t) => {
   t.equal(exitCodeFor(new core.ValidationError('bad schema'), core).exitCode, 2)
   t.equal(exitCodeFor(new core.ConfigError(['JWT_SECRET is required']), core).exitCode, 2)
   const commander = new CommanderError(1, 'commander.unknownCommand', "error: unknown command 'x'")
-  t.same(exitCodeFor(commander), { exitCode: 2, message: undefined, unexpected: false }, 'commander printed it already')
+  t.same(exitCodeFor(commander), { exitCode: 2, message: undefined, json: { error: { code: 'USAGE', message: "unknown command 'x'" } }, unexpected: false }, 'commander printed it already; --json gets a document')
 })
 
 t.test('help and version exit 0', async (t) => {

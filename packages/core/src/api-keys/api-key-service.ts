@@ -139,7 +139,7 @@ function prefixOf(prefixOrKey: string): { prefix: string; key: string | undefine
   const fromKey = parseApiKey(prefixOrKey)
   if (fromKey !== undefined) return { prefix: fromKey, key: prefixOrKey }
   if (typeof prefixOrKey === 'string' && isApiKeyPrefix(prefixOrKey)) return { prefix: prefixOrKey, key: undefined }
-  throw new ValidationError('a key prefix looks like tb_ followed by 12 hex digits', 'INVALID_KEY_PREFIX')
+  throw new ValidationError('a key is named by its prefix (tb_ followed by 12 hex digits) or by the whole key', 'INVALID_KEY_PREFIX')
 }
 
 /**
@@ -218,18 +218,23 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
       from public.api_keys where tenant_id = ${tenant.id} order by id`
   }
 
-  /** Revokes one key by its public prefix; every process forgets it within a NOTIFY's latency. */
-  async function revokeApiKey(prefix: string): Promise<ApiKeyInfo> {
-    if (!isApiKeyPrefix(prefix)) {
-      throw new ValidationError('a key prefix looks like tb_ followed by 12 hex digits', 'INVALID_KEY_PREFIX')
-    }
-    const row = await sql.begin(async (tx) => {
-      // revoked_at = now() only when this transaction set it: a repeated revoke is audited once.
-      const [revoked] = await tx<(ApiKeyInfo & { tenantId: number; newlyRevoked: boolean })[]>`
-        update public.api_keys set revoked_at = coalesce(revoked_at, now()) where prefix = ${prefix}
-        returning ${tx.unsafe(KEY_COLUMNS)}, tenant_id, revoked_at = now() as newly_revoked`
-      if (revoked) await notifyRevocation(tx, 'key', prefix)
-      if (revoked?.newlyRevoked) {
+  /**
+   * Revokes one key, named by its public prefix or by the whole key (pasted from where it
+   * was stored: a whole key must match its digest, and is never echoed). Every process
+   * forgets it within a NOTIFY's latency. A key revoked before is left as it was, with
+   * `alreadyRevoked` (and no second audit event).
+   */
+  async function revokeApiKey(prefixOrKey: string): Promise<ApiKeyInfo & { readonly alreadyRevoked: boolean }> {
+    const { prefix, key } = prefixOf(prefixOrKey)
+    // A whole key must be that key, not just share its prefix.
+    const digest = key === undefined ? null : digestApiKey(key)
+    const result = await sql.begin(async (tx) => {
+      const [revoked] = await tx<(ApiKeyInfo & { tenantId: number })[]>`
+        update public.api_keys set revoked_at = now()
+        where prefix = ${prefix} and revoked_at is null and (${digest}::bytea is null or key_hash = ${digest})
+        returning ${tx.unsafe(KEY_COLUMNS)}, tenant_id`
+      if (revoked) {
+        await notifyRevocation(tx, 'key', prefix)
         await recordAuditEvent(tx, actor, {
           action: 'key.revoke',
           tenantId: revoked.tenantId,
@@ -237,13 +242,17 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
           keyPrefix: prefix,
           detail: { name: revoked.name },
         })
+        const { tenantId: _tenantId, ...info } = revoked
+        return { ...info, alreadyRevoked: false }
       }
-      return revoked
+      const [before] = await tx<ApiKeyInfo[]>`
+        select ${tx.unsafe(KEY_COLUMNS)} from public.api_keys
+        where prefix = ${prefix} and revoked_at is not null and (${digest}::bytea is null or key_hash = ${digest})`
+      return before && { ...before, alreadyRevoked: true }
     })
-    if (!row) throw new NotFoundError(`no api key with prefix ${prefix}`, 'API_KEY_NOT_FOUND')
+    if (!result) throw new NotFoundError(`no api key with prefix ${prefix}${digest ? ' and that secret' : ''}`, 'API_KEY_NOT_FOUND')
     evictKey(prefix)
-    const { tenantId: _tenantId, newlyRevoked: _newlyRevoked, ...key } = row
-    return key
+    return result
   }
 
   async function schemaNameOf(tx: TransactionSql, tenantId: number): Promise<string | null> {

@@ -2,6 +2,7 @@ import postgres from 'postgres'
 import type { DatabaseConfig } from '../config.js'
 import { startEmbeddedCluster } from './embedded.js'
 import { DatabaseUnavailableError } from '../errors.js'
+import { isConnectionError } from './pg-errors.js'
 
 /** The postgres.js pool every core service receives. Column names come back camelCased. */
 export type Sql = postgres.Sql<{ bigint: number }>
@@ -88,6 +89,32 @@ export function createPool(url: string, options: PoolOptions = {}): Sql {
   })
 }
 
+/** The `host:port` of a PostgreSQL URL, for messages: never its user or password. */
+export function databaseAddress(url: string): string {
+  try {
+    const { hostname, port } = new URL(url)
+    if (hostname) return `${hostname}:${port || '5432'}`
+  } catch {
+    // Not a single-host URL (postgres.js also takes host lists): name no host at all.
+  }
+  return 'the configured host'
+}
+
+/**
+ * What to report for `error`, thrown while working on the database at `url`: when the
+ * connection failed (also as the cause of another error, such as a failed migration), a
+ * {@link DatabaseUnavailableError} naming the host and port; otherwise `error` itself.
+ */
+export function explainDatabaseError(error: unknown, url: string): unknown {
+  if (error instanceof DatabaseUnavailableError) return error
+  for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
+    if (isConnectionError(cause)) {
+      return new DatabaseUnavailableError(`database unreachable at ${databaseAddress(url)}: ${cause.message}`, { cause: error })
+    }
+  }
+  return error
+}
+
 /**
  * Opens the configured database: the external server, or the embedded cluster (joined if
  * another process already runs it, started otherwise). Fails with
@@ -107,7 +134,7 @@ export async function openDatabase(config: DatabaseConfig, options: PoolOptions 
   } catch (error) {
     await sql.end({ timeout: 1 })
     await cluster?.stop()
-    throw new DatabaseUnavailableError(`cannot reach PostgreSQL: ${(error as Error).message}`, { cause: error })
+    throw new DatabaseUnavailableError(`database unreachable at ${databaseAddress(url)}: ${(error as Error).message}`, { cause: error })
   }
   const listenUrl = cluster ? url : config.listenUrl
   // NOTE: only LISTEN runs there, and it is not a prepared statement.

@@ -241,7 +241,13 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
     return deleted
   }
 
-  return { createTenant, listTenants, getTenant, suspendTenant, resumeTenant, deleteTenant }
+  /** How many tenants exist, without listing them. */
+  async function countTenants(): Promise<number> {
+    const [row] = await sql<{ count: number }[]>`select count(*)::int as count from public.tenants`
+    return row!.count
+  }
+
+  return { createTenant, listTenants, getTenant, suspendTenant, resumeTenant, deleteTenant, countTenants }
 }
 
 export type TenantService = ReturnType<typeof createTenantService>
