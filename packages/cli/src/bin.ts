@@ -30,12 +30,21 @@ process.on('SIGINT', () => {
   })
 })
 
+// An error thrown from a timer escapes every await: it fails the running command (which
+// reports it as any other) instead of ending the process with a stack trace. The one seen:
+// postgres.js's, when a connection drops inside a transaction (see explainDatabaseError).
+let escape: (error: unknown) => void = () => {}
+const escaped = new Promise<never>((_, reject) => (escape = reject))
+escaped.catch(() => {})
+process.on('uncaughtException', (error) => escape(error))
+
 const program = buildProgram({
   env: process.env,
   stdin: process.stdin,
   stdout: process.stdout,
   stderr: process.stderr,
   track,
+  escaped,
 })
 
 let exitCode: number

@@ -10,6 +10,8 @@ export interface CliEnvironment {
   readonly stderr: OutputStream & NodeJS.WritableStream
   /** Called with a closer for each resource opened, so an interrupt can release it at once. */
   readonly track?: (close: () => Promise<void>) => () => void
+  /** Rejects with an error that escaped every await (bin.ts: an uncaught exception), failing the running command. */
+  readonly escaped?: Promise<never>
 }
 
 /** Options every command accepts. */
@@ -34,8 +36,8 @@ export interface CommandContext {
 export interface OwnedContext extends CommandContext {
   /** `error` as it should be reported: a lost connection becomes "database unreachable at host:port". */
   explain(error: unknown): Promise<unknown>
-  /** Releases the database it opened, if any. */
-  close(): Promise<void>
+  /** Releases the database it opened, if any; `now` ends its connections without waiting for their queries. */
+  close(options?: { now?: boolean }): Promise<void>
 }
 
 /** Builds a command's context; its `close()` releases the database it opened, if any. */
@@ -87,11 +89,12 @@ export async function createContext(environment: CliEnvironment, options: Global
       if (databaseUrl === undefined) return error
       return (await core()).explainDatabaseError(error, databaseUrl)
     },
-    async close() {
+    async close(closeOptions = {}) {
       if (!opened) return
       const { database, untrack } = opened
       opened = undefined
       untrack()
+      if (closeOptions.now) await database.sql.end({ timeout: 0 })
       await database.close()
     },
   }

@@ -25,13 +25,14 @@ export function buildProgram(environment: CliEnvironment): Command {
       let failure: unknown = undefined
       try {
         const runner = await load()
-        await runner(ctx, ...(args.slice(0, -1) as never[]))
+        const running = runner(ctx, ...(args.slice(0, -1) as never[]))
+        await (environment.escaped ? Promise.race([running, environment.escaped]) : running)
       } catch (error) {
         failure = error
       }
       if (failure === undefined) return ctx.close()
       // Released before the failure is explained; a database that dropped may fail to close too.
-      await ctx.close().catch(() => {})
+      await ctx.close({ now: true }).catch(() => {})
       throw await ctx.explain(failure)
     }
   }

@@ -87,7 +87,7 @@ t.test('errors are one readable line; the stack only with --verbose', async (t) 
 
   const badPrefix = await runCli(['keys', 'revoke', 'not-a-prefix'], { url: db.url })
   t.equal(badPrefix.code, 2, 'invalid input exits 2')
-  t.match(badPrefix.stderr, /^error: a key prefix looks like tb_/)
+  t.match(badPrefix.stderr, /^error: a key is named by its prefix \(tb_ followed by 12 hex digits\) or by the whole key/)
 
   const verbose = await runCli(['show', 'no_such_tenant', '--verbose'], { url: db.url })
   t.equal(verbose.code, 1)
@@ -103,7 +103,7 @@ t.test('errors are one readable line; the stack only with --verbose', async (t) 
 
   const noSecret = await runCli(['list', '--json'], { url: db.url, env: { JWT_SECRET: '' } })
   t.equal(noSecret.code, 0, `tenantctl signs no tokens, so it needs no JWT_SECRET: ${noSecret.stderr}`)
-  t.same(parseJson(t, noSecret), [])
+  t.same(parseJson<{ name: string }[]>(t, noSecret).map((row) => row.name), ['Dup'])
 })
 
 t.test('status is a CI gate: exit 1 while anything is pending', async (t) => {
@@ -121,4 +121,79 @@ t.test('status is a CI gate: exit 1 while anything is pending', async (t) => {
   t.equal(behind.code, 1)
   t.match(behind.stdout, new RegExp(`${schema}\\s+1\\s+0002_`))
   t.match(behind.stderr, /migrations are pending \(1 tenant\)/)
+})
+
+t.test('under --json a failure is one error document on stdout, with the exit code kept', async (t) => {
+  const { db, services } = await setupDatabase(t)
+  const cases: [string[], Record<string, string>, number, string][] = [
+    [['show', 'no_such_tenant', '--json'], {}, 1, 'TENANT_NOT_FOUND'],
+    [['create', '--name', 'Half', '--json'], {}, 2, 'USAGE'],
+    [['list', '--json', '--bogus'], {}, 2, 'USAGE'],
+    [['keys', 'revoke', 'not-a-prefix', '--json'], {}, 2, 'INVALID_KEY_PREFIX'],
+    [['list', '--json'], { PORT: 'abc' }, 2, 'CONFIG_INVALID'],
+  ]
+  for (const [args, env, code, errorCode] of cases) {
+    const result = await runCli(args, { url: db.url, env })
+    t.equal(result.code, code, `${args.join(' ')} exits ${code}`)
+    const document = parseJson<{ error: { code: string; message: string } }>(t, result)
+    t.same(Object.keys(document), ['error'], `${args.join(' ')}: only an error`)
+    t.equal(document.error.code, errorCode)
+    t.ok(document.error.message.length > 0 && !document.error.message.startsWith('error:'), `a message: ${document.error.message}`)
+    t.match(result.stderr, /error: /, 'and the line for people on stderr')
+  }
+
+  // A command that reports a failed result prints that result, and nothing more.
+  const schema = randomSchema('behind')
+  await services.tenants.createTenant({ name: `Behind ${schema}`, schemaName: schema })
+  await db.sql`update public.tenants set migration_version = 1 where schema_name = ${schema}`
+  const pending = await runCli(['status', '--json'], { url: db.url })
+  t.equal(pending.code, 1)
+  t.equal(parseJson<{ ok: boolean }>(t, pending).ok, false, 'the status document itself')
+})
+
+t.test('keys revoke takes the whole key, never prints it, and says when a key was already revoked', async (t) => {
+  const { db, services } = await setupDatabase(t)
+  const schema = randomSchema('rev')
+  const { tenant, apiKey } = await services.tenants.createTenant({ name: `Revoke ${schema}`, schemaName: schema })
+  const secret = apiKey.key.slice(apiKey.prefix.length + 1)
+
+  const wrong = await runCli(['keys', 'revoke', `${apiKey.prefix}_${'A'.repeat(43)}`], { url: db.url })
+  t.equal(wrong.code, 1, 'a whole key with another secret is not that key')
+  t.match(wrong.stderr, /no api key with prefix/)
+  t.equal((await services.apiKeys.resolveApiKey(apiKey.key)).id, tenant.id, 'and revokes nothing')
+
+  const pasted = await runCli(['keys', 'revoke', apiKey.key], { url: db.url })
+  t.equal(pasted.code, 0, pasted.stderr)
+  t.match(pasted.stdout, new RegExp(`Revoked api key ${apiKey.prefix}`))
+  t.notMatch(pasted.stdout + pasted.stderr, secret, 'the key itself is never echoed')
+  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { code: 'INVALID_API_KEY' })
+
+  const again = await runCli(['keys', 'revoke', apiKey.prefix], { url: db.url })
+  t.equal(again.code, 0, 'revoking twice is not a failure')
+  t.match(again.stdout, /already revoked/)
+  t.notMatch(again.stdout, /✔ Revoked/)
+  const againJson = parseJson<{ alreadyRevoked: boolean; revokedAt: string; prefix: string }>(t, await runCli(['keys', 'revoke', apiKey.key, '--json'], { url: db.url }))
+  t.equal(againJson.alreadyRevoked, true)
+  t.equal(againJson.prefix, apiKey.prefix)
+  t.notMatch(JSON.stringify(againJson), secret, 'nor under --json')
+
+  const other = await services.apiKeys.issueApiKey(tenant, { name: 'other' })
+  const first = parseJson<{ alreadyRevoked: boolean }>(t, await runCli(['keys', 'revoke', other.prefix, '--json'], { url: db.url }))
+  t.equal(first.alreadyRevoked, false)
+})
+
+t.test('every time printed says its zone: ISO 8601 in UTC', async (t) => {
+  const { db, services } = await setupDatabase(t)
+  const schema = randomSchema('time')
+  const { tenant } = await services.tenants.createTenant({ name: `Time ${schema}`, schemaName: schema })
+  await services.apiKeys.issueApiKey(tenant, { name: 'expiring', expiresAt: new Date(Date.now() + 86_400_000) })
+  const iso = /\d{4}-\d\d-\d\dT\d\d:\d\dZ/
+  const created = tenant.createdAt.toISOString().slice(0, 16) + 'Z'
+  for (const args of [['list'], ['show', schema], ['keys', 'list', schema], ['keys', 'create', schema, '--expires-in', '1d']]) {
+    const result = await runCli(args, { url: db.url })
+    t.equal(result.code, 0, result.stderr)
+    t.match(result.stdout, iso, `${args.join(' ')}: ISO 8601 with Z`)
+    t.notMatch(result.stdout, /\d{4}-\d\d-\d\d \d\d:\d\d/, `${args.join(' ')}: no time without its zone`)
+    if (args[0] !== 'keys') t.match(result.stdout, created, 'the creation time, in UTC')
+  }
 })

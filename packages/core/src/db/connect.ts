@@ -1,7 +1,8 @@
 import postgres from 'postgres'
 import type { DatabaseConfig } from '../config.js'
 import { startEmbeddedCluster } from './embedded.js'
-import { DatabaseUnavailableError } from '../errors.js'
+import { CoreError, DatabaseUnavailableError } from '../errors.js'
+import { pingDatabase } from './health.js'
 import { isConnectionError } from './pg-errors.js'
 
 /** The postgres.js pool every core service receives. Column names come back camelCased. */
@@ -101,18 +102,34 @@ export function databaseAddress(url: string): string {
 }
 
 /**
- * What to report for `error`, thrown while working on the database at `url`: when the
- * connection failed (also as the cause of another error, such as a failed migration), a
- * {@link DatabaseUnavailableError} naming the host and port; otherwise `error` itself.
+ * What to report for `error`, thrown while working on the database at `url`: a
+ * {@link DatabaseUnavailableError} naming the host and port when the connection failed (also
+ * as the cause of another error, such as a failed migration), or when an error nobody
+ * anticipated came while the database no longer answers; otherwise `error` itself.
+ *
+ * NOTE: the second case exists because postgres.js 3.4.9 can throw a TypeError from a timer
+ * when a connection drops inside a transaction (porsager/postgres#1208, open): the edge sees
+ * that instead of the connection error, so the database is asked once more, on a connection
+ * of its own.
  */
-export function explainDatabaseError(error: unknown, url: string): unknown {
+export async function explainDatabaseError(error: unknown, url: string): Promise<unknown> {
   if (error instanceof DatabaseUnavailableError) return error
+  const unreachable = (reason: string) =>
+    new DatabaseUnavailableError(`database unreachable at ${databaseAddress(url)}: ${reason}`, { cause: error })
   for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
-    if (isConnectionError(cause)) {
-      return new DatabaseUnavailableError(`database unreachable at ${databaseAddress(url)}: ${cause.message}`, { cause: error })
-    }
+    if (isConnectionError(cause)) return unreachable(cause.message)
   }
-  return error
+  if (error instanceof CoreError) return error
+  const probe = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} })
+  try {
+    await pingDatabase(probe as unknown as Sql)
+    return error
+  } catch (failure) {
+    const cause = (failure as Error).cause
+    return unreachable(cause instanceof Error ? cause.message : (failure as Error).message)
+  } finally {
+    await probe.end({ timeout: 0 })
+  }
 }
 
 /**

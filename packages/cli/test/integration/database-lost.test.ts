@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process'
+import { cp, writeFile } from 'node:fs/promises'
+import { createServer, connect, type Socket } from 'node:net'
+import path from 'node:path'
+import t from 'tap'
+import { DEFAULT_MIGRATIONS_DIR } from '@tenantbase/core'
+import { BIN, childEnv, randomSchema, setupDatabase } from '../helpers.js'
+
+// The database going away in the middle of a command: the command says so, naming the
+// host and port (never the password), and exits 1.
+
+/** A TCP relay to PostgreSQL that the test can cut, as a network or a server going away does. */
+async function startRelay(target: URL): Promise<{ port: number; cut(): void }> {
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname)
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('close', () => sockets.delete(socket))
+      socket.on('error', () => {})
+    }
+    client.pipe(upstream).pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  return {
+    port: typeof address === 'object' && address ? address.port : 0,
+    cut() {
+      server.close()
+      for (const socket of sockets) socket.destroy()
+    },
+  }
+}
+
+t.test('a database lost during a creation: "database unreachable at host:port", exit 1', async (t) => {
+  const dir = t.testdir()
+  await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true })
+  // A tenant migration that keeps the creation running until the relay is cut.
+  await writeFile(path.join(dir, 'tenant', '0099_slow.sql'), 'create table slow (id int primary key);\nselect pg_sleep(60);\n')
+  const { db } = await setupDatabase(t, { migrationsDir: dir })
+  const relay = await startRelay(new URL(db.url))
+  t.teardown(() => relay.cut())
+  const viaRelay = new URL(db.url)
+  viaRelay.host = `127.0.0.1:${relay.port}`
+  const password = decodeURIComponent(viaRelay.password)
+  t.ok(password.length > 0, 'the url carries a password that must not be printed')
+
+  const child = spawn(process.execPath, [BIN, 'create', '--name', 'Lost', '--address', '', '--schema', randomSchema('lost'), '--json'], {
+    env: childEnv({ DATABASE_URL: viaRelay.href, TENANTCTL_MIGRATIONS_DIR: dir }),
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000)
+
+  // Wait until the creation is inside its transaction, at the slow migration.
+  for (;;) {
+    const [row] = await db.sql`
+      select count(*)::int as count from pg_stat_activity
+      where datname = current_database() and state = 'active' and query like 'create table slow%'`
+    if (row!.count > 0 || child.exitCode !== null) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  t.equal(child.exitCode, null, 'the creation was still running')
+  const started = Date.now()
+  relay.cut()
+  const code = await exited
+  clearTimeout(guard)
+  t.comment(`exited ${Date.now() - started} ms after the cut`)
+
+  t.equal(code, 1, stderr)
+  t.match(stderr, new RegExp(`^error: database unreachable at 127\\.0\\.0\\.1:${relay.port}: `), 'names the host and port')
+  t.notMatch(stderr, /unexpected error|--verbose/, 'not an unexpected error')
+  t.notMatch(stdout + stderr, password, 'never the password')
+  const document = JSON.parse(stdout) as { error: { code: string; message: string } }
+  t.equal(document.error.code, 'DATABASE_UNAVAILABLE')
+  t.match(document.error.message, `database unreachable at 127.0.0.1:${relay.port}`)
+  const [row] = await db.sql`select count(*)::int as count from public.tenants`
+  t.equal(row!.count, 0, 'nothing half-created')
+})

@@ -1,0 +1,31 @@
+import t from 'tap'
+import { DatabaseUnavailableError, MigrationError, NotFoundError, explainDatabaseError } from '../../src/index.js'
+import { createTestDatabase, freePort } from '../../src/testing.js'
+
+// How an edge reports an error from work on a database: "database unreachable at host:port"
+// exactly when the database is the reason, and never with the credentials.
+
+t.test('a connection error, or one behind another error, names the host and port only', async (t) => {
+  const url = 'postgres://svc:s3cret-pw@db.internal:6543/app'
+  const dropped = Object.assign(new Error('write CONNECTION_CLOSED db.internal:6543'), { code: 'CONNECTION_CLOSED' })
+  const direct = await explainDatabaseError(dropped, url)
+  t.type(direct, DatabaseUnavailableError)
+  t.equal((direct as Error).message, 'database unreachable at db.internal:6543: write CONNECTION_CLOSED db.internal:6543')
+  const wrapped = await explainDatabaseError(new MigrationError('0002 failed', 'MIGRATION_FAILED', { cause: dropped }), url)
+  t.type(wrapped, DatabaseUnavailableError, 'also as the cause of a failed migration')
+  t.notMatch((wrapped as Error).message, /s3cret|svc/)
+  const notFound = new NotFoundError('no tenant')
+  t.equal(await explainDatabaseError(notFound, url), notFound, "a rule's answer stays itself")
+})
+
+t.test('an unexpected error is the database only when the database no longer answers', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const odd = new TypeError("Cannot read properties of null (reading 'write')")
+  t.equal(await explainDatabaseError(odd, db.url), odd, 'the database answers: the error is reported as it is')
+  const gone = `postgres://postgres:postgres@127.0.0.1:${await freePort()}/none`
+  const explained = await explainDatabaseError(odd, gone)
+  t.type(explained, DatabaseUnavailableError, 'nothing answers: the database is the reason')
+  t.match((explained as Error).message, /^database unreachable at 127\.0\.0\.1:\d+: /)
+  t.equal((explained as Error).cause, odd, 'the original kept as the cause')
+})
