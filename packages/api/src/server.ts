@@ -100,8 +100,10 @@ async function main(): Promise<void> {
       process.exit(1)
     }
   }
-  process.once('SIGTERM', () => void shutdown('SIGTERM'))
-  process.once('SIGINT', () => void shutdown('SIGINT'))
+  // NOTE: `on`, not `once`: under `pnpm start` a Ctrl-C arrives twice, from the terminal and
+  // forwarded by pnpm, and a second SIGINT without a listener would kill the process mid-shutdown.
+  process.on('SIGTERM', () => void shutdown('SIGTERM'))
+  process.on('SIGINT', () => void shutdown('SIGINT'))
 
   try {
     await app.listen({ host: config.http.host, port: config.http.port })

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
+import { suggestSchemaName } from '@tenantbase/core'
 import { BIN, JWT_SECRET, randomSchema, setupDatabase } from '../helpers.js'
 import { openTerminal } from '../tmux.js'
 
@@ -102,4 +103,38 @@ t.test('--json in a terminal: prompts on stderr, only the JSON document on stdou
   const written = JSON.parse(await readFile(file, 'utf8')) as { tenant: { schemaName: string }; apiKey: { key: string } }
   t.equal(written.tenant.schemaName, schema)
   t.equal((await services.apiKeys.resolveApiKey(written.apiKey.key)).schemaName, schema)
+})
+
+t.test('the schema suggested is free; its shape is checked as it is typed', async (t) => {
+  const { db, services } = await setupDatabase(t)
+  const name = `Acme ${randomSchema('s')}`
+  const base = suggestSchemaName(name)
+  // Other tenants (other names) already hold the suggestion and its first alternative.
+  await services.tenants.createTenant({ name: `First ${base}`, schemaName: base })
+  await services.tenants.createTenant({ name: `Second ${base}`, schemaName: `${base}_2` })
+  const term = await openTerminal(t, `node ${BIN} create`, { DATABASE_URL: db.url, JWT_SECRET })
+
+  await term.waitFor(/Tenant name/, 'the name prompt')
+  await term.type(name)
+  await term.press('Enter')
+  await term.waitFor(/Address/, 'the address prompt')
+  await term.press('Enter')
+  await term.waitFor(new RegExp(`Schema name \\(${base}_3\\)`), 'a free schema suggested')
+
+  await term.type('Acme-')
+  await term.waitFor(/Acme- {2}✖ schema name must start with a lowercase letter/, 'the problem shown before Enter')
+  await term.press('C-u')
+  await term.type('acme_ok')
+  const [typed] = await term.waitFor(/^.*Schema name.*acme_ok.*$/m, 'the good name typed')
+  t.notMatch(typed, /✖/, 'a good name shows no problem')
+  await term.press('C-u')
+  await term.press('Enter')
+
+  await term.waitFor(/Name of the first api key/, 'the key name prompt')
+  await term.press('Enter')
+  await term.waitFor(/Create this tenant\?/, 'the confirmation')
+  await term.press('Enter')
+  await term.waitFor(/\[exit:\d+\]/, 'the end of the command')
+  t.match(await term.screen(), /\[exit:0\]/)
+  t.equal((await services.tenants.getTenant(`${base}_3`)).name, name, 'created with the suggested schema')
 })
