@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import type { Services } from '@tenantbase/core'
 import auth from './plugins/auth.js'
@@ -14,6 +14,11 @@ import health from './routes/health.js'
 import posts from './routes/posts/index.js'
 import users from './routes/users/index.js'
 import { AJV_OPTIONS, formatValidationErrors } from './validation.js'
+// Also as bare imports, so that the declarations of this module carry the plugins' `declare
+// module 'fastify'` (request.tenant, request.userId, app.requireUser) to tenant routes of a
+// service built on it.
+import './plugins/auth.js'
+import './plugins/services.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,6 +27,16 @@ declare module 'fastify' {
     /** The process's metrics, or undefined when they are off (no METRICS_PORT). */
     metrics: ApiMetrics | undefined
   }
+}
+
+/**
+ * Routes of a service built on tenantbase, mounted at `/api/<prefix>/` behind the same api-key
+ * hook as the built-in ones: `request.tenant` is set, `app.requireUser` and `app.services` are
+ * there, and their schemas appear in the OpenAPI document. See docs/extending.md.
+ */
+export interface TenantRoutes {
+  readonly prefix: string
+  readonly plugin: FastifyPluginAsync
 }
 
 export interface AppOptions {
@@ -34,6 +49,8 @@ export interface AppOptions {
   readonly logger?: FastifyServerOptions['logger']
   /** Metrics to record each request in (createApiMetrics); none when omitted. */
   readonly metrics?: ApiMetrics
+  /** Tenant routes of your own, registered after the built-in ones. */
+  readonly tenantRoutes?: readonly TenantRoutes[]
 }
 
 /**
@@ -115,6 +132,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (app.apiKeyRateLimit) api.addHook('onRequest', app.apiKeyRateLimit)
       await api.register(users, { prefix: '/users' })
       await api.register(posts, { prefix: '/posts' })
+      for (const routes of options.tenantRoutes ?? []) await api.register(routes.plugin, { prefix: `/${routes.prefix}` })
     },
     { prefix: '/api' },
   )

@@ -53,7 +53,7 @@ export function buildProgram(environment: CliEnvironment): Command {
     .showSuggestionAfterError()
     .addHelpText(
       'after',
-      '\nDatabase: DATABASE_URL (with JWT_SECRET), or the embedded PostgreSQL under .data/ (started if no process runs it).\n' +
+      '\nDatabase: DATABASE_URL, or the embedded PostgreSQL under .data/ (started if no process runs it).\n' +
         'Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 130 interrupted. Colour is off under NO_COLOR or without a terminal.\n' +
         examples('tenantctl create', 'tenantctl list --json', 'tenantctl migrate --concurrency 8', 'tenantctl status || echo "migrations pending"'),
     )

@@ -1,0 +1,42 @@
+import { NotFoundError, ValidationError, schemaOf, type Services, type Sql, type TenantRef } from '@tenantbase/core'
+
+export interface Comment {
+  readonly id: number
+  readonly postId: number
+  readonly authorId: number
+  readonly body: string
+  readonly createdAt: Date
+}
+
+const MAX_BODY = 2000
+
+/**
+ * Comments on a tenant's posts. Like core's services: a factory over the pool, the tenant
+ * an argument of every function, the schema named through `schemaOf`, typed errors thrown.
+ */
+export function createCommentService({ sql, posts }: { readonly sql: Sql; readonly posts: Services['posts'] }) {
+  async function addComment(tenant: TenantRef, authorId: number, postId: number, body: string): Promise<Comment> {
+    const text = typeof body === 'string' ? body.trim() : ''
+    if (text.length < 1 || text.length > MAX_BODY || text.includes('\u0000')) {
+      throw new ValidationError(`body must be 1 to ${MAX_BODY} characters`, 'VALIDATION_FAILED')
+    }
+    await posts.getPost(tenant, postId) // POST_NOT_FOUND (404) for a missing or other tenant's post
+    const [comment] = await sql<Comment[]>`
+      insert into ${schemaOf(sql, tenant)}.comments (post_id, author_id, body)
+      values (${postId}, ${authorId}, ${text})
+      returning id, post_id, author_id, body, created_at`
+    if (!comment) throw new NotFoundError('post not found', 'POST_NOT_FOUND')
+    return comment
+  }
+
+  async function listComments(tenant: TenantRef, postId: number): Promise<Comment[]> {
+    await posts.getPost(tenant, postId)
+    return sql<Comment[]>`
+      select id, post_id, author_id, body, created_at from ${schemaOf(sql, tenant)}.comments
+      where post_id = ${postId} order by id`
+  }
+
+  return { addComment, listComments }
+}
+
+export type CommentService = ReturnType<typeof createCommentService>

@@ -1,0 +1,78 @@
+import t, { type Test } from 'tap'
+import { buildApp } from '@tenantbase/api'
+import { createServices, loadConfig } from '@tenantbase/core'
+import { createTestDatabase } from '@tenantbase/core/testing'
+import { commentRoutes, createCommentService, loadMigrations } from '../src/index.js'
+
+// docs/extending.md, run: core's migrations and ours, a tenant resource of our own through
+// the real app (inject), in the OpenAPI document next to the built-in routes.
+
+const JWT_SECRET = 'example-comments-secret-0123456789abcdef'
+
+async function setup(t: Test) {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const config = loadConfig({ DATABASE_URL: db.url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: 'silent' })
+  const services = await createServices({ sql: db.sql, config, migrations: await loadMigrations() })
+  await services.migrateAll()
+  const comments = createCommentService({ sql: db.sql, posts: services.posts })
+  const app = await buildApp({ services, config, jwtSecret: JWT_SECRET, tenantRoutes: [commentRoutes(comments)] })
+  t.teardown(() => app.close())
+  return { db, services, app }
+}
+
+async function login(app: Awaited<ReturnType<typeof setup>>['app'], key: string, email: string) {
+  const headers = { 'api-key': key }
+  await app.inject({ method: 'POST', url: '/api/users/register/', headers, payload: { email, password: 'password-1' } })
+  const response = await app.inject({ method: 'POST', url: '/api/users/login/', headers, payload: { email, password: 'password-1' } })
+  return { ...headers, authorization: `Bearer ${response.json<{ access_token: string }>().access_token}` }
+}
+
+t.test('a new tenant gets core migrations and ours; comments work end to end', async (t) => {
+  const { services, app } = await setup(t)
+  const { tenant, apiKey } = await services.tenants.createTenant({ name: 'Commented', schemaName: 'commented' })
+  t.equal(tenant.migrationVersion, 3, 'at our migration, after core’s two')
+  const auth = await login(app, apiKey.key, 'writer@example.com')
+
+  const post = await app.inject({ method: 'POST', url: '/api/posts/', headers: auth, payload: { title: 'Hello', body: 'first' } })
+  t.equal(post.statusCode, 201)
+  const postId = post.json<{ id: number }>().id
+
+  const added = await app.inject({ method: 'POST', url: `/api/posts/${postId}/comments/`, headers: auth, payload: { body: ' Nice post ' } })
+  t.equal(added.statusCode, 201, added.body)
+  t.match(added.json(), { post_id: postId, body: 'Nice post', created_at: String })
+  const listed = await app.inject({ method: 'GET', url: `/api/posts/${postId}/comments`, headers: auth })
+  t.equal(listed.statusCode, 200, 'without the trailing slash too')
+  t.same(listed.json<{ body: string }[]>().map((c) => c.body), ['Nice post'])
+
+  const missing = await app.inject({ method: 'POST', url: '/api/posts/999999/comments/', headers: auth, payload: { body: 'x' } })
+  t.equal(missing.statusCode, 404)
+  t.equal(missing.json<{ code: string }>().code, 'POST_NOT_FOUND')
+  const empty = await app.inject({ method: 'POST', url: `/api/posts/${postId}/comments/`, headers: auth, payload: { body: '' } })
+  t.equal(empty.statusCode, 400)
+  const anonymous = await app.inject({ method: 'GET', url: `/api/posts/${postId}/comments/`, headers: { 'api-key': apiKey.key } })
+  t.equal(anonymous.statusCode, 401, 'needs a user like every posts route')
+  const noKey = await app.inject({ method: 'GET', url: `/api/posts/${postId}/comments/` })
+  t.equal(noKey.statusCode, 401, 'and an api key')
+
+  // Another tenant sees neither the post nor its comments.
+  const other = await services.tenants.createTenant({ name: 'Other', schemaName: 'other_tenant' })
+  const otherAuth = await login(app, other.apiKey.key, 'other@example.com')
+  const foreign = await app.inject({ method: 'GET', url: `/api/posts/${postId}/comments/`, headers: otherAuth })
+  t.equal(foreign.statusCode, 404, "another tenant's post is 404")
+
+  const document = (await app.inject({ method: 'GET', url: '/swagger/json' })).json<{ paths: Record<string, Record<string, unknown>> }>()
+  t.ok(document.paths['/api/posts/{postId}/comments/']?.post, 'in the OpenAPI document')
+  t.ok(document.paths['/api/posts/{postId}/comments/']?.get)
+})
+
+t.test('an existing tenant is brought to our migration by migrateAll', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const core = await createServices({ sql: db.sql })
+  await core.migrateAll()
+  await core.tenants.createTenant({ name: 'Before', schemaName: 'before_comments' })
+  const ours = await createServices({ sql: db.sql, migrations: await loadMigrations() })
+  const report = await ours.migrateAll()
+  t.same(report.tenants.map((r) => [r.schema, r.from, r.to, r.ok]), [['before_comments', 2, 3, true]])
+})
