@@ -1,4 +1,5 @@
 import type { Config, Database, Services } from '@tenantbase/core'
+import { CliError } from './errors.js'
 import { createOutput, type Output, type OutputStream } from './output.js'
 import type { Prompter } from './prompts.js'
 
@@ -86,7 +87,8 @@ export async function createContext(environment: CliEnvironment, options: Global
       }
     },
     async explain(error) {
-      if (databaseUrl === undefined) return error
+      // The cli's own errors (a usage error, a no at a confirmation) are never the database's.
+      if (databaseUrl === undefined || error instanceof CliError) return error
       return (await core()).explainDatabaseError(error, databaseUrl)
     },
     async close(closeOptions = {}) {

@@ -1,8 +1,10 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { cp, writeFile } from 'node:fs/promises'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
-import { createServices, type Services, type Sql } from '@tenantbase/core'
+import { DEFAULT_MIGRATIONS_DIR, createServices, type Services, type Sql } from '@tenantbase/core'
 import { createTestDatabase, type TestDatabase } from '@tenantbase/core/testing'
 import type { CommandContext } from '../src/context.js'
 import { createOutput, type OutputStream } from '../src/output.js'
@@ -73,6 +75,53 @@ export function runCli(args: readonly string[], options: { url?: string; env?: R
       resolve({ code, signal, stdout, stderr })
     })
   })
+}
+
+/**
+ * A migrations folder: core's files and a tenant migration that sleeps for a minute, so that
+ * a creation stays inside its transaction until the test acts on it.
+ */
+export async function slowTenantMigrations(t: Test): Promise<string> {
+  const dir = t.testdir()
+  await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true })
+  await writeFile(path.join(dir, 'tenant', '0099_slow.sql'), 'create table slow (id int primary key);\nselect pg_sleep(60);\n')
+  return dir
+}
+
+export interface RunningCli {
+  readonly child: ChildProcess
+  stdout(): string
+  stderr(): string
+  /** The exit code; a guard kills the child after a minute. */
+  readonly exited: Promise<number | null>
+}
+
+/**
+ * Starts `tenantctl create ...` on the migrations of {@link slowTenantMigrations} and
+ * resolves once the creation is inside its transaction, at the slow migration (or has
+ * already ended: the caller checks `child.exitCode`).
+ */
+export async function startSlowCreation(db: TestDatabase, args: readonly string[], env: Record<string, string>): Promise<RunningCli> {
+  const child = spawn(process.execPath, [BIN, 'create', ...args], { env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('close', (code) => {
+      clearTimeout(guard)
+      resolve(code)
+    }),
+  )
+  for (;;) {
+    const [row] = await db.sql`
+      select count(*)::int as count from pg_stat_activity
+      where datname = current_database() and state = 'active' and query like 'create table slow%'`
+    if (row!.count > 0 || child.exitCode !== null) break
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return { child, stdout: () => stdout, stderr: () => stderr, exited }
 }
 
 /** Parses stdout as the one JSON document `--json` promises, or fails with the output shown. */

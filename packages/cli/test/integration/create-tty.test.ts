@@ -1,12 +1,22 @@
 import { readFile } from 'node:fs/promises'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { suggestSchemaName } from '@tenantbase/core'
 import { BIN, JWT_SECRET, randomSchema, setupDatabase } from '../helpers.js'
-import { openTerminal } from '../tmux.js'
+import { openTerminal, type Terminal } from '../tmux.js'
 
 // The interactive `create`, driven through a real pseudo-terminal (tmux), answering each prompt.
 
 const KEY = /tb_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/
+
+/** The default key name, yes at the confirmation, then the command's end: exit 0. */
+async function acceptTheRest(t: Test, term: Terminal): Promise<void> {
+  await term.waitFor(/Name of the first api key/, 'the key name prompt')
+  await term.press('Enter')
+  await term.waitFor(/Create this tenant\?/, 'the confirmation')
+  await term.press('Enter')
+  await term.waitFor(/\[exit:\d+\]/, 'the end of the command')
+  t.match(await term.screen(), /\[exit:0\]/)
+}
 
 t.test('answers every prompt in a terminal; the printed key resolves to the new tenant', async (t) => {
   const { db, services } = await setupDatabase(t)
@@ -94,12 +104,7 @@ t.test('--json in a terminal: prompts on stderr, only the JSON document on stdou
   await term.waitFor(/Schema name/, 'the schema prompt')
   await term.type(schema)
   await term.press('Enter')
-  await term.waitFor(/Name of the first api key/, 'the key name prompt')
-  await term.press('Enter')
-  await term.waitFor(/Create this tenant\?/, 'the confirmation')
-  await term.press('Enter')
-  await term.waitFor(/\[exit:\d+\]/, 'the end of the command')
-  t.match(await term.screen(), /\[exit:0\]/)
+  await acceptTheRest(t, term)
   const written = JSON.parse(await readFile(file, 'utf8')) as { tenant: { schemaName: string }; apiKey: { key: string } }
   t.equal(written.tenant.schemaName, schema)
   t.equal((await services.apiKeys.resolveApiKey(written.apiKey.key)).schemaName, schema)
@@ -130,11 +135,6 @@ t.test('the schema suggested is free; its shape is checked as it is typed', asyn
   await term.press('C-u')
   await term.press('Enter')
 
-  await term.waitFor(/Name of the first api key/, 'the key name prompt')
-  await term.press('Enter')
-  await term.waitFor(/Create this tenant\?/, 'the confirmation')
-  await term.press('Enter')
-  await term.waitFor(/\[exit:\d+\]/, 'the end of the command')
-  t.match(await term.screen(), /\[exit:0\]/)
+  await acceptTheRest(t, term)
   t.equal((await services.tenants.getTenant(`${base}_3`)).name, name, 'created with the suggested schema')
 })

@@ -1,10 +1,6 @@
-import { spawn } from 'node:child_process'
-import { cp, writeFile } from 'node:fs/promises'
 import { createServer, connect, type Socket } from 'node:net'
-import path from 'node:path'
 import t from 'tap'
-import { DEFAULT_MIGRATIONS_DIR } from '@tenantbase/core'
-import { BIN, childEnv, randomSchema, setupDatabase } from '../helpers.js'
+import { randomSchema, setupDatabase, slowTenantMigrations, startSlowCreation } from '../helpers.js'
 
 // The database going away in the middle of a command: the command says so, naming the
 // host and port (never the password), and exits 1.
@@ -33,10 +29,7 @@ async function startRelay(target: URL): Promise<{ port: number; cut(): void }> {
 }
 
 t.test('a database lost during a creation: "database unreachable at host:port", exit 1', async (t) => {
-  const dir = t.testdir()
-  await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true })
-  // A tenant migration that keeps the creation running until the relay is cut.
-  await writeFile(path.join(dir, 'tenant', '0099_slow.sql'), 'create table slow (id int primary key);\nselect pg_sleep(60);\n')
+  const dir = await slowTenantMigrations(t)
   const { db } = await setupDatabase(t, { migrationsDir: dir })
   const relay = await startRelay(new URL(db.url))
   t.teardown(() => relay.cut())
@@ -45,31 +38,18 @@ t.test('a database lost during a creation: "database unreachable at host:port", 
   const password = decodeURIComponent(viaRelay.password)
   t.ok(password.length > 0, 'the url carries a password that must not be printed')
 
-  const child = spawn(process.execPath, [BIN, 'create', '--name', 'Lost', '--address', '', '--schema', randomSchema('lost'), '--json'], {
-    env: childEnv({ DATABASE_URL: viaRelay.href, TENANTCTL_MIGRATIONS_DIR: dir }),
-    stdio: ['pipe', 'pipe', 'pipe'],
+  // Once the creation is inside its transaction, at the slow migration:
+  const running = await startSlowCreation(db, ['--name', 'Lost', '--address', '', '--schema', randomSchema('lost'), '--json'], {
+    DATABASE_URL: viaRelay.href,
+    TENANTCTL_MIGRATIONS_DIR: dir,
   })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)))
-  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000)
-
-  // Wait until the creation is inside its transaction, at the slow migration.
-  for (;;) {
-    const [row] = await db.sql`
-      select count(*)::int as count from pg_stat_activity
-      where datname = current_database() and state = 'active' and query like 'create table slow%'`
-    if (row!.count > 0 || child.exitCode !== null) break
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
+  const { child } = running
   t.equal(child.exitCode, null, 'the creation was still running')
   const started = Date.now()
   relay.cut()
-  const code = await exited
-  clearTimeout(guard)
+  const code = await running.exited
   t.comment(`exited ${Date.now() - started} ms after the cut`)
+  const [stdout, stderr] = [running.stdout(), running.stderr()]
 
   t.equal(code, 1, stderr)
   t.match(stderr, new RegExp(`^error: database unreachable at 127\\.0\\.0\\.1:${relay.port}: `), 'names the host and port')
