@@ -84,7 +84,8 @@ export function runCli(args: readonly string[], options: { url?: string; env?: R
 export async function slowTenantMigrations(t: Test): Promise<string> {
   const dir = t.testdir()
   await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true })
-  await writeFile(path.join(dir, 'tenant', '0099_slow.sql'), 'create table slow (id int primary key);\nselect pg_sleep(60);\n')
+  // One statement (migrations run one statement per query), seen as 'create table slow...'.
+  await writeFile(path.join(dir, 'tenant', '0099_slow.sql'), 'create table slow as select 1 as id from pg_sleep(60);\n')
   return dir
 }
 
@@ -118,7 +119,7 @@ export async function startSlowCreation(db: TestDatabase, args: readonly string[
     const [row] = await db.sql`
       select count(*)::int as count from pg_stat_activity
       where datname = current_database() and state = 'active' and query like 'create table slow%'`
-    if (row!.count > 0 || child.exitCode !== null) break
+    if (row!.count > 0 || child.exitCode !== null || child.signalCode !== null) break
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
   return { child, stdout: () => stdout, stderr: () => stderr, exited }
