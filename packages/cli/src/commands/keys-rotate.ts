@@ -22,11 +22,11 @@ export async function runKeysRotate(ctx: CommandContext, prefixOrKey: string, fl
   const s = output.style
   output.line(`${s.green('✔')} Rotated api key ${old.prefix} ("${old.name}") to a new ${issued.scope} key "${issued.name}":`)
   output.line(`  ${s.bold(issued.key)}`)
-  if (issued.expiresAt) output.line(`  expires ${formatTime(issued.expiresAt)} UTC, as the old key did`)
+  if (issued.expiresAt) output.line(`  expires ${formatTime(issued.expiresAt)}, as the old key did`)
   output.line(
     old.revokedAt
       ? `  ${old.prefix} is revoked now.`
-      : `  ${old.prefix} keeps working until ${formatTime(old.expiresAt)} UTC; every API process refuses it from then on.`,
+      : `  ${old.prefix} keeps working until ${formatTime(old.expiresAt)}; every API process refuses it from then on.`,
   )
   output.line(s.yellow(`! Store this key now: it is not shown again. Revoke it with \`tenantctl keys revoke ${issued.prefix}\`.`))
   return rotated

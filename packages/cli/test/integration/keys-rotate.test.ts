@@ -12,7 +12,7 @@ t.test('keys rotate: a new key printed once, the old one "expires in 23h (rotate
   const newKey = /(tb_[0-9a-f]{12})_[A-Za-z0-9_-]{43}/.exec(rotated.stdout)
   t.ok(newKey, 'the new key is printed')
   t.match(rotated.stdout, new RegExp(`Rotated api key ${apiKey.prefix} \\("default"\\) to a new write key "default"`))
-  t.match(rotated.stdout, new RegExp(`${apiKey.prefix} keeps working until \\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d UTC`))
+  t.match(rotated.stdout, new RegExp(`${apiKey.prefix} keeps working until \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\dZ`))
   t.match(rotated.stdout, /Store this key now/)
 
   const list = await runCli(['keys', 'list', schema], { url, env: { NO_COLOR: '1' } })
