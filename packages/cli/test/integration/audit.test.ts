@@ -54,6 +54,6 @@ t.test('tenantctl audit: every action once, newest first, with its actor; it out
   const table = await runCli(['audit', '--schema', schema, '--limit', '2'], { url, env: { NO_COLOR: '1' } })
   t.equal(table.code, 0)
   t.match(table.stdout, /WHEN \(UTC\)\s+ACTION\s+SCHEMA\s+KEY\s+ACTOR\s+DETAIL/)
-  t.match(table.stdout, new RegExp(`\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\s+tenant\\.delete\\s+${schema}\\s+-\\s+${osUser.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+name=Tenant ${schema} force=true wasSuspended=false`))
+  t.match(table.stdout, new RegExp(`\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ\\s+tenant\\.delete\\s+${schema}\\s+-\\s+${osUser.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\s+name=Tenant ${schema} force=true wasSuspended=false`))
   t.equal(table.stdout.trim().split('\n').length, 3, 'a header and two rows')
 })

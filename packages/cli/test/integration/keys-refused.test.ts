@@ -20,7 +20,7 @@ t.test('refused key commands exit 1 or 2, say why, and change nothing', async (t
     [['keys', 'rotate', apiKey.prefix], 1, new RegExp(`api key ${apiKey.prefix} was already rotated to tb_[0-9a-f]{12}; rotate that key instead`)],
     [['keys', 'rotate', apiKey.prefix, '--grace', '3 days'], 2, /--grace: "3 days" is not a duration; use a whole number and a unit: 90s, 15m, 24h, 30d, 2w or 1y \(or 0\)/],
     [['keys', 'rotate', apiKey.prefix, '--grace=-2h'], 2, /--grace: "-2h" is not a duration/],
-    [['keys', 'rotate', 'not-a-key'], 2, /a key prefix looks like tb_ followed by 12 hex digits/],
+    [['keys', 'rotate', 'not-a-key'], 2, /a key is named by its prefix \(tb_ followed by 12 hex digits\) or by the whole key/],
     [['keys', 'create', schema, '--scope', 'admin'], 2, /--scope: "admin" is not a scope; use read or write/],
     [['keys', 'create', schema, '--expires-in', '1.5h'], 2, /--expires-in: "1.5h" is not a duration/],
     [['delete', schema, '--yes'], 1, new RegExp(`${schema} is active: suspend it first`)],
