@@ -16,5 +16,5 @@ const app = await buildApp({
   jwtSecret: await loadOrCreateJwtSecret(config),
   tenantRoutes: [commentRoutes(comments)],
 })
-await services.apiKeys.listenForRevocations()
+await services.listenForRevocations({ listenSql: db.listenSql })
 await app.listen({ host: config.http.host, port: config.http.port })
