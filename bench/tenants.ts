@@ -5,7 +5,7 @@
  * on every deploy). The migrate and status figures are whole cli processes, node start-up
  * included, as an operator or a CI job sees them.
  *
- * Targets (issue 4), for 10,000 tenants: creation p95 <= 50 ms; the two-statement
+ * Targets, for 10,000 tenants: creation p95 <= 50 ms; the two-statement
  * migration <= 60 s; no-op migrate and status <= 3 s each.
  *
  *   pnpm bench:tenants [--tenants 1000] [--concurrency 4] [--port 54391]

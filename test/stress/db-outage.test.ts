@@ -1,5 +1,5 @@
 /**
- * Database outage (issue 6, item 4): PostgreSQL is stopped and started again under load
+ * Database outage: PostgreSQL is stopped and started again under load
  * while one API process keeps running. `/readyz` must turn 503 within 2 s; requests must
  * fail fast with 503 (never hang, never 500); once the database is back, throughput must
  * return to at least 95% of its earlier level within 5 s, with no API restart. The bounds

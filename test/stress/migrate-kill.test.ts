@@ -1,5 +1,5 @@
 /**
- * Crash-safe migrations (issue 6, item 3): `tenantctl migrate` killed with SIGKILL at
+ * Crash-safe migrations: `tenantctl migrate` killed with SIGKILL at
  * random moments over 50 tenants, 20 times. After every kill each tenant schema is exactly
  * at some version: its ledger, the registry and the objects of each migration agree, and
  * nothing is recorded or applied twice. A rerun then finishes the job. Two concurrent

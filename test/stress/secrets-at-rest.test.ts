@@ -1,5 +1,5 @@
 /**
- * Secrets at rest (issue 6, item 6): after a full flow (a tenant, api keys, users with
+ * Secrets at rest: after a full flow (a tenant, api keys, users with
  * passwords, logins and refreshes issuing refresh tokens, all over HTTP to a real API
  * process), neither a dump of every table of every schema nor, stronger, the raw files of
  * the cluster's data directory after a CHECKPOINT (heap, indexes, WAL) hold any api key,

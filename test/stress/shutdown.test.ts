@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown (issue 6, item 5): SIGTERM to an API process while autocannon loads
+ * Graceful shutdown: SIGTERM to an API process while autocannon loads
  * it. Every request the server had accepted is answered successfully (including slow
  * bcrypt logins in flight at the signal), new connections are refused at once (never
  * accepted and dropped), and the process exits with code 0 within 10 s (the issue's bound,

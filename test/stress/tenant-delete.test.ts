@@ -1,5 +1,5 @@
 /**
- * A tenant deleted by another process (issue 6, item 7): `tenantctl delete --yes` while a
+ * A tenant deleted by another process: `tenantctl delete --yes` while a
  * real API process serves that tenant from its key cache under a steady load. After
  * tenantctl exits, the tenant's key and token are refused (401) on the very next request;
  * requests in flight around the deletion are answered 200 or 401, never a 5xx. Another

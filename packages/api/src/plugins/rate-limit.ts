@@ -52,8 +52,8 @@ export default fp(
       keyGenerator: (request: FastifyRequest) => `attempt|${tenantPart(request)}|${request.ip}`,
     })
 
-    // NOTE: one tenant's client must not take the whole process from the others (issue 6,
-    // item 8: measured in test/stress/noisy-neighbour.test.ts). Keyed by the key's public
+    // NOTE: one tenant's client must not take the whole process from the others (measured
+    // in test/stress/noisy-neighbour.test.ts). Keyed by the key's public
     // prefix, checked before the body is read, so a refused request costs little.
     const { apiKeyRateLimitMax, apiKeyRateLimitWindowMs } = app.apiConfig.http
     const perKey =

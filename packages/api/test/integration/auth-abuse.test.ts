@@ -1,5 +1,5 @@
 /**
- * Authentication abuse (issue 6, item 7), beside what other files already prove:
+ * Authentication abuse, beside what other files already prove:
  * - the login limit trips with 429 and Retry-After: rate-limit.test.ts;
  * - `alg: none`, HS384/HS512 with the right secret, a wrong secret, an expired token, a
  *   forged `tid` of another tenant: access-tokens.test.ts;

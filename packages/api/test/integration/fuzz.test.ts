@@ -1,5 +1,5 @@
 /**
- * Hostile input (issue 6, item 2): every route fuzzed with fast-check. Wrong types, huge and
+ * Hostile input: every route fuzzed with fast-check. Wrong types, huge and
  * empty strings, unicode (lone surrogates, RTL overrides, emoji), NUL bytes, SQL and JSON
  * metacharacters, deep nesting, duplicate and prototype keys, bad and repeated headers, odd
  * content types, bad path params and query strings. For every request:

@@ -1,5 +1,5 @@
 /**
- * Cross-tenant isolation, property-based (issue 6, item 1). fast-check draws requests that
+ * Cross-tenant isolation, property-based. fast-check draws requests that
  * mix the api keys, access tokens, refresh tokens, credentials and post ids of three
  * tenants. A model of each tenant's posts predicts every status; the checks:
  * - no response body carries another tenant's data: every title, body, user name and email
@@ -232,7 +232,7 @@ t.test('isolation over a pool of a single connection (a leaked search_path would
   const ctx = await setupDatabase(t, ENV)
   // NOTE: the database is migrated on the usual pool: migrateAll holds one reserved
   // connection for its advisory lock and works on others, so on a pool of one it waits
-  // forever (reported in issue 6). The app under test runs on a pool of exactly one.
+  // forever. The app under test runs on a pool of exactly one.
   const sql = createPool(ctx.db.url, { max: 1 })
   t.teardown(() => sql.end({ timeout: 5 }))
   const services = await createServices({ sql, config: ctx.config })

@@ -1,6 +1,5 @@
 /**
- * Requests per api key (API_KEY_RATE_LIMIT_MAX per API_KEY_RATE_LIMIT_WINDOW_MS, issue 6
- * item 8): over the limit, 429 TOO_MANY_REQUESTS with Retry-After, in the one error shape;
+ * Requests per api key (API_KEY_RATE_LIMIT_MAX per API_KEY_RATE_LIMIT_WINDOW_MS): over the limit, 429 TOO_MANY_REQUESTS with Retry-After, in the one error shape;
  * another key, of the same tenant or another, is not limited; a refused request writes
  * nothing. Counting only: no timing is asserted.
  */
