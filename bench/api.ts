@@ -22,7 +22,6 @@
  *
  *   pnpm bench:api [--tenants 20] [--posts 100] [--seconds 5] [--rounds 3] [--connections 32]
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { createHmac, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, readFile } from 'node:fs/promises'
@@ -33,6 +32,7 @@ import { parseArgs } from 'node:util'
 import { createServices, loadConfig, openDatabase, startEmbeddedCluster } from '../packages/core/dist/index.js'
 import { freePort } from '../packages/core/dist/testing.js'
 import { createApiMetrics } from '../packages/api/dist/metrics.js'
+import { startServerProcess, stopServerProcesses, type ServerProcess } from './server-processes.js'
 
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
 const autocannon = require('autocannon') as typeof import('autocannon')
@@ -92,28 +92,9 @@ for (let i = 0; i < TENANTS; i++) {
 }
 await db.sql`vacuum analyze`
 
-interface Server {
-  readonly child: ChildProcess
-  readonly url: string
-}
-const children: ChildProcess[] = []
-async function startServer(mode: string, args: string[] = [], extraEnv: Record<string, string> = {}): Promise<Server> {
-  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'api-servers.mjs'), mode, ...args], {
-    env: { ...env, ...extraEnv },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  children.push(child)
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = ''
-    child.stdout!.on('data', (chunk) => {
-      out += String(chunk)
-      const match = /listening (\d+)/.exec(out)
-      if (match) resolve(Number(match[1]))
-    })
-    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)))
-  })
-  return { child, url: `http://127.0.0.1:${port}` }
-}
+type Server = ServerProcess
+const startServer = (mode: string, args: string[] = [], extraEnv: Record<string, string> = {}) =>
+  startServerProcess(mode, args, { ...env, ...extraEnv })
 
 /** The URL with an application_name (postgres.js reads it from the query), to find each server's backends. */
 function named(url: string, applicationName: string): string {
@@ -345,7 +326,6 @@ console.log(
   console.log(`metrics recorded per request (per-tenant series on): ${ns.toFixed(0)} ns of CPU, ${((100 * ns) / 1000 / summary.list!.serverUs).toFixed(2)}% of the list's server CPU per request`)
 }
 
-for (const child of children) child.kill('SIGTERM')
-await Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))))
+await stopServerProcesses()
 await db.close()
 await cluster.stop()

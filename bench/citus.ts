@@ -16,7 +16,6 @@
  * reaches the workers as --workers names them; the nodes need the citus extension loaded
  * (shared_preload_libraries) and wal_level = logical for the live move.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
 import { cp, mkdtemp, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -24,6 +23,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULT_MIGRATIONS_DIR, createServices, formatNode, type Services } from '../packages/core/dist/index.js'
 import { createTestDatabase, testCitusWorkers, type TestDatabase } from '../packages/core/dist/testing.js'
+import { startServerProcess, stopServerProcesses } from './server-processes.js'
 
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
 const autocannon = require('autocannon') as typeof import('autocannon')
@@ -121,23 +121,9 @@ for (const side of sides) {
 console.log(`   citus / plain: ${(migration.citus! / migration.plain!).toFixed(2)}x\n`)
 
 /** An API process (bench/api-servers.mjs, as server.ts builds it) on `side`'s database. */
-const children: ChildProcess[] = []
 async function startApi(side: Side): Promise<string> {
-  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'api-servers.mjs'), 'api'], {
-    env: { ...process.env, DATABASE_URL: side.db.url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: 'warn', LOGIN_MAX_ATTEMPTS_PER_ADDRESS: '100000' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  children.push(child)
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = ''
-    child.stdout!.on('data', (chunk) => {
-      out += String(chunk)
-      const match = /listening (\d+)/.exec(out)
-      if (match) resolve(Number(match[1]))
-    })
-    child.once('exit', (code) => reject(new Error(`api server exited with ${code}`)))
-  })
-  return `http://127.0.0.1:${port}`
+  const env = { ...process.env, DATABASE_URL: side.db.url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: 'warn', LOGIN_MAX_ATTEMPTS_PER_ADDRESS: '100000' }
+  return (await startServerProcess('api', [], env)).url
 }
 
 /** One prebuilt request per seeded tenant, each with its key and a logged-in user's token. */
@@ -210,6 +196,6 @@ try {
   console.log(`   tenant ${tenant!.id} holds ${count} posts after the moves; failed requests in all: ${failedTotal} (bar: 0)`)
   process.exitCode = failedTotal === 0 ? 0 : 1
 } finally {
-  for (const child of children) child.kill('SIGTERM')
+  await stopServerProcesses()
   for (const side of sides) await side.db.drop()
 }

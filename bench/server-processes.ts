@@ -1,0 +1,38 @@
+/**
+ * The benchmarks' servers (bench/api-servers.mjs), each in a process of its own, and their
+ * ending. One place for both, so every bench starts and stops them alike.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import path from 'node:path'
+
+export interface ServerProcess {
+  readonly child: ChildProcess
+  readonly url: string
+}
+
+const started: ChildProcess[] = []
+
+/** Starts one server of api-servers.mjs (`hello`, `fixed` or `api`) and waits for its port. */
+export async function startServerProcess(mode: string, args: string[], env: NodeJS.ProcessEnv): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'api-servers.mjs'), mode, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  started.push(child)
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    child.stdout!.on('data', (chunk) => {
+      out += String(chunk)
+      const match = /listening (\d+)/.exec(out)
+      if (match) resolve(Number(match[1]))
+    })
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)))
+  })
+  return { child, url: `http://127.0.0.1:${port}` }
+}
+
+/** Ends every server started here and waits until each has exited. */
+export async function stopServerProcesses(): Promise<void> {
+  for (const child of started) child.kill('SIGTERM')
+  await Promise.all(started.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))))
+}
