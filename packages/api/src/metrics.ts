@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { poolConnectionStats, type Services } from '@tenantbase/core'
+import type { Services } from '@tenantbase/core'
 
 /** Which limit refused a request (rate-limit.ts). */
 export type RateLimitKind = 'login_attempts' | 'login_failures' | 'api_key'
@@ -55,7 +55,7 @@ export function createApiMetrics({ services, perTenant }: ApiMetricsOptions): Ap
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
-      const stats = await poolConnectionStats(services.sql).catch(() => undefined)
+      const stats = await services.poolConnectionStats().catch(() => undefined)
       this.reset()
       if (!stats) return
       this.set({ state: 'in_use' }, stats.active + stats.idleInTransaction)

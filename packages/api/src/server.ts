@@ -5,7 +5,6 @@ import {
   loadConfig,
   loadOrCreateJwtSecret,
   openDatabase,
-  sharedSchemaState,
   type Database,
 } from '@tenantbase/core'
 import { buildApp } from './app.js'
@@ -39,7 +38,7 @@ async function main(): Promise<void> {
     fail((error as Error).message)
   }
   const services = await createServices({ sql: db.sql, config })
-  const { version: current, latest } = await sharedSchemaState(db.sql, services.migrations.shared)
+  const { version: current, latest } = await services.sharedSchemaState()
   if (current < latest) {
     await db.close()
     fail(`the database is not migrated (shared schema at version ${current} of ${latest}): run \`pnpm tenantctl migrate\` first`)

@@ -5,7 +5,10 @@ import { assertValidActor, createAuditLog, defaultActor, recordAuditEvent } from
 import { createCitusService } from './citus/citus-service.js'
 import { readMigrations, type MigrationSet } from './migrations/catalog.js'
 import { migrateAll, type MigrateAllOptions, type MigrateAllReport } from './migrations/migrate-all.js'
-import { migrationStatus } from './migrations/migration-status.js'
+import { migrationStatus, sharedSchemaState } from './migrations/migration-status.js'
+import { findInconsistencies, type FindInconsistenciesOptions } from './doctor/find-inconsistencies.js'
+import { pingDatabase } from './db/health.js'
+import { poolConnectionStats } from './db/pool-stats.js'
 import { createPostService } from './posts/post-service.js'
 import {
   startRevocationListener,
@@ -118,7 +121,6 @@ export async function createServices(options: ServicesOptions) {
   }
 
   return {
-    sql,
     migrations,
     tenants: createTenantService({
       sql,
@@ -147,6 +149,14 @@ export async function createServices(options: ServicesOptions) {
     revocationsHeard: () => listener?.heard(),
     /** Every schema's version and pending migrations, from the registry; see {@link migrationStatus}. */
     migrationStatus: () => migrationStatus(sql, migrations),
+    /** The shared schema's version against its files (the API refuses to start behind it). */
+    sharedSchemaState: () => sharedSchemaState(sql, migrations.shared),
+    /** Every inconsistency between registry, schemas, ledgers and files, with its fix (`tenantctl doctor`). */
+    findInconsistencies: (options?: FindInconsistenciesOptions) => findInconsistencies(sql, migrations, options),
+    /** One real round trip, or {@link DatabaseUnavailableError} within `timeoutMs` (`/readyz`). */
+    pingDatabase: (timeoutMs?: number) => pingDatabase(sql, timeoutMs),
+    /** This process's pooled connections as the server sees them (metrics). */
+    poolConnectionStats: () => poolConnectionStats(sql),
     /** Shared schema first, then every tenant that is behind; see {@link migrateAll}. The run is audited. */
     migrateAll: (opts: MigrateAllOptions = {}) => migrateAndRecord(sql, actor, () => migrateAll(sql, migrations, opts), opts),
   }

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { pingDatabase, RevocationsNotHeardError } from '@tenantbase/core'
+import { RevocationsNotHeardError } from '@tenantbase/core'
 import { NO_SECURITY } from '../schemas/common.js'
 import { errorResponses, TRANSPORT_ERRORS } from '../schemas/errors.js'
 
@@ -30,7 +30,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: Status, ...errorResponses([...TRANSPORT_ERRORS, 'DATABASE_UNAVAILABLE', 'REVOCATIONS_NOT_HEARD'], { asRange: true }) },
     },
     handler: async () => {
-      await pingDatabase(app.services.sql, 2000)
+      await app.services.pingDatabase(2000)
       const revocations = app.services.revocationStatus()
       if (revocations?.state === 'deaf') throw new RevocationsNotHeardError(revocations.problem ?? 'revocations are not heard')
       return { status: 'ready' }

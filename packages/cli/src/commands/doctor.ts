@@ -1,11 +1,11 @@
-import { findInconsistencies, type Finding } from '@tenantbase/core'
+import type { Finding } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { CommandFailedError } from '../errors.js'
 
 /** `tenantctl doctor`: every inconsistency between registry, schemas, ledgers and files, with its fix. */
 export async function runDoctor(ctx: CommandContext): Promise<Finding[]> {
   const services = await ctx.services()
-  const findings = await findInconsistencies(services.sql, services.migrations)
+  const findings = await services.findInconsistencies()
   const { output } = ctx
   if (output.json) {
     output.writeJson({ ok: findings.length === 0, findings })
