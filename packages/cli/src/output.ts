@@ -23,7 +23,6 @@ export interface Styles {
   green(text: string): string
   red(text: string): string
   yellow(text: string): string
-  cyan(text: string): string
 }
 
 /** One finished tenant, as the progress display needs it. */
@@ -53,8 +52,6 @@ export interface Output {
   line(text?: string): void
   /** Progress and notes: stdout for people, stderr in JSON mode so stdout stays parseable. */
   note(text: string): void
-  /** A warning on stderr. */
-  warn(text: string): void
   /** An error line on stderr. */
   error(text: string): void
   /** The command's JSON result on stdout. */
@@ -80,7 +77,6 @@ function stylesOf(chalk: ChalkInstance): Styles {
     green: (text) => chalk.green(text),
     red: (text) => chalk.red(text),
     yellow: (text) => chalk.yellow(text),
-    cyan: (text) => chalk.cyan(text),
   }
 }
 
@@ -151,7 +147,6 @@ export function createOutput(options: OutputOptions): Output {
     noteStyle,
     line: (text = '') => void stdout.write(`${text}\n`),
     note: (text) => void notes.write(`${text}\n`),
-    warn: (text) => void stderr.write(`${errStyle.yellow('warning:')} ${text}\n`),
     error: (text) => void stderr.write(`${errStyle.red('error:')} ${text}\n`),
     writeJson: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),
     table(head, rows) {

@@ -107,7 +107,7 @@ export {
 } from './revocations/revocation-listener.js'
 
 /** The JWT signing secret: JWT_SECRET, or one generated once under the data folder in development. */
-export { loadOrCreateJwtSecret, JWT_SECRET_FILE } from './auth-secret.js'
+export { loadOrCreateJwtSecret } from './auth-secret.js'
 
 export { createPostService, type PostService, type Post, type PostInput, type ListPostsInput, type PostPage } from './posts/post-service.js'
 
