@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import { assertKeyScope, AuthenticationError, type ResolvedTenant } from '@tenantbase/core'
+import { parseId } from '../schemas/common.js'
 
 /** The claims of an access token. */
 export interface AccessTokenClaims {
@@ -107,7 +108,7 @@ export default fp(
       } catch {
         throw tokenRejected()
       }
-      const userId = /^[1-9][0-9]{0,15}$/.test(String(claims.sub)) ? Number(claims.sub) : NaN
+      const userId = parseId(String(claims.sub))
       if (!Number.isSafeInteger(userId) || !Number.isSafeInteger(claims.tid) || typeof claims.sid !== 'string') throw tokenRejected()
       const verified = { userId, tenantId: claims.tid, sessionId: claims.sid, expiresAtMs: claims.exp * 1000 }
       if (verifiedTokens.size >= VERIFIED_TOKENS_MAX) verifiedTokens.delete(verifiedTokens.keys().next().value!)

@@ -1,5 +1,14 @@
 import { Type } from '@sinclair/typebox'
 
+/** A database id as the API spells it: 1 to 16 digits, no leading zero (exact as a JavaScript number). */
+export const ID_PATTERN = '[1-9][0-9]{0,15}'
+const WHOLE_ID = new RegExp(`^${ID_PATTERN}$`)
+
+/** `text` as an id, or NaN when it is not one (core answers NaN ids as not found). */
+export function parseId(text: string): number {
+  return WHOLE_ID.test(text) ? Number(text) : Number.NaN
+}
+
 /** `api-key` alone: routes open to any caller of the tenant. */
 export const API_KEY_SECURITY = [{ apiKey: [] }]
 /** `api-key` and a Bearer access token of the same tenant, both required. */

@@ -1,6 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import type { Post, PostPage } from '@tenantbase/core'
-import { Timestamp } from './common.js'
+import { ID_PATTERN, Timestamp } from './common.js'
 
 export const PostResponse = Type.Object(
   {
@@ -46,7 +46,7 @@ export const ListPostsQuery = Type.Object({
   cursor: Type.Optional(Type.String({ maxLength: 100, description: 'the `next` of the previous page' })),
   author: Type.Optional(
     Type.String({
-      pattern: '^(me|[1-9][0-9]{0,15})$',
+      pattern: `^(me|${ID_PATTERN})$`,
       'x-expected': 'a user id or me',
       description: 'only posts of this user id, or `me`',
       examples: ['me', '7'],

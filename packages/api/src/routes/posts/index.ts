@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { USER_SECURITY } from '../../schemas/common.js'
+import { parseId, USER_SECURITY } from '../../schemas/common.js'
 import { BODY_ERRORS, errorResponses, USER_ERRORS, WRITE_USER_ERRORS } from '../../schemas/errors.js'
 import {
   ListPostsQuery,
@@ -14,10 +14,6 @@ import {
   toPostResponse,
 } from '../../schemas/posts.js'
 
-/** A path id to a number; anything else becomes NaN, which core answers with 404. */
-function postId(id: string): number {
-  return /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : Number.NaN
-}
 
 /**
  * onRequest of the `/:id/` routes: `/api/posts//` reaches them with an empty id, but names
@@ -78,7 +74,7 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
       params: PostParams,
       response: { 200: PostResponse, ...errorResponses([...USER_ERRORS, 'VALIDATION_FAILED', 'POST_NOT_FOUND']) },
     },
-    handler: async (request) => toPostResponse(await posts.getPost(request.tenant!, postId(request.params.id))),
+    handler: async (request) => toPostResponse(await posts.getPost(request.tenant!, parseId(request.params.id))),
   })
 
   app.put('/:id/', {
@@ -93,7 +89,7 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: PostResponse, ...errorResponses([...WRITE_USER_ERRORS, ...BODY_ERRORS, 'NOT_POST_AUTHOR', 'POST_NOT_FOUND']) },
     },
     handler: async (request) =>
-      toPostResponse(await posts.replacePost(request.tenant!, request.userId!, postId(request.params.id), request.body)),
+      toPostResponse(await posts.replacePost(request.tenant!, request.userId!, parseId(request.params.id), request.body)),
   })
 
   app.patch('/:id/', {
@@ -108,7 +104,7 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: PostResponse, ...errorResponses([...WRITE_USER_ERRORS, ...BODY_ERRORS, 'NOT_POST_AUTHOR', 'POST_NOT_FOUND']) },
     },
     handler: async (request) =>
-      toPostResponse(await posts.patchPost(request.tenant!, request.userId!, postId(request.params.id), request.body)),
+      toPostResponse(await posts.patchPost(request.tenant!, request.userId!, parseId(request.params.id), request.body)),
   })
 
   app.delete('/:id/', {
@@ -122,7 +118,7 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
       response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses([...WRITE_USER_ERRORS, 'VALIDATION_FAILED', 'NOT_POST_AUTHOR', 'POST_NOT_FOUND']) },
     },
     handler: async (request, reply) => {
-      await posts.deletePost(request.tenant!, request.userId!, postId(request.params.id))
+      await posts.deletePost(request.tenant!, request.userId!, parseId(request.params.id))
       return reply.code(204).send(null)
     },
   })
