@@ -69,7 +69,7 @@ t.test("a deleted tenant's keys and tokens are refused on the next request", asy
     t.equal((await app.inject({ url: `/api/posts/${post.id}/`, headers })).statusCode, 200, 'works before')
   }
 
-  await ctx.services.tenants.deleteTenant(doomed.schemaName, doomed.schemaName, { force: true })
+  await ctx.services.tenants.deleteTenant(doomed.schemaName, { force: true })
 
   // No wait: the very next request after deleteTenant returns.
   const requests = [

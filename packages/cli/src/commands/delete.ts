@@ -30,7 +30,7 @@ export async function runDelete(ctx: CommandContext, schema: string, flags: { ye
     const typed = await prompts.input({ message: `Type ${tenant.schemaName} to confirm` })
     if (typed.trim() !== tenant.schemaName) throw new CancelledError('the name typed does not match: nothing was deleted')
   }
-  const deleted = await services.tenants.deleteTenant(tenant.schemaName, tenant.schemaName, { force: flags.force ?? false })
+  const deleted = await services.tenants.deleteTenant(tenant.schemaName, { force: flags.force ?? false })
   const result = { tenant: deleted, keysRevoked: keys.length }
   if (output.json) output.writeJson(result)
   else output.line(`${output.style.green('✔')} Deleted tenant ${deleted.name}: schema ${deleted.schemaName} dropped, ${keys.length} api key${keys.length === 1 ? '' : 's'} revoked.`)

@@ -206,14 +206,10 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
 
   /**
    * Drops the tenant's schema with all its data and removes its registry row and (by cascade) its keys, in
-   * one transaction with its audit row. `confirmSchemaName` must repeat the schema name, as a guard against
-   * deleting the wrong tenant. An active tenant must be suspended first, unless `force`, so
-   * a tenant is never dropped by a slip. Every process's key cache forgets the tenant via NOTIFY.
+   * one transaction with its audit row. An active tenant must be suspended first, unless
+   * `force`, so a tenant is never dropped by a slip (the cli also asks to type its name). Every process's key cache forgets the tenant via NOTIFY.
    */
-  async function deleteTenant(schemaName: string, confirmSchemaName: string, options: DeleteTenantOptions = {}): Promise<Tenant> {
-    if (schemaName !== confirmSchemaName) {
-      throw new ValidationError('the confirmation does not match the schema name', 'CONFIRMATION_MISMATCH')
-    }
+  async function deleteTenant(schemaName: string, options: DeleteTenantOptions = {}): Promise<Tenant> {
     assertValidSchemaName(schemaName)
     const force = options.force ?? false
     const deleted = await sql.begin(async (tx) => {

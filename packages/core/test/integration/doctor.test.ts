@@ -21,7 +21,7 @@ t.test('a registry row whose schema is gone; the fix (delete) clears it', async 
   const findings = await findInconsistencies(db.sql, services.migrations)
   t.same(kinds(findings), [['missing-schema', tenant.schemaName]])
   t.match(findings[0]!.fix, `tenantctl delete ${tenant.schemaName} --yes --force`)
-  await services.tenants.deleteTenant(tenant.schemaName, tenant.schemaName, { force: true })
+  await services.tenants.deleteTenant(tenant.schemaName, { force: true })
   t.same(await findInconsistencies(db.sql, services.migrations), [])
 })
 

@@ -157,7 +157,7 @@ t.test('the audit log: one row per action, in its transaction, with the actor; i
   await services.tenants.suspendTenant(schemaName, { reason: 'closing' })
   await services.tenants.resumeTenant(schemaName)
   await services.tenants.suspendTenant(schemaName)
-  await services.tenants.deleteTenant(schemaName, schemaName)
+  await services.tenants.deleteTenant(schemaName)
   await services.migrateAll()
 
   const events = await services.auditLog.listAuditEvents()
@@ -198,7 +198,7 @@ t.test('the audit log: one row per action, in its transaction, with the actor; i
   // A refused action writes nothing: an active tenant's deletion, a taken schema.
   const active = await makeTenant(base)
   const before = await snapshot(db.sql)
-  await t.rejects(services.tenants.deleteTenant(active.tenant.schemaName, active.tenant.schemaName), { code: 'TENANT_ACTIVE' })
+  await t.rejects(services.tenants.deleteTenant(active.tenant.schemaName), { code: 'TENANT_ACTIVE' })
   await t.rejects(services.tenants.createTenant({ name: 'Again', schemaName: active.tenant.schemaName }), { code: 'SCHEMA_TAKEN' })
   t.equal(await snapshot(db.sql), before, 'no tenant, key or audit row changed')
 })

@@ -63,14 +63,13 @@ t.test('creation is atomic: a failure mid-way leaves no row, schema or key', asy
 t.test('delete drops the schema and the keys, and wants the name twice', async (t) => {
   const { db, services } = await setupServices(t)
   const { tenant, apiKey } = await makeTenant(services)
-  await t.rejects(services.tenants.deleteTenant(tenant.schemaName, 'nope'), { code: 'CONFIRMATION_MISMATCH' })
-  await t.rejects(services.tenants.deleteTenant(tenant.schemaName, tenant.schemaName), { code: 'TENANT_ACTIVE' }, 'an active tenant is not dropped by a slip')
+  await t.rejects(services.tenants.deleteTenant(tenant.schemaName), { code: 'TENANT_ACTIVE' }, 'an active tenant is not dropped by a slip')
   t.equal((await services.tenants.getTenant(tenant.schemaName)).id, tenant.id, 'still there')
   await services.tenants.suspendTenant(tenant.schemaName)
-  await services.tenants.deleteTenant(tenant.schemaName, tenant.schemaName)
+  await services.tenants.deleteTenant(tenant.schemaName)
   const [schema] = await db.sql`select count(*)::int as count from pg_namespace where nspname = ${tenant.schemaName}`
   t.equal(schema!.count, 0)
   await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { code: 'INVALID_API_KEY' }, 'key stops working at once, cache included')
   await t.rejects(services.tenants.getTenant(tenant.schemaName), NotFoundError)
-  await t.rejects(services.tenants.deleteTenant(tenant.schemaName, tenant.schemaName), NotFoundError)
+  await t.rejects(services.tenants.deleteTenant(tenant.schemaName), NotFoundError)
 })
