@@ -12,9 +12,9 @@
  * runs in the measured processes (server.js runs without one too).
  */
 import { createRequire } from 'node:module'
-import { createServices, loadConfig, openDatabase } from '../packages/core/dist/index.js'
-import { buildApp } from '../packages/api/dist/app.js'
-import { createApiMetrics } from '../packages/api/dist/metrics.js'
+import { createServices, loadConfig, openDatabase } from '@tenantbase/core'
+import { buildApp } from '@tenantbase/api'
+import { createApiMetrics } from '@tenantbase/api/metrics'
 
 // The api package's dependencies (the workspace root does not depend on fastify).
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))

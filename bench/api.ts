@@ -29,9 +29,9 @@ import { createRequire } from 'node:module'
 import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { createServices, loadConfig, openDatabase, startEmbeddedCluster } from '../packages/core/dist/index.js'
-import { freePort } from '../packages/core/dist/testing.js'
-import { createApiMetrics } from '../packages/api/dist/metrics.js'
+import { createServices, loadConfig, openDatabase, startEmbeddedCluster } from '@tenantbase/core'
+import { freePort } from '@tenantbase/core/testing'
+import { createApiMetrics } from '@tenantbase/api/metrics'
 import { startServerProcess, stopServerProcesses, type ServerProcess } from './server-processes.js'
 
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))

@@ -21,8 +21,8 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { DEFAULT_MIGRATIONS_DIR, createServices, formatNode, type Services } from '../packages/core/dist/index.js'
-import { createTestDatabase, testCitusWorkers, type TestDatabase } from '../packages/core/dist/testing.js'
+import { DEFAULT_MIGRATIONS_DIR, createServices, formatNode, type Services } from '@tenantbase/core'
+import { createTestDatabase, testCitusWorkers, type TestDatabase } from '@tenantbase/core/testing'
 import { startServerProcess, stopServerProcesses } from './server-processes.js'
 
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))

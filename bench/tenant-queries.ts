@@ -26,8 +26,8 @@ import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { startEmbeddedCluster } from '../packages/core/dist/index.js'
-import { freePort } from '../packages/core/dist/testing.js'
+import { startEmbeddedCluster } from '@tenantbase/core'
+import { freePort } from '@tenantbase/core/testing'
 
 const { values } = parseArgs({
   options: {

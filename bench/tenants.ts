@@ -22,7 +22,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { DEFAULT_MIGRATIONS_DIR, createPool, createServices, startEmbeddedCluster } from '../packages/core/dist/index.js'
+import { DEFAULT_MIGRATIONS_DIR, createPool, createServices, startEmbeddedCluster } from '@tenantbase/core'
 
 const { values } = parseArgs({
   options: {

@@ -7,8 +7,8 @@ import { spawn } from 'node:child_process'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { startEmbeddedCluster } from '../packages/core/dist/index.js'
-import { freePort } from '../packages/core/dist/testing.js'
+import { startEmbeddedCluster } from '@tenantbase/core'
+import { freePort } from '@tenantbase/core/testing'
 
 const [command, ...args] = process.argv.slice(2)
 if (!command) {

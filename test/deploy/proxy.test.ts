@@ -10,8 +10,8 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { createServices } from '../../packages/core/dist/index.js'
-import { createTestDatabase, freePort } from '../../packages/core/dist/testing.js'
+import { createServices } from '@tenantbase/core'
+import { createTestDatabase, freePort } from '@tenantbase/core/testing'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const run = promisify(execFile)

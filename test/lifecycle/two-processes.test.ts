@@ -4,8 +4,8 @@
  * asserted; how long each process took is printed, with a generous deadline as hang guard.
  */
 import t, { type Test } from 'tap'
-import { createServices } from '../../packages/core/dist/index.js'
-import { createTestDatabase } from '../../packages/core/dist/testing.js'
+import { createServices } from '@tenantbase/core'
+import { createTestDatabase } from '@tenantbase/core/testing'
 import { signUpWithPosts, sleep, spawnCli, startApi, type ApiProcess } from '../stress/helpers.js'
 
 /** The hang guard: far above the one second promised, so only a real failure trips it. */

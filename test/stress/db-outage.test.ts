@@ -6,7 +6,7 @@
  * are the issue's own and are used as poll deadlines; the measured figures are reported.
  */
 import t from 'tap'
-import { createPool, createServices } from '../../packages/core/dist/index.js'
+import { createPool, createServices } from '@tenantbase/core'
 import { sleep, signUpWithPosts, startApi, startOwnCluster, spawnCli } from './helpers.js'
 
 const CONCURRENCY = 16

@@ -8,8 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from '../../packages/core/dist/index.js'
-import { freePort } from '../../packages/core/dist/testing.js'
+import { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from '@tenantbase/core'
+import { freePort } from '@tenantbase/core/testing'
 
 export const root = fileURLToPath(new URL('../../', import.meta.url))
 export const CLI = path.join(root, 'packages/cli/dist/bin.js')

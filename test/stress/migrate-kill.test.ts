@@ -11,8 +11,8 @@
 import { cp, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { createServices, DEFAULT_MIGRATIONS_DIR, type Sql } from '../../packages/core/dist/index.js'
-import { createTestDatabase } from '../../packages/core/dist/testing.js'
+import { createServices, DEFAULT_MIGRATIONS_DIR, type Sql } from '@tenantbase/core'
+import { createTestDatabase } from '@tenantbase/core/testing'
 import { sleep, spawnCli } from './helpers.js'
 
 const TENANTS = 50

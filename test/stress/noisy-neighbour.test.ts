@@ -15,8 +15,8 @@ import { once } from 'node:events'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import t from 'tap'
-import { createServices } from '../../packages/core/dist/index.js'
-import { createTestDatabase } from '../../packages/core/dist/testing.js'
+import { createServices } from '@tenantbase/core'
+import { createTestDatabase } from '@tenantbase/core/testing'
 import { root, sleep, signUpWithPosts, startApi } from './helpers.js'
 
 const QUIET_RATE = 100 // requests per second, the quiet tenant's steady load

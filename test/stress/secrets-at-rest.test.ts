@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto'
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
-import { createPool, createServices } from '../../packages/core/dist/index.js'
+import { createPool, createServices } from '@tenantbase/core'
 import { JWT_SECRET, startApi, startOwnCluster } from './helpers.js'
 
 interface Secret {

@@ -10,8 +10,8 @@ import { createRequire } from 'node:module'
 import http from 'node:http'
 import path from 'node:path'
 import t from 'tap'
-import { createServices } from '../../packages/core/dist/index.js'
-import { createTestDatabase } from '../../packages/core/dist/testing.js'
+import { createServices } from '@tenantbase/core'
+import { createTestDatabase } from '@tenantbase/core/testing'
 import { root, signUpWithPosts, sleep, startApi } from './helpers.js'
 
 // autocannon is a devDependency of the api package.

@@ -6,8 +6,8 @@
  * tenant is served throughout.
  */
 import t from 'tap'
-import { createServices } from '../../packages/core/dist/index.js'
-import { createTestDatabase } from '../../packages/core/dist/testing.js'
+import { createServices } from '@tenantbase/core'
+import { createTestDatabase } from '@tenantbase/core/testing'
 import { signUpWithPosts, sleep, spawnCli, startApi } from './helpers.js'
 
 const LOOPS = 8

@@ -64,7 +64,6 @@ export function defaultActor(): string {
 /** The actor trimmed, or a {@link ValidationError}: 1 to 200 printable characters. */
 export function assertValidActor(actor: string): string {
   const trimmed = typeof actor === 'string' ? actor.trim() : ''
-  // eslint-disable-next-line no-control-regex
   if (trimmed.length === 0 || trimmed.length > MAX_ACTOR_LENGTH || /[\u0000-\u001f\u007f]/.test(trimmed)) {
     throw new ValidationError(`the actor must be 1 to ${MAX_ACTOR_LENGTH} printable characters`, 'INVALID_ACTOR')
   }
