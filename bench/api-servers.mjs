@@ -46,7 +46,7 @@ async function apiServer() {
   // As server.ts does, minus the listen banner; LOG_LEVEL comes from the environment.
   const config = loadConfig(process.env)
   const db = await openDatabase(config.database)
-  const services = await createServices({ sql: db.sql, config })
+  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config })
   const revocations = await services.listenForRevocations({ listenSql: db.listenSql })
   // Recorded as server.ts records them; the page itself is not served (a scrape every few
   // seconds is not on the request path).

@@ -67,7 +67,7 @@ const cluster = await startEmbeddedCluster({
 const env = { ...process.env, DATABASE_URL: cluster.url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }
 const config = loadConfig(env)
 const db = await openDatabase(config.database)
-const services = await createServices({ sql: db.sql, config })
+const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config })
 await services.migrateAll()
 
 console.log(`seeding ${TENANTS} tenants (createTenant), each with a user and ${POSTS} posts...`)

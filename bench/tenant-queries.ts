@@ -8,9 +8,10 @@
  *                  as long as the connection lives (core's default, whose connections
  *                  live DB_CONNECTION_MAX_LIFETIME_SECONDS)
  *   recycled       the same, each connection replaced after --lifetime seconds (max_lifetime)
- *   affine         "tenant".posts, prepared, on one of POOL single-connection pools chosen by
- *                  the tenant, so each connection serves a stable tenth of the tenants; a
- *                  query whose connection has --depth queries waiting goes to the least busy
+ *   affine         "tenant".posts, prepared, through core's tenant connections (the API's
+ *                  default): POOL single-connection pools, each the home of a tenth of the
+ *                  tenants; a query whose home has --depth queries waiting goes to the least busy
+ *   affine_unprepared  the same with prepare: false (DB_PREPARED_STATEMENTS=0)
  *   search_path    one unqualified prepared statement for every tenant, after
  *                  set_config('search_path', ..., true) in the same transaction (pipelined)
  *
@@ -26,7 +27,7 @@ import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { startEmbeddedCluster } from '@tenantbase/core'
+import { createTenantConnections, startEmbeddedCluster } from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
 
 const { values } = parseArgs({
@@ -95,8 +96,10 @@ const unpreparedSql = postgres(cluster.url, options('unprepared', { prepare: fal
 const preparedSql = postgres(cluster.url, options('prepared'))
 const recycledSql = postgres(cluster.url, options('recycled', { max_lifetime: LIFETIME }))
 const affineSql = Array.from({ length: POOL }, () => postgres(cluster.url, options('affine', { max: 1 })))
-const affineWaiting = affineSql.map(() => 0)
-let affineDetours = 0
+const affine = createTenantConnections(affineSql, DEPTH)
+const affineUnpreparedSql = Array.from({ length: POOL }, () => postgres(cluster.url, options('affine_unprepared', { max: 1, prepare: false })))
+const affineUnprepared = createTenantConnections(affineUnpreparedSql, DEPTH)
+const homeOf = (shard: number) => schemas.flatMap((_, t) => (t % POOL === shard ? [t] : []))
 const searchPathSql = postgres(cluster.url, options('search_path'))
 
 const variants: Record<string, Variant> = {
@@ -106,21 +109,13 @@ const variants: Record<string, Variant> = {
   recycled: { pools: [recycledSql], run: (t) => page(recycledSql, schemas[t]!) },
   affine: {
     pools: affineSql,
-    warm: (shard) => schemas.flatMap((_, t) => (t % POOL === shard ? [t] : [])),
-    async run(t, sql) {
-      if (sql) return page(sql, schemas[t]!)
-      let shard = t % POOL
-      if (affineWaiting[shard]! >= DEPTH) {
-        shard = affineWaiting.indexOf(Math.min(...affineWaiting))
-        affineDetours++
-      }
-      affineWaiting[shard]!++
-      try {
-        return await page(affineSql[shard]!, schemas[t]!)
-      } finally {
-        affineWaiting[shard]!--
-      }
-    },
+    warm: homeOf,
+    run: (t, sql) => (sql ? page(sql, schemas[t]!) : affine.use(t, (home) => page(home, schemas[t]!))),
+  },
+  affine_unprepared: {
+    pools: affineUnpreparedSql,
+    warm: homeOf,
+    run: (t, sql) => (sql ? page(sql, schemas[t]!) : affineUnprepared.use(t, (home) => page(home, schemas[t]!))),
   },
   search_path: {
     pools: [searchPathSql],
@@ -200,7 +195,7 @@ for (const name of Object.keys(variants)) {
   await measure(name)
   console.log(`  ${name}: ${((performance.now() - start) / 1000).toFixed(0)} s`)
 }
-affineDetours = 0
+const detoursBefore = affine.detours()
 for (let round = 1; round <= ROUNDS; round++) {
   for (const name of Object.keys(variants)) {
     results[name]!.push(await measure(name))
@@ -214,7 +209,7 @@ const ceiling = median(results.fixed!)
 const affineQueries = median(results.affine!) * SECONDS * ROUNDS
 console.log(
   `\n${TENANTS} tenants, pool ${POOL}, ${CALLERS} callers, ${ROUNDS} rounds of ${SECONDS}s (median), recycled every ${LIFETIME} s, ` +
-    `affine detour at ${DEPTH} waiting (${((100 * affineDetours) / affineQueries).toFixed(1)}% of its queries); load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`,
+    `affine detour at ${DEPTH} waiting (${((100 * (affine.detours() - detoursBefore)) / affineQueries).toFixed(1)}% of its queries); load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`,
 )
 console.log('| variant | queries/s | vs fixed | server memory of the pool (MiB) |')
 console.log('| --- | ---: | ---: | ---: |')

@@ -7,7 +7,7 @@ import { commentRoutes, createCommentService, loadMigrations } from './index.js'
 // packages/api/src/server.ts also shuts down gracefully on SIGTERM and SIGINT: copy that part.
 const config = loadConfig(process.env)
 const db = await openDatabase(config.database)
-const services = await createServices({ sql: db.sql, config, migrations: await loadMigrations() })
+const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config, migrations: await loadMigrations() })
 await services.migrateAll()
 const comments = createCommentService({ sql: db.sql, posts: services.posts })
 const app = await buildApp({

@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   } catch (error) {
     fail((error as Error).message)
   }
-  const services = await createServices({ sql: db.sql, config })
+  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config })
   const { version: current, latest } = await services.sharedSchemaState()
   if (current < latest) {
     await db.close()

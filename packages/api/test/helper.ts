@@ -26,7 +26,7 @@ export async function setupDatabase(t: Test, env: Record<string, string> = {}): 
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
   const config = testConfig(db.url, env)
-  const services = await createServices({ sql: db.sql, config })
+  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config })
   await services.migrateAll()
   return { db, services, config }
 }

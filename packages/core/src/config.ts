@@ -23,6 +23,7 @@ const EnvSchema = Type.Object({
   // NOTE: no default: a secret has one only for the embedded database (EMBEDDED_PASSWORD).
   POSTGRES_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  DB_TENANT_CONNECTIONS: Type.Integer({ minimum: 0, maximum: 1000, default: 10 }),
   // postgres.js's `prepare` is on or off; 0 and 1 are accepted as well as false and true.
   DB_PREPARED_STATEMENTS: Type.Union(SWITCH_VALUES.map((value) => Type.Literal(value)), { default: 'true' }),
   DB_CONNECTION_MAX_LIFETIME_SECONDS: Type.Integer({ minimum: 10, maximum: 86_400, default: DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS }),
@@ -54,7 +55,10 @@ type Env = Static<typeof EnvSchema>
 
 /** How the pool talks to the database, whichever it is. */
 export interface PoolConfig {
+  /** Connections of the shared pool (registry, keys, migrations). */
   readonly poolMax: number
+  /** Connections the tenants' queries are homed on (0: they share the pool). */
+  readonly tenantConnections: number
   /** Whether statements are prepared on the server (off behind a transaction-mode PgBouncer < 1.21). */
   readonly preparedStatements: boolean
   /** Seconds a server connection lives before the pool replaces it (bounds its prepared statements). */
@@ -229,6 +233,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
   const dataDir = path.resolve(cwd, parsed.DATA_DIR ?? path.join(findProjectRoot(cwd), '.data'))
   const pool: PoolConfig = {
     poolMax: parsed.DB_POOL_MAX,
+    tenantConnections: parsed.DB_TENANT_CONNECTIONS,
     preparedStatements: parsed.DB_PREPARED_STATEMENTS === 'true' || parsed.DB_PREPARED_STATEMENTS === '1',
     connectionMaxLifetimeSeconds: parsed.DB_CONNECTION_MAX_LIFETIME_SECONDS,
   }

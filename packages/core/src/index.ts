@@ -23,8 +23,8 @@ export {
 /** Database: the pool, the embedded cluster, and the tenant scoping helpers. */
 export { openDatabase, createPool, databaseAddress, explainDatabaseError, type Database, type Sql, type TransactionSql, type PoolOptions } from './db/connect.js'
 export { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from './db/embedded.js'
-export { isConnectionError, isUndefinedTableError } from './db/pg-errors.js'
-export { schemaOf, inTenantTransaction, type TenantRef } from './db/tenant-scope.js'
+export { schemaOf, inTenantTransaction, TenantGoneError, type InTenant, type TenantRef } from './db/tenant-scope.js'
+export { createTenantConnections, type TenantConnections } from './db/tenant-connections.js'
 export { pingDatabase } from './db/health.js'
 export { poolConnectionStats, type PoolConnectionStats } from './db/pool-stats.js'
 

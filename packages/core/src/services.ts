@@ -8,6 +8,9 @@ import { migrateAll, type MigrateAllOptions, type MigrateAllReport } from './mig
 import { migrationStatus, sharedSchemaState } from './migrations/migration-status.js'
 import { findInconsistencies, type FindInconsistenciesOptions } from './doctor/find-inconsistencies.js'
 import { pingDatabase } from './db/health.js'
+import { reportingCoreErrors } from './db/pg-errors.js'
+import { sharedTenantConnections, type TenantConnections } from './db/tenant-connections.js'
+import { createInTenant } from './db/tenant-scope.js'
 import { poolConnectionStats } from './db/pool-stats.js'
 import { createPostService } from './posts/post-service.js'
 import {
@@ -22,7 +25,10 @@ import { createTenantService } from './tenants/tenant-service.js'
 import { createUserService } from './users/user-service.js'
 
 export interface ServicesOptions {
+  /** The pool of the shared schema (registry, keys, audit log, migrations). */
   readonly sql: Sql
+  /** Where tenants' queries run (Database.tenantConnections); default: on `sql`. */
+  readonly tenantConnections?: TenantConnections
   /** Cache and bcrypt settings come from here; defaults suit development. */
   readonly config?: Pick<Config, 'apiKeyCache' | 'auth'>
   /** A folder with `shared/` and `tenant/` migration lists (default: core's own). */
@@ -72,6 +78,11 @@ export async function createServices(options: ServicesOptions) {
     ...(config && { cacheTtlMs: config.apiKeyCache.ttlMs, cacheMax: config.apiKeyCache.max }),
   })
   const revokedSessions = createRevokedSessionStore({ sql })
+  const inTenant = createInTenant({
+    sql,
+    connections: options.tenantConnections ?? sharedTenantConnections(sql),
+    onTenantGone: apiKeys.evictTenantKeys,
+  })
   let listener: RevocationListener | undefined
 
   /**
@@ -120,28 +131,36 @@ export async function createServices(options: ServicesOptions) {
     return listener
   }
 
-  return {
+  // Every method reports driver errors as core errors: the edges map core's classes only.
+  return reportingCoreErrors({
     migrations,
-    tenants: createTenantService({
-      sql,
-      migrations,
-      actor,
-      onTenantDeleted: apiKeys.evictTenantKeys,
-      onTenantStateChanged: apiKeys.evictTenantKeys,
-    }),
-    apiKeys,
-    users: createUserService({ sql, ...(config && { bcryptCost: config.auth.bcryptCost }) }),
-    posts: createPostService({ sql }),
-    auditLog: createAuditLog({ sql }),
+    tenants: reportingCoreErrors(
+      createTenantService({
+        sql,
+        migrations,
+        actor,
+        onTenantDeleted: apiKeys.evictTenantKeys,
+        onTenantStateChanged: apiKeys.evictTenantKeys,
+      }),
+    ),
+    apiKeys: reportingCoreErrors(apiKeys),
+    users: createUserService({ inTenant, ...(config && { bcryptCost: config.auth.bcryptCost }) }),
+    posts: createPostService({ inTenant }),
+    auditLog: reportingCoreErrors(createAuditLog({ sql })),
     /** Citus schema-based sharding: placements, undistributed schemas, live moves. */
-    citus: createCitusService({ sql }),
+    citus: reportingCoreErrors(createCitusService({ sql })),
     refreshTokens: createRefreshTokenService({
-      sql,
+      inTenant,
       revokedSessions,
       ...(config && { ttlSeconds: config.auth.refreshTokenTtlSeconds, accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds }),
     }),
+    /**
+     * Runs a tenant's queries on its home connection, with driver errors reported as core
+     * errors: for the tenant-scoped code of a service built on tenantbase.
+     */
+    inTenant,
     /** Ended logins whose access tokens must be refused (checked on every Bearer request). */
-    revokedSessions,
+    revokedSessions: reportingCoreErrors(revokedSessions),
     listenForRevocations,
     /** The listener's state, or undefined when this process does not listen. */
     revocationStatus: (): ListenerStatus | undefined => listener?.status(),
@@ -159,7 +178,7 @@ export async function createServices(options: ServicesOptions) {
     poolConnectionStats: () => poolConnectionStats(sql),
     /** Shared schema first, then every tenant that is behind; see {@link migrateAll}. The run is audited. */
     migrateAll: (opts: MigrateAllOptions = {}) => migrateAndRecord(sql, actor, () => migrateAll(sql, migrations, opts), opts),
-  }
+  })
 }
 
 export type Services = Awaited<ReturnType<typeof createServices>>

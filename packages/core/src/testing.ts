@@ -3,12 +3,15 @@ import { createServer } from 'node:net'
 import postgres from 'postgres'
 import { parseNode, type CitusNode } from './citus/citus-service.js'
 import { createPool, type Sql } from './db/connect.js'
+import { createTenantConnections, type TenantConnections } from './db/tenant-connections.js'
 
 /** A database of its own for one test file, inside the test run's PostgreSQL server. */
 export interface TestDatabase {
   readonly url: string
   /** A tenantbase pool on the new database. */
   readonly sql: Sql
+  /** Three connections the tenants are homed on, as the API's (pass to createServices). */
+  readonly tenantConnections: TenantConnections
   /** Closes every pool and drops the database. */
   drop(): Promise<void>
 }
@@ -85,11 +88,13 @@ export async function createTestDatabase(
   if (workers.length > 0) await makeCitusDatabase(serverUrl, name, workers)
   const url = urlOf(serverUrl, name)
   const sql = createPool(url, { max: options.poolMax ?? 10 })
+  const tenantConnections = createTenantConnections(Array.from({ length: 3 }, () => createPool(url, { max: 1 })))
   return {
     url,
     sql,
+    tenantConnections,
     async drop() {
-      await sql.end({ timeout: 5 })
+      await Promise.all([tenantConnections.end({ timeout: 5 }), sql.end({ timeout: 5 })])
       await admin`drop database if exists ${admin(name)} with (force)`
       await admin.end({ timeout: 5 })
       for (const worker of workers) {

@@ -17,6 +17,7 @@ export async function setupServices(
   t.teardown(() => db.drop())
   const services = await createServices({
     sql: db.sql,
+    tenantConnections: db.tenantConnections,
     config: FAST_CONFIG as never,
     ...(options.migrationsDir && { migrationsDir: options.migrationsDir }),
   })

@@ -11,8 +11,6 @@ import {
   NotFoundError,
   RevocationsNotHeardError,
   ValidationError,
-  isConnectionError,
-  isUndefinedTableError,
 } from '@tenantbase/core'
 import { TooManyRequestsError } from '../errors.js'
 import { API_ERRORS, errorBody, type ApiErrorCode, type ErrorResponse } from '../schemas/errors.js'
@@ -57,7 +55,6 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     if (status !== undefined) return body(status, error.code, error.message)
     return errorBody('INTERNAL_ERROR')
   }
-  if (isConnectionError(error)) return errorBody('DATABASE_UNAVAILABLE')
   const fastifyError = error as Partial<FastifyError> & { retryAfterSeconds?: number }
   if (fastifyError.validation) return body(400, 'VALIDATION_FAILED', fastifyError.message ?? 'invalid input')
   const status = fastifyError.statusCode
@@ -96,28 +93,8 @@ export function clientErrorHandler(this: { log: { trace(obj: object, msg: string
   socket.destroy(error)
 }
 
-/**
- * Whether the request's tenant was deleted (by another process) after its key was cached:
- * its queries then find no table. Its keys are dropped from this process's cache.
- */
-async function tenantWasDeleted(app: FastifyInstance, request: FastifyRequest, error: unknown): Promise<boolean> {
-  const tenant = request.tenant
-  if (!tenant || !isUndefinedTableError(error)) return false
-  const exists = await app.services.tenants.getTenant(tenant.id).then(
-    () => true,
-    (lookup: unknown) => !(lookup instanceof NotFoundError),
-  )
-  if (!exists) app.services.apiKeys.evictTenantKeys(tenant.id)
-  return !exists
-}
-
-async function handleError(this: FastifyInstance, error: unknown, request: FastifyRequest, reply: FastifyReply) {
-  // NOTE: between another process's deleteTenant and this process hearing its NOTIFY, a
-  // cached key still resolves and its query finds the schema gone: the key is invalid now,
-  // so this is a 401 like any later request, not a 500 (test/stress/tenant-delete.test.ts).
-  const response = (await tenantWasDeleted(this, request, error))
-    ? errorBody('INVALID_API_KEY')
-    : toErrorResponse(error)
+function handleError(this: FastifyInstance, error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  const response = toErrorResponse(error)
   const tenantId = request.tenant?.id
   if (response.statusCode >= 500) {
     request.log.error({ err: error, tenantId }, 'request failed')

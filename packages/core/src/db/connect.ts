@@ -4,13 +4,17 @@ import { startEmbeddedCluster } from './embedded.js'
 import { CoreError, DatabaseUnavailableError } from '../errors.js'
 import { pingDatabase } from './health.js'
 import { isConnectionError } from './pg-errors.js'
+import { createTenantConnections, sharedTenantConnections, type TenantConnections } from './tenant-connections.js'
 
 /** The postgres.js pool every core service receives. Column names come back camelCased. */
 export type Sql = postgres.Sql<{ bigint: number }>
 export type TransactionSql = postgres.TransactionSql<{ bigint: number }>
 
 export interface Database {
+  /** The shared pool: registry, keys, audit log, migrations. */
   readonly sql: Sql
+  /** Where tenants' queries run: DB_TENANT_CONNECTIONS connections, each the home of a share of the tenants. */
+  readonly tenantConnections: TenantConnections
   /**
    * The pool whose dedicated connection LISTENs for revocations: on DATABASE_LISTEN_URL
    * (a direct connection, past a transaction-mode pooler), else the same server as `sql`.
@@ -140,12 +144,12 @@ export async function explainDatabaseError(error: unknown, url: string): Promise
 export async function openDatabase(config: DatabaseConfig, options: PoolOptions = {}): Promise<Database> {
   const cluster = config.mode === 'embedded' ? await startEmbeddedCluster(config) : undefined
   const url = cluster?.url ?? config.url
-  const sql = createPool(url, {
-    max: config.poolMax,
+  const poolOptions: PoolOptions = {
     prepare: config.preparedStatements,
     maxLifetimeSeconds: config.connectionMaxLifetimeSeconds,
     ...options,
-  })
+  }
+  const sql = createPool(url, { max: config.poolMax, ...poolOptions })
   try {
     await sql`select 1`
   } catch (error) {
@@ -156,13 +160,19 @@ export async function openDatabase(config: DatabaseConfig, options: PoolOptions 
   const listenUrl = cluster ? url : config.listenUrl
   // NOTE: only LISTEN runs there, and it is not a prepared statement.
   const listenSql = createPool(listenUrl, { ...options, max: 1, prepare: false })
+  // Each connects at its first query, as the pool's connections do.
+  const tenantConnections =
+    config.tenantConnections > 0
+      ? createTenantConnections(Array.from({ length: config.tenantConnections }, () => createPool(url, { ...poolOptions, max: 1 })))
+      : sharedTenantConnections(sql)
   return {
     sql,
+    tenantConnections,
     listenSql,
     url,
     async close() {
       await listenSql.end({ timeout: 1 })
-      await sql.end({ timeout: 5 })
+      await Promise.all([tenantConnections.end({ timeout: 5 }), sql.end({ timeout: 5 })])
       await cluster?.stop()
     },
   }

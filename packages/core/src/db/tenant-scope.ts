@@ -1,5 +1,8 @@
 import type { Sql, TransactionSql } from './connect.js'
+import { AuthenticationError } from '../errors.js'
 import { assertValidSchemaName } from '../tenants/schema-name.js'
+import { isUndefinedTableError, toCoreError } from './pg-errors.js'
+import type { TenantConnections } from './tenant-connections.js'
 
 /** What every tenant-scoped function needs to know about its tenant. */
 export interface TenantRef {
@@ -44,4 +47,52 @@ export async function inTenantTransaction<T>(
   }
   if ('savepoint' in sql) return (sql as TransactionSql).savepoint(run) as Promise<T>
   return (sql as Sql).begin(run) as Promise<T>
+}
+
+/**
+ * Runs a tenant's queries on its connection (`work` gets the connection to query) and
+ * reports what went wrong as core errors, for every tenant-scoped service alike.
+ */
+export type InTenant = <T>(tenant: TenantRef, work: (sql: Sql) => Promise<T>) => Promise<T>
+
+/** The request's tenant was deleted after its api key was read: the key is no longer valid. */
+export class TenantGoneError extends AuthenticationError {
+  constructor() {
+    super('invalid api key', 'INVALID_API_KEY')
+  }
+}
+
+/**
+ * The one {@link InTenant} of a set of services: tenant queries on `connections`, and a
+ * missing table there explained. Between another process's deleteTenant and this process
+ * hearing its NOTIFY, a cached key still resolves and its query finds the schema gone: if
+ * the registry (on `sql`) no longer has the tenant, that is a {@link TenantGoneError} and
+ * `onTenantGone` drops what this process cached of it; otherwise the error stands.
+ */
+export function createInTenant({
+  sql,
+  connections,
+  onTenantGone,
+}: {
+  readonly sql: Sql
+  readonly connections: TenantConnections
+  readonly onTenantGone?: (tenantId: number) => void
+}): InTenant {
+  async function explain(error: unknown, tenant: TenantRef): Promise<unknown> {
+    if (!isUndefinedTableError(error)) return toCoreError(error)
+    const registered = await sql`select 1 from public.tenants where id = ${tenant.id}`.then(
+      (rows) => rows.length > 0,
+      () => true,
+    )
+    if (registered) return error
+    onTenantGone?.(tenant.id)
+    return new TenantGoneError()
+  }
+  return async (tenant, work) => {
+    try {
+      return await connections.use(tenant.id, work)
+    } catch (error) {
+      throw await explain(error, tenant)
+    }
+  }
 }

@@ -1,5 +1,4 @@
-import type { Sql } from '../db/connect.js'
-import { schemaOf, type TenantRef } from '../db/tenant-scope.js'
+import { schemaOf, type InTenant, type TenantRef } from '../db/tenant-scope.js'
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js'
 
 export interface Post {
@@ -79,20 +78,26 @@ function validId(id: number): boolean {
 }
 
 /** Posts of one tenant. Only a post's author may change or delete it. */
-export function createPostService({ sql }: { readonly sql: Sql }) {
+export function createPostService({ inTenant }: { readonly inTenant: InTenant }) {
   async function createPost(tenant: TenantRef, authorId: number, input: PostInput): Promise<Post> {
     const { title, body } = checkPostFields(input, true)
-    const [post] = await sql<Post[]>`
-      insert into ${schemaOf(sql, tenant)}.posts (author_id, title, body)
-      values (${authorId}, ${title!}, ${body!})
-      returning id, title, body, author_id, created_at, updated_at`
+    const [post] = await inTenant(
+      tenant,
+      (sql) => sql<Post[]>`
+        insert into ${schemaOf(sql, tenant)}.posts (author_id, title, body)
+        values (${authorId}, ${title!}, ${body!})
+        returning id, title, body, author_id, created_at, updated_at`,
+    )
     return post!
   }
 
   async function getPost(tenant: TenantRef, id: number): Promise<Post> {
     if (!validId(id)) throw postNotFound()
-    const [post] = await sql<Post[]>`
-      select id, title, body, author_id, created_at, updated_at from ${schemaOf(sql, tenant)}.posts where id = ${id}`
+    const [post] = await inTenant(
+      tenant,
+      (sql) => sql<Post[]>`
+        select id, title, body, author_id, created_at, updated_at from ${schemaOf(sql, tenant)}.posts where id = ${id}`,
+    )
     if (!post) throw postNotFound()
     return post
   }
@@ -107,15 +112,15 @@ export function createPostService({ sql }: { readonly sql: Sql }) {
     const before = input.cursor ? decodeCursor(input.cursor) : Number.MAX_SAFE_INTEGER
     const authorId = input.authorId ?? null
     if (authorId !== null && !validId(authorId)) throw new ValidationError('author must be a user id', 'INVALID_AUTHOR')
-    const schema = schemaOf(sql, tenant)
-    const rows =
+    const rows = await inTenant(tenant, (sql) =>
       authorId === null
-        ? await sql<Post[]>`
-            select id, title, body, author_id, created_at, updated_at from ${schema}.posts
+        ? sql<Post[]>`
+            select id, title, body, author_id, created_at, updated_at from ${schemaOf(sql, tenant)}.posts
             where id < ${before} order by id desc limit ${limit + 1}`
-        : await sql<Post[]>`
-            select id, title, body, author_id, created_at, updated_at from ${schema}.posts
-            where author_id = ${authorId} and id < ${before} order by id desc limit ${limit + 1}`
+        : sql<Post[]>`
+            select id, title, body, author_id, created_at, updated_at from ${schemaOf(sql, tenant)}.posts
+            where author_id = ${authorId} and id < ${before} order by id desc limit ${limit + 1}`,
+    )
     const results = rows.slice(0, limit)
     return { results, next: rows.length > limit ? encodeCursor(results.at(-1)!.id) : null }
   }
@@ -132,27 +137,29 @@ export function createPostService({ sql }: { readonly sql: Sql }) {
 
   async function writePost(tenant: TenantRef, actorId: number, id: number, fields: Partial<PostInput>): Promise<Post> {
     if (!validId(id)) throw postNotFound()
-    const schema = schemaOf(sql, tenant)
-    const [post] = await sql<Post[]>`
-      update ${schema}.posts set
-        title = coalesce(${fields.title ?? null}, title),
-        body = coalesce(${fields.body ?? null}, body),
-        updated_at = now()
-      where id = ${id} and author_id = ${actorId}
-      returning id, title, body, author_id, created_at, updated_at`
+    const [post] = await inTenant(
+      tenant,
+      (sql) => sql<Post[]>`
+        update ${schemaOf(sql, tenant)}.posts set
+          title = coalesce(${fields.title ?? null}, title),
+          body = coalesce(${fields.body ?? null}, body),
+          updated_at = now()
+        where id = ${id} and author_id = ${actorId}
+        returning id, title, body, author_id, created_at, updated_at`,
+    )
     if (post) return post
     return forbiddenOrMissing(tenant, id)
   }
 
   async function deletePost(tenant: TenantRef, actorId: number, id: number): Promise<void> {
     if (!validId(id)) throw postNotFound()
-    const deleted = await sql`delete from ${schemaOf(sql, tenant)}.posts where id = ${id} and author_id = ${actorId}`
+    const deleted = await inTenant(tenant, (sql) => sql`delete from ${schemaOf(sql, tenant)}.posts where id = ${id} and author_id = ${actorId}`)
     if (deleted.count === 0) await forbiddenOrMissing(tenant, id)
   }
 
   /** After a write matched nothing: is the post someone else's (403) or absent (404)? */
   async function forbiddenOrMissing(tenant: TenantRef, id: number): Promise<never> {
-    const [exists] = await sql`select 1 from ${schemaOf(sql, tenant)}.posts where id = ${id}`
+    const [exists] = await inTenant(tenant, (sql) => sql`select 1 from ${schemaOf(sql, tenant)}.posts where id = ${id}`)
     if (exists) throw new ForbiddenError('only the author may change this post', 'NOT_POST_AUTHOR')
     throw postNotFound()
   }

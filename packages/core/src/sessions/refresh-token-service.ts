@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import type { Sql, TransactionSql } from '../db/connect.js'
-import { schemaOf, type TenantRef } from '../db/tenant-scope.js'
+import { schemaOf, type InTenant, type TenantRef } from '../db/tenant-scope.js'
 import { AuthenticationError, ValidationError } from '../errors.js'
 import { recordRevokedSession, type RevokedSessionStore } from './revoked-sessions.js'
 
@@ -13,7 +13,7 @@ export interface IssuedRefreshToken {
 }
 
 export interface RefreshTokenServiceOptions {
-  readonly sql: Sql
+  readonly inTenant: InTenant
   /** Lifetime of each token of a family, in seconds (default 30 days). */
   readonly ttlSeconds?: number
   /** The access token lifetime (default 900 s): an ended login is remembered that long. */
@@ -50,7 +50,7 @@ function rejected(): AuthenticationError {
  * rotated token, the sign of a stolen token replayed, revokes the whole family.
  */
 export function createRefreshTokenService({
-  sql,
+  inTenant,
   ttlSeconds = 2_592_000,
   accessTokenTtlSeconds = 900,
   revokedSessions,
@@ -70,7 +70,7 @@ export function createRefreshTokenService({
 
   /** Starts a new family for `userId` (one login) and returns its first token. */
   async function issueRefreshToken(tenant: TenantRef, userId: number): Promise<IssuedRefreshToken> {
-    return insertToken(sql, tenant, userId, randomUUID())
+    return inTenant(tenant, (sql) => insertToken(sql, tenant, userId, randomUUID()))
   }
 
   /**
@@ -81,7 +81,7 @@ export function createRefreshTokenService({
   async function rotateRefreshToken(tenant: TenantRef, token: unknown): Promise<IssuedRefreshToken> {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw rejected()
     const digest = digestRefreshToken(token)
-    const outcome = await sql.begin(async (tx) => {
+    const outcome = await inTenant(tenant, (sql) => sql.begin(async (tx) => {
       const schema = schemaOf(tx, tenant)
       const [current] = await tx<{ userId: number; familyId: string }[]>`
         update ${schema}.refresh_tokens set rotated_at = now()
@@ -95,7 +95,7 @@ export function createRefreshTokenService({
         update ${schema}.refresh_tokens set revoked_at = now()
         where family_id = ${reused.familyId} and revoked_at is null`
       return revoked.count > 0 ? { ended: await endSession(tx, tenant, reused.familyId) } : {}
-    })
+    }))
     if (outcome.ended) rememberEnded(outcome.ended)
     if (!outcome.issued) throw rejected()
     return outcome.issued
@@ -118,7 +118,7 @@ export function createRefreshTokenService({
    */
   async function revokeRefreshToken(tenant: TenantRef, token: unknown): Promise<void> {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw rejected()
-    const loggedOut = await sql.begin(async (tx) => {
+    const loggedOut = await inTenant(tenant, (sql) => sql.begin(async (tx) => {
       const schema = schemaOf(tx, tenant)
       const [family] = await tx<{ familyId: string }[]>`
         update ${schema}.refresh_tokens set revoked_at = now()
@@ -128,7 +128,7 @@ export function createRefreshTokenService({
         )
         returning family_id`
       return family && endSession(tx, tenant, family.familyId)
-    })
+    }))
     if (!loggedOut) throw rejected()
     rememberEnded(loggedOut)
   }

@@ -1,6 +1,5 @@
 import bcrypt from 'bcrypt'
-import type { Sql } from '../db/connect.js'
-import { schemaOf, type TenantRef } from '../db/tenant-scope.js'
+import { schemaOf, type InTenant, type TenantRef } from '../db/tenant-scope.js'
 import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from '../errors.js'
 
 /** A user as every caller sees it: never the password hash. */
@@ -18,7 +17,7 @@ export interface RegisterUserInput {
 }
 
 export interface UserServiceOptions {
-  readonly sql: Sql
+  readonly inTenant: InTenant
   /** bcrypt cost factor, at least 10. */
   readonly bcryptCost?: number
 }
@@ -55,7 +54,7 @@ function validateRegistration(input: RegisterUserInput): { email: string; name: 
 }
 
 /** Users of one tenant: registration with bcrypt, login, lookup. */
-export function createUserService({ sql, bcryptCost = 12 }: UserServiceOptions) {
+export function createUserService({ inTenant, bcryptCost = 12 }: UserServiceOptions) {
   if (bcryptCost < 10) throw new ValidationError('bcrypt cost must be at least 10', 'INVALID_BCRYPT_COST')
   // A hash to compare against when the email is unknown, so both failures cost one bcrypt.
   let decoyHash: Promise<string> | undefined
@@ -65,11 +64,14 @@ export function createUserService({ sql, bcryptCost = 12 }: UserServiceOptions) 
     const passwordHash = await bcrypt.hash(input.password, bcryptCost)
     // NOTE: a taken email is the absence of a returned row, not a unique-violation error:
     // Citus re-raises a worker's error without its constraint name.
-    const [user] = await sql<User[]>`
-      insert into ${schemaOf(sql, tenant)}.users (email, name, password_hash)
-      values (${email}, ${name}, ${passwordHash})
-      on conflict (email) do nothing
-      returning id, email, name, created_at`
+    const [user] = await inTenant(
+      tenant,
+      (sql) => sql<User[]>`
+        insert into ${schemaOf(sql, tenant)}.users (email, name, password_hash)
+        values (${email}, ${name}, ${passwordHash})
+        on conflict (email) do nothing
+        returning id, email, name, created_at`,
+    )
     if (!user) throw new ConflictError('a user with this email already exists', 'EMAIL_TAKEN')
     return user
   }
@@ -82,9 +84,12 @@ export function createUserService({ sql, bcryptCost = 12 }: UserServiceOptions) 
     const rejected = new AuthenticationError('invalid email or password', 'INVALID_CREDENTIALS')
     // No account holds a NUL byte (see validateRegistration): refused before any query.
     if (typeof email !== 'string' || typeof password !== 'string' || email.includes('\u0000') || password.includes('\u0000')) throw rejected
-    const [row] = await sql<(User & { passwordHash: string })[]>`
-      select id, email, name, created_at, password_hash from ${schemaOf(sql, tenant)}.users
-      where email = ${normaliseEmail(email)}`
+    const [row] = await inTenant(
+      tenant,
+      (sql) => sql<(User & { passwordHash: string })[]>`
+        select id, email, name, created_at, password_hash from ${schemaOf(sql, tenant)}.users
+        where email = ${normaliseEmail(email)}`,
+    )
     const passwordBytes = Buffer.byteLength(password)
     const candidate = passwordBytes > PASSWORD_MAX_BYTES ? '' : password
     if (!row) {
@@ -99,7 +104,7 @@ export function createUserService({ sql, bcryptCost = 12 }: UserServiceOptions) 
 
   async function getUser(tenant: TenantRef, id: number): Promise<User> {
     if (!Number.isSafeInteger(id) || id < 1) throw new NotFoundError('user not found', 'USER_NOT_FOUND')
-    const [user] = await sql<User[]>`select id, email, name, created_at from ${schemaOf(sql, tenant)}.users where id = ${id}`
+    const [user] = await inTenant(tenant, (sql) => sql<User[]>`select id, email, name, created_at from ${schemaOf(sql, tenant)}.users where id = ${id}`)
     if (!user) throw new NotFoundError('user not found', 'USER_NOT_FOUND')
     return user
   }

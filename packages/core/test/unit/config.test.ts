@@ -26,6 +26,13 @@ t.test('numbers are parsed from strings', async (t) => {
   t.equal(config.logLevel, 'debug')
 })
 
+t.test('DB_TENANT_CONNECTIONS: how many connections the tenants are homed on, 0 for none', async (t) => {
+  t.equal(loadConfig({}).database.tenantConnections, 10, '10 by default')
+  t.equal(loadConfig({ DB_TENANT_CONNECTIONS: '0' }).database.tenantConnections, 0, '0: tenants share the pool')
+  t.equal(loadConfig({ DB_TENANT_CONNECTIONS: '32' }).database.tenantConnections, 32)
+  for (const value of ['-1', '1.5', 'many']) t.throws(() => loadConfig({ DB_TENANT_CONNECTIONS: value }), /DB_TENANT_CONNECTIONS/, value)
+})
+
 t.test('DB_PREPARED_STATEMENTS is a switch, as postgres.js\'s prepare is', async (t) => {
   t.equal(loadConfig({}).database.preparedStatements, true, 'on by default')
   for (const [value, expected] of [['0', false], ['false', false], ['1', true], ['true', true]] as const) {
@@ -58,6 +65,7 @@ t.test('an external database requires a strong JWT secret', async (t) => {
     url: 'postgres://u:p@db:5432/app',
     listenUrl: 'postgres://u:p@db:5432/app',
     poolMax: 10,
+    tenantConnections: 10,
     preparedStatements: true,
     connectionMaxLifetimeSeconds: 600,
   })
@@ -78,6 +86,7 @@ t.test('POSTGRES_* build the URL when DATABASE_URL is absent', async (t) => {
     url: 'postgres://svc:p%40ss%20word@postgres:5433/app',
     listenUrl: 'postgres://svc:p%40ss%20word@postgres:5433/app',
     poolMax: 10,
+    tenantConnections: 10,
     preparedStatements: true,
     connectionMaxLifetimeSeconds: 600,
   })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { isConnectionError } from '../../src/index.js'
+import { isConnectionError } from '../../src/db/pg-errors.js'
 import { reconnectDelaySeconds } from '../../src/db/connect.js'
 
 t.test('a server that is gone, stopping or starting is a connection error (503), a bad statement is not', async (t) => {

@@ -1,0 +1,96 @@
+import t from 'tap'
+import { createPool, createServices, createTenantConnections, DatabaseUnavailableError, loadConfig, openDatabase, TenantGoneError, type Sql } from '../../src/index.js'
+import { createTestDatabase, freePort } from '../../src/testing.js'
+import { FAST_CONFIG, makeTenant } from './../helpers.js'
+
+const backendOf = async (sql: Sql) => (await sql<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid
+
+t.test("each tenant's queries run on its home connection; a busy home sends the next ones elsewhere", async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const connections = createTenantConnections(
+    Array.from({ length: 3 }, () => createPool(db.url, { max: 1 })),
+    2,
+  )
+  t.teardown(() => connections.end({ timeout: 1 }))
+  t.equal(connections.size, 3)
+
+  const homes = new Map<number, Set<number>>()
+  for (let round = 0; round < 4; round++) {
+    for (let tenantId = 1; tenantId <= 6; tenantId++) {
+      const pid = await connections.use(tenantId, backendOf)
+      homes.set(tenantId, (homes.get(tenantId) ?? new Set()).add(pid))
+    }
+  }
+  t.same([...homes.values()].map((pids) => pids.size), [1, 1, 1, 1, 1, 1], 'a tenant always meets the same server connection')
+  const pidOf = (tenantId: number) => [...homes.get(tenantId)!][0]!
+  t.equal(pidOf(1), pidOf(4), 'tenants 1 and 4 share a home (id modulo 3)')
+  t.equal(new Set([pidOf(1), pidOf(2), pidOf(3)]).size, 3, 'three homes for tenants 1, 2 and 3')
+  t.equal(connections.detours(), 0, 'no detour while nothing waits')
+
+  // Two slow queries fill tenant 1's home (detour at 2 waiting): the next query of tenant 1
+  // runs elsewhere and is answered while the home is still busy.
+  let slowDone = false
+  const slow = Promise.all([1, 2].map(() => connections.use(1, (sql) => sql`select pg_sleep(0.5)`))).then(() => {
+    slowDone = true
+  })
+  const pid = await connections.use(1, backendOf)
+  t.not(pid, pidOf(1), 'the query went to another connection')
+  t.notOk(slowDone, 'and did not wait for the busy home')
+  t.equal(connections.detours(), 1, 'counted as a detour')
+  await slow
+})
+
+t.test('tenant queries report driver errors as core errors', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config: FAST_CONFIG as never })
+  await services.migrateAll()
+  const { tenant } = await makeTenant(services)
+
+  // The schema dropped behind the registry's back: the registry still has the tenant, so the
+  // missing table is reported as what it is (a broken tenant), not as a deleted one.
+  await db.sql.unsafe(`drop table "${tenant.schemaName}".posts`)
+  const broken = await services.posts.listPosts(tenant).catch((error: unknown) => error)
+  t.notOk(broken instanceof TenantGoneError, 'a registered tenant with a missing table is not a deleted tenant')
+  t.equal((broken as { code?: string }).code, '42P01', 'the undefined-table error stands')
+
+  // Deleted by another process: the registry no longer has it.
+  await db.sql`delete from public.tenants where id = ${tenant.id}`
+  const gone = await services.posts.listPosts(tenant).catch((error: unknown) => error)
+  t.type(gone, TenantGoneError, 'a deleted tenant is a TenantGoneError')
+  t.equal((gone as TenantGoneError).code, 'INVALID_API_KEY', 'whose code is an invalid api key')
+
+  // The database gone: every service reports DatabaseUnavailableError.
+  const deadUrl = `postgres://postgres:postgres@127.0.0.1:${await freePort()}/none`
+  const dead = createPool(deadUrl, { max: 1 })
+  const deadConnections = createTenantConnections([createPool(deadUrl, { max: 1 })])
+  t.teardown(() => Promise.all([dead.end({ timeout: 0 }), deadConnections.end({ timeout: 0 })]))
+  const unreachable = await createServices({ sql: dead, tenantConnections: deadConnections, migrations: services.migrations })
+  for (const [what, call] of [
+    ['a tenant query', () => unreachable.posts.listPosts(tenant)],
+    ['a shared-schema query', () => unreachable.tenants.listTenants()],
+    ['a services method', () => unreachable.migrationStatus()],
+  ] as const) {
+    const error = await call().catch((failure: unknown) => failure)
+    t.type(error, DatabaseUnavailableError, `${what}: DatabaseUnavailableError`)
+    t.match((error as Error).message, /^database unreachable: /, `${what}: says so`)
+  }
+})
+
+t.test('openDatabase homes tenants on DB_TENANT_CONNECTIONS connections, or on the pool with 0', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  for (const [setting, size] of [['4', 4], ['0', 0]] as const) {
+    const config = loadConfig({ DATABASE_URL: db.url, DB_TENANT_CONNECTIONS: setting, JWT_SECRET: 'x'.repeat(32) })
+    const opened = await openDatabase(config.database)
+    t.equal(opened.tenantConnections.size, size, `DB_TENANT_CONNECTIONS=${setting}`)
+    if (size > 0) {
+      const pids = new Set(await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map((id) => opened.tenantConnections.use(id, backendOf))))
+      t.equal(pids.size, size, `tenants 1 to 8 meet ${size} server connections`)
+    } else {
+      t.equal(await opened.tenantConnections.use(1, async (sql) => sql === opened.sql), true, 'tenant queries run on the shared pool')
+    }
+    await opened.close()
+  }
+})
