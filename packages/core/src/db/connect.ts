@@ -117,7 +117,6 @@ export function databaseAddress(url: string): string {
  * of its own.
  */
 export async function explainDatabaseError(error: unknown, url: string): Promise<unknown> {
-  if (error instanceof DatabaseUnavailableError) return error
   const unreachable = (reason: string) =>
     new DatabaseUnavailableError(`database unreachable at ${databaseAddress(url)}: ${reason}`, { cause: error })
   for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {

@@ -16,6 +16,8 @@ export interface EmbeddedClusterOptions {
   readonly database: string
   /** Keep the data folder when the cluster stops (false for throwaway test clusters). */
   readonly persistent?: boolean
+  /** Server settings for this start (`shared_buffers: '1GB'`...), as `postgres -c` gives them. */
+  readonly settings?: Readonly<Record<string, string>>
 }
 
 export interface EmbeddedCluster {
@@ -107,7 +109,10 @@ export async function startEmbeddedCluster(options: EmbeddedClusterOptions): Pro
     persistent: options.persistent ?? true,
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    postgresFlags: [
+      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    ],
     onLog: (message: string) => {
       log.push(message)
       if (log.length > 50) log.shift()
