@@ -51,6 +51,8 @@ export interface AppOptions {
   readonly metrics?: ApiMetrics
   /** Tenant routes of your own, registered after the built-in ones. */
   readonly tenantRoutes?: readonly TenantRoutes[]
+  /** The clock access tokens are issued and expired by, in ms since the epoch (default `Date.now`). */
+  readonly now?: () => number
 }
 
 /**
@@ -120,7 +122,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(errorHandler)
   await app.register(cors, { origins: options.config.http.corsOrigins })
   await app.register(swagger)
-  await app.register(auth, { jwtSecret: options.jwtSecret, accessTokenTtlSeconds: options.config.auth.accessTokenTtlSeconds })
+  await app.register(auth, {
+    jwtSecret: options.jwtSecret,
+    accessTokenTtlSeconds: options.config.auth.accessTokenTtlSeconds,
+    ...(options.now && { now: options.now }),
+  })
   await app.register(loginRateLimits)
 
   await app.register(health)

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os'
+import closeWithGrace from 'close-with-grace'
 import {
   ConfigError,
   createServices,
@@ -71,17 +72,22 @@ async function main(): Promise<void> {
     fail(`cannot LISTEN for revocations on ${listenAt.hostname}:${listenAt.port || 5432} (DATABASE_LISTEN_URL, else DATABASE_URL): ${(error as Error).message}`)
   }
 
+  // A signal, an uncaught exception or an unhandled rejection closes the server gracefully
+  // (exit 1 for an error, or once the grace period is over); a second signal exits at once.
   let closing = false
-  const shutdown = async (signal: string) => {
-    if (closing) return
-    closing = true
-    app.log.info({ signal }, 'shutting down: finishing in-flight requests')
-    const deadline = setTimeout(() => {
-      app.log.error(`shutdown took longer than ${SHUTDOWN_GRACE_MS / 1000} s, exiting`)
-      process.exit(1)
-    }, SHUTDOWN_GRACE_MS)
-    deadline.unref()
-    try {
+  const graceful = closeWithGrace(
+    {
+      delay: SHUTDOWN_GRACE_MS,
+      logger: app.log,
+      // See the SIGINT listener below.
+      skip: ['SIGINT'],
+      onTimeout: () => app.log.error(`shutdown took longer than ${SHUTDOWN_GRACE_MS / 1000} s, exiting`),
+    },
+    async ({ signal, err, manual }) => {
+      closing = true
+      const reason = manual ? 'SIGINT' : signal
+      if (err) app.log.error({ err }, 'shutting down after an uncaught error: finishing in-flight requests')
+      else app.log.info({ signal: reason }, 'shutting down: finishing in-flight requests')
       // A keep-alive connection whose request was in flight goes idle after its response
       // (which carries `Connection: close`, app.ts) and would hold the close for its
       // keep-alive timeout, so idle connections are swept until the server has closed;
@@ -92,17 +98,15 @@ async function main(): Promise<void> {
       await metricsApp?.close()
       await revocations.stop().catch(() => {})
       await db.close()
-      app.log.info({ signal }, 'stopped')
-      process.exit(0)
-    } catch (error) {
-      app.log.error({ err: error }, 'shutdown failed')
-      process.exit(1)
-    }
-  }
-  // NOTE: `on`, not `once`: under `pnpm start` a Ctrl-C arrives twice, from the terminal and
-  // forwarded by pnpm, and a second SIGINT without a listener would kill the process mid-shutdown.
-  process.on('SIGTERM', () => void shutdown('SIGTERM'))
-  process.on('SIGINT', () => void shutdown('SIGINT'))
+      app.log.info({ signal: reason }, 'stopped')
+    },
+  )
+  // NOTE: SIGINT is handled here, not by close-with-grace, which exits 1 on a second signal:
+  // under `pnpm start` a Ctrl-C arrives twice, from the terminal and forwarded by pnpm, and
+  // must stop the process once, cleanly (exit 0). Every later SIGINT is ignored.
+  process.on('SIGINT', () => {
+    if (!closing) graceful.close()
+  })
 
   try {
     await app.listen({ host: config.http.host, port: config.http.port })

@@ -35,7 +35,7 @@ export async function setupDatabase(t: Test, env: Record<string, string> = {}): 
 export async function buildTestApp(
   t: Test,
   ctx: TestContext,
-  options: { env?: Record<string, string>; logStream?: Writable; jwtSecret?: string } = {},
+  options: { env?: Record<string, string>; logStream?: Writable; jwtSecret?: string; now?: () => number } = {},
 ): Promise<FastifyInstance> {
   const config = options.env ? testConfig(ctx.db.url, options.env) : ctx.config
   const app = await buildApp({
@@ -43,6 +43,7 @@ export async function buildTestApp(
     config,
     jwtSecret: options.jwtSecret ?? JWT_SECRET,
     logger: options.logStream ? loggerOptions({ level: 'debug', stream: options.logStream }) : false,
+    ...(options.now && { now: options.now }),
   })
   t.teardown(() => app.close())
   return app
@@ -97,12 +98,12 @@ export async function registerAndLogin(app: FastifyInstance, tenant: TestTenant,
  * For token tests: an app on a fresh database, a logged-in user of one tenant, `now` in JWT
  * seconds, and `me(token)`, a GET /api/users/me/ with the tenant's key and that Bearer token.
  */
-export async function tokenTestSetup(t: Test) {
+export async function tokenTestSetup(t: Test, options: { now?: () => number } = {}) {
   const ctx = await setupDatabase(t)
-  const app = await buildTestApp(t, ctx)
+  const app = await buildTestApp(t, ctx, options)
   const tenant = await makeTenant(ctx.services)
   const user = await registerAndLogin(app, tenant)
-  const now = Math.floor(Date.now() / 1000)
+  const now = Math.floor((options.now ?? Date.now)() / 1000)
   const me = (token: string) => app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: `Bearer ${token}` } })
   return { app, tenant, user, now, me }
 }

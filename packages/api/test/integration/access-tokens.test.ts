@@ -49,8 +49,9 @@ t.test('the token lifetime is configurable', async (t) => {
   t.equal(claims.exp - claims.iat, 60)
 })
 
-t.test('a token verified and cached is refused once its exp passes', async (t) => {
-  const { tenant, user, now, me } = await tokenTestSetup(t)
+t.test('a token verified and cached is refused once its exp passes, on the app clock', async (t) => {
+  let clock = Date.now()
+  const { tenant, user, now, me } = await tokenTestSetup(t, { now: () => clock })
   const token = forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: String(user.id), tid: tenant.id, sid: user.sessionId, iat: now, exp: now + 2 })
   t.equal((await me(token)).statusCode, 200, 'valid: verified, now cached')
   t.equal((await me(token)).statusCode, 200, 'valid: from the cache')
@@ -58,8 +59,26 @@ t.test('a token verified and cached is refused once its exp passes', async (t) =
   const signature = token.split('.')[2]!
   const altered = `${token.slice(0, -signature.length)}${signature[0] === 'A' ? 'B' : 'A'}${signature.slice(1)}`
   t.equal((await me(altered)).statusCode, 401, 'the cached token with one signature character changed is refused')
-  await new Promise((resolve) => setTimeout(resolve, (now + 2) * 1000 - Date.now() + 50))
+  clock = (now + 2) * 1000 - 1
+  t.equal((await me(token)).statusCode, 200, 'a millisecond before its exp: still accepted')
+  clock = (now + 2) * 1000
   const late = await me(token)
-  t.equal(late.statusCode, 401, 'past its exp: refused though cached')
+  t.equal(late.statusCode, 401, 'at its exp: refused though cached')
+  t.equal(late.json().code, 'INVALID_ACCESS_TOKEN')
+  clock = (now + 1) * 1000
+  t.equal((await me(token)).statusCode, 200, 'the clock set back before its exp: verified afresh and accepted')
+})
+
+t.test('a token the app issued expires ACCESS_TOKEN_TTL_SECONDS after it, on the app clock', async (t) => {
+  let clock = Date.now()
+  const { user, now, me } = await tokenTestSetup(t, { now: () => clock })
+  const claims = JSON.parse(Buffer.from(user.accessToken.split('.')[1]!, 'base64url').toString()) as { iat: number; exp: number }
+  t.equal(claims.iat, now, 'issued at the app clock')
+  t.equal((await me(user.accessToken)).statusCode, 200, 'valid when issued')
+  clock = claims.exp * 1000 - 1
+  t.equal((await me(user.accessToken)).statusCode, 200, 'valid a millisecond before its exp')
+  clock = claims.exp * 1000
+  const late = await me(user.accessToken)
+  t.equal(late.statusCode, 401, 'refused at its exp')
   t.equal(late.json().code, 'INVALID_ACCESS_TOKEN')
 })
