@@ -17,7 +17,7 @@ export async function setupServices(
   t.teardown(() => db.drop())
   const services = await createServices({
     sql: db.sql,
-    config: FAST_CONFIG as never,
+    config: FAST_CONFIG,
     ...(options.migrationsDir && { migrationsDir: options.migrationsDir }),
   })
   await services.migrateAll()

@@ -55,7 +55,7 @@ t.test('a revocation evicts the key from another pool\'s cache through NOTIFY', 
   // A second process: its own pool and its own long-lived cache.
   const otherSql = createPool(db.url, { max: 2 })
   t.teardown(() => otherSql.end({ timeout: 1 }))
-  const otherServices = await createServices({ sql: otherSql, config: { ...FAST_CONFIG, apiKeyCache: { ttlMs: 3_600_000, max: 1000 } } as never })
+  const otherServices = await createServices({ sql: otherSql, config: { ...FAST_CONFIG, apiKeyCache: { ttlMs: 3_600_000, max: 1000 } } })
   const other = otherServices.apiKeys
   const listener = await otherServices.listenForRevocations()
   t.teardown(() => listener.stop())

@@ -73,7 +73,7 @@ t.test('concurrent refreshes of one token: exactly one wins', async (t) => {
 
 t.test('the development JWT secret is generated once, kept 0600, and JWT_SECRET wins', async (t) => {
   const dataDir = path.join(await mkdtemp(path.join(tmpdir(), 'tb-secret-')), 'data')
-  const config = { dataDir, auth: { jwtSecret: undefined } } as never
+  const config = { dataDir, auth: { jwtSecret: undefined } }
   const [a, b] = await Promise.all([loadOrCreateJwtSecret(config), loadOrCreateJwtSecret(config)])
   t.equal(a, b, 'two racing starts agree')
   t.ok(Buffer.byteLength(a) >= 32)
@@ -82,7 +82,7 @@ t.test('the development JWT secret is generated once, kept 0600, and JWT_SECRET 
   t.equal((await stat(file)).mode & 0o777, 0o600)
   t.equal((await readFile(file, 'utf8')).trim(), a)
   const given = 'g'.repeat(40)
-  t.equal(await loadOrCreateJwtSecret({ dataDir, auth: { jwtSecret: given } } as never), given)
+  t.equal(await loadOrCreateJwtSecret({ dataDir, auth: { jwtSecret: given } }), given)
   await writeFile(file, 'short\n')
   await t.rejects(loadOrCreateJwtSecret(config), ConfigError)
 })

@@ -21,7 +21,7 @@ async function msUntil(check: () => boolean | Promise<boolean>): Promise<number 
 async function otherProcess(t: Test, url: string) {
   const sql = createPool(url, { max: 2 })
   t.teardown(() => sql.end({ timeout: 1 }))
-  return createServices({ sql, config: { ...FAST_CONFIG, apiKeyCache: { ttlMs: 3_600_000, max: 1000 } } as never })
+  return createServices({ sql, config: { ...FAST_CONFIG, apiKeyCache: { ttlMs: 3_600_000, max: 1000 } } })
 }
 
 t.test('an ended login reaches every listening process, and one that starts later', async (t) => {
