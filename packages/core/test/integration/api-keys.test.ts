@@ -1,5 +1,6 @@
 import t from 'tap'
 import { AuthenticationError, createPool, createServices } from '../../src/index.js'
+import { digestApiKey } from '../../src/api-keys/key-format.js'
 import { FAST_CONFIG, makeTenant, setupServices } from '../helpers.js'
 
 t.test('issue, list and revoke; the key itself is never stored or listed', async (t) => {
@@ -64,7 +65,7 @@ t.test('a revocation evicts the key from another pool\'s cache through NOTIFY', 
   // Prove the cache is in use: the key still resolves with the database row gone.
   await otherSql`update public.api_keys set key_hash = '\\x00' where prefix = ${apiKey.prefix}`
   t.ok(await other.resolveApiKey(apiKey.key), 'served from cache')
-  await otherSql`update public.api_keys set key_hash = ${(await import('../../src/index.js')).digestApiKey(apiKey.key)} where prefix = ${apiKey.prefix}`
+  await otherSql`update public.api_keys set key_hash = ${digestApiKey(apiKey.key)} where prefix = ${apiKey.prefix}`
 
   await services.apiKeys.revokeApiKey(apiKey.prefix)
   let rejected = false

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { AuthenticationError, ConfigError, digestRefreshToken, loadOrCreateJwtSecret } from '../../src/index.js'
+import { AuthenticationError, ConfigError, loadOrCreateJwtSecret } from '../../src/index.js'
+import { digestRefreshToken } from '../../src/sessions/refresh-token-service.js'
 import { makeTenant, setupServices } from '../helpers.js'
 
 async function setup(t: Test) {

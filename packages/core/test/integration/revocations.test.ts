@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap'
-import { AuthenticationError, createPool, createServices, digestApiKey, type ListenerStatus } from '../../src/index.js'
+import { digestApiKey } from '../../src/api-keys/key-format.js'
+import { AuthenticationError, createPool, createServices } from '../../src/index.js'
+import type { ListenerStatus } from '../../src/revocations/revocation-listener.js'
 import { createTestDatabase } from '../../src/testing.js'
 import { FAST_CONFIG, makeTenant, setupServices } from '../helpers.js'
 
