@@ -6,13 +6,13 @@ import auth from './plugins/auth.js'
 import cors from './plugins/cors.js'
 import errorHandler, { clientErrorHandler } from './plugins/error-handler.js'
 import loginRateLimits from './plugins/rate-limit.js'
-import { TenantLogController } from './plugins/request-log.js'
 import services, { type ApiConfig } from './plugins/services.js'
 import swagger from './plugins/swagger.js'
 import type { ApiMetrics } from './metrics.js'
 import health from './routes/health.js'
 import posts from './routes/posts/index.js'
 import users from './routes/users/index.js'
+import { TenantLogController } from './request-log-controller.js'
 import { AJV_OPTIONS, formatValidationErrors } from './validation.js'
 // Also as bare imports, so that the declarations of this module carry the plugins' `declare
 // module 'fastify'` (request.tenant, request.userId, app.requireUser) to tenant routes of a
@@ -63,7 +63,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { http } = options.config
   const app = Fastify({
     logger: options.logger ?? false,
-    // Request lines with the tenant id (plugins/request-log.ts).
+    // Request lines with the tenant id (request-log-controller.ts).
     logController: new TenantLogController(),
     genReqId: () => randomUUID(),
     requestIdHeader: 'x-request-id',

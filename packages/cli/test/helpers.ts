@@ -25,7 +25,7 @@ const TEST_CONFIG = { apiKeyCache: { ttlMs: 0, max: 0 }, auth: { bcryptCost: 10 
 export async function setupDatabase(t: Test, options: { migrationsDir?: string } = {}): Promise<{ db: TestDatabase; services: Services }> {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
-  const services = await createServices({ sql: db.sql, config: TEST_CONFIG as never, ...(options.migrationsDir && { migrationsDir: options.migrationsDir }) })
+  const services = await createServices({ sql: db.sql, config: TEST_CONFIG, ...(options.migrationsDir && { migrationsDir: options.migrationsDir }) })
   await services.migrateAll()
   return { db, services }
 }

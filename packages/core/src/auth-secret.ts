@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import type { Config } from './config.js'
 import { ConfigError } from './errors.js'
 
 /** The file, under the data folder, that keeps the development JWT secret between runs. */
-export const JWT_SECRET_FILE = 'jwt-secret'
+const JWT_SECRET_FILE = 'jwt-secret'
 
 /**
  * The secret that signs access tokens: `JWT_SECRET` when it is set (loadConfig requires it
@@ -13,7 +12,10 @@ export const JWT_SECRET_FILE = 'jwt-secret'
  * (mode 0600), so tokens survive a restart of the development server. Two processes
  * starting at once agree: the first link wins and the other reads it.
  */
-export async function loadOrCreateJwtSecret(config: Pick<Config, 'auth' | 'dataDir'>): Promise<string> {
+export async function loadOrCreateJwtSecret(config: {
+  readonly dataDir: string
+  readonly auth: { readonly jwtSecret: string | undefined }
+}): Promise<string> {
   if (config.auth.jwtSecret !== undefined) return config.auth.jwtSecret
   const file = path.join(config.dataDir, JWT_SECRET_FILE)
   await mkdir(config.dataDir, { recursive: true, mode: 0o700 })

@@ -1,12 +1,13 @@
 /**
  * @tenantbase/core: every rule of tenantbase. The api and the cli are thin edges over it.
- * Re-exports only.
+ * Re-exports only: the public API, what the edges, the examples and the benchmarks use.
+ * Helpers for tests and benchmarks are in `@tenantbase/core/testing`.
  */
 
-/** Configuration: `loadConfig(process.env)` validates everything at once. */
-export { loadConfig, type Config, type DatabaseConfig, type LoadConfigOptions } from './config.js'
+/** `loadConfig(process.env)` validates every variable at once and returns a frozen {@link Config}, or throws a `ConfigError` listing every problem. */
+export { loadConfig, type Config } from './config.js'
 
-/** Typed errors; each has a stable `code` (listed in this package's README). */
+/** Typed errors: each has a stable `code`, listed in this package's README; the edges map classes, once. */
 export {
   CoreError,
   ValidationError,
@@ -20,125 +21,64 @@ export {
   RevocationsNotHeardError,
 } from './errors.js'
 
-/** Database: the pool, the embedded cluster, and the tenant scoping helpers. */
-export { openDatabase, createPool, databaseAddress, explainDatabaseError, type Database, type Sql, type TransactionSql, type PoolOptions } from './db/connect.js'
+// The database.
+/** `openDatabase(config.database)`: a pool on the configured server, or on the embedded development cluster. */
+export { openDatabase, type Database, type Sql } from './db/connect.js'
+/** `createPool(url, options)`: a postgres.js pool with tenantbase's settings (the driver as published). */
+export { createPool } from './db/connect.js'
+/** A driver error as a core error: a lost connection becomes {@link DatabaseUnavailableError}. */
+export { explainDatabaseError } from './db/connect.js'
+/** A PostgreSQL cluster of its own under a folder (development, tests, benchmarks). */
 export { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from './db/embedded.js'
+/** `schemaOf(sql, tenant)`: a tenant's schema, validated, as an escaped identifier; `inTenantTransaction` for SQL that names no schema; `InTenant` runs a tenant's queries (services.inTenant). */
 export { schemaOf, inTenantTransaction, TenantGoneError, type InTenant, type TenantRef } from './db/tenant-scope.js'
+/** Each tenant's queries on a home connection of its own (Database.tenantConnections). */
 export { createTenantConnections, type TenantConnections } from './db/tenant-connections.js'
-export { pingDatabase } from './db/health.js'
-export { poolConnectionStats, type PoolConnectionStats } from './db/pool-stats.js'
 
-/** All services wired to one pool. */
-export { createServices, type Services, type ServicesOptions } from './services.js'
+// The services.
+/** Every core service wired to one pool; the api and the cli build this once at start. */
+export { createServices, type Services } from './services.js'
 
-/** Tenants and schema names. */
-export {
-  createTenantService,
-  type TenantService,
-  type Tenant,
-  type TenantSummary,
-  type CreateTenantInput,
-  type SuspendTenantInput,
-  type TenantStateChange,
-  type DeleteTenantOptions,
-} from './tenants/tenant-service.js'
-export { assertValidSchemaName, schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './tenants/schema-name.js'
+// Tenants and schema names.
+/** A tenant as stored, as listed (with its active keys), after a suspension or resumption, and the longest name. */
+export { type Tenant, type TenantSummary, type TenantStateChange, MAX_TENANT_NAME_LENGTH } from './tenants/tenant-service.js'
+/** Why a name cannot be a tenant schema, a valid one derived from a display name, and the length limit. */
+export { schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './tenants/schema-name.js'
 
-/** Api keys. */
-export {
-  createApiKeyService,
-  assertKeyScope,
-  API_KEY_SCOPES,
-  type ApiKeyScope,
-  type ApiKeyService,
-  type ApiKeyInfo,
-  type IssuedApiKey,
-  type IssueApiKeyInput,
-  type RotateApiKeyInput,
-  type RotatedApiKey,
-  type ResolvedTenant,
-} from './api-keys/api-key-service.js'
+// Api keys.
+/** Key scopes (`read`, `write`) and the rule of what each may do. */
+export { API_KEY_SCOPES, assertKeyScope, type ApiKeyScope } from './api-keys/api-key-service.js'
+/** A key (never its secret), as issued (the secret shown once), as listed (with its status), after a rotation, and the longest name. */
+export { type ApiKeyInfo, type IssuedApiKey, type ListedApiKey, type RotatedApiKey, MAX_KEY_NAME_LENGTH } from './api-keys/api-key-service.js'
+/** The tenant a presented key resolves to, with the key's prefix and scope. */
+export { type ResolvedTenant } from './api-keys/api-key-service.js'
 
-/** The audit log of operator actions (shared schema; outlives deleted tenants). */
-export {
-  createAuditLog,
-  recordAuditEvent,
-  defaultActor,
-  assertValidActor,
-  AUDIT_ACTIONS,
-  MAX_AUDIT_LIMIT,
-  type AuditLog,
-  type AuditAction,
-  type AuditEntry,
-  type AuditEvent,
-  type ListAuditEventsInput,
-} from './audit/audit-log.js'
-export { generateApiKey, digestApiKey, parseApiKey, isApiKeyPrefix } from './api-keys/key-format.js'
+// The audit log of operator actions (shared schema; outlives deleted tenants).
+/** The recorded actions, an event as listed, and the most one listing returns. */
+export { AUDIT_ACTIONS, MAX_AUDIT_LIMIT, type AuditEvent } from './audit/audit-log.js'
 
-/** Users and posts (tenant schema). */
-export {
-  createUserService,
-  normaliseEmail,
-  PASSWORD_MIN_BYTES,
-  PASSWORD_MAX_BYTES,
-  type UserService,
-  type User,
-  type RegisterUserInput,
-} from './users/user-service.js'
-/** Refresh tokens (tenant schema): issued at login, rotated on refresh, revoked by family. */
-export {
-  createRefreshTokenService,
-  digestRefreshToken,
-  type RefreshTokenService,
-  type IssuedRefreshToken,
-} from './sessions/refresh-token-service.js'
-
-/** Ended logins, remembered while their access tokens may live. */
-export { createRevokedSessionStore, type RevokedSessionStore } from './sessions/revoked-sessions.js'
-
-/** Revocations to every process: the one channel and its one listener per process. */
-export { REVOCATION_CHANNEL, notifyRevocation, type RevocationKind } from './revocations/revocation-channel.js'
-export {
-  startRevocationListener,
-  type ListenerState,
-  type ListenerStatus,
-  type RevocationListener,
-  type RevocationListenerOptions,
-} from './revocations/revocation-listener.js'
-
+// Users, sessions and posts (tenant schema).
+/** A user, the email form logins are compared in, and the password length limits. */
+export { type User, normaliseEmail, PASSWORD_MIN_BYTES, PASSWORD_MAX_BYTES } from './users/user-service.js'
+/** A refresh token as issued at login or refresh. */
+export { type IssuedRefreshToken } from './sessions/refresh-token-service.js'
 /** The JWT signing secret: JWT_SECRET, or one generated once under the data folder in development. */
 export { loadOrCreateJwtSecret } from './auth-secret.js'
+/** A post, and a page of posts with its cursor. */
+export { type Post, type PostPage } from './posts/post-service.js'
 
-export { createPostService, type PostService, type Post, type PostInput, type ListPostsInput, type PostPage } from './posts/post-service.js'
+// Migrations.
+/** Core's migration folder, reading a folder's `shared/` and `tenant/` lists, and the last version of a list. */
+export { DEFAULT_MIGRATIONS_DIR, readMigrations, readMigrationList, latestVersion, type MigrationSet } from './migrations/catalog.js'
+/** What `services.migrateAll` reports as it runs and when it ends. */
+export { type MigrateAllReport, type MigrationProgress } from './migrations/migrate-all.js'
+/** Where a schema stands against a migration list: its version, the latest, the pending files. */
+export { migrationState, type SchemaMigrationState } from './migrations/migration-status.js'
 
-/** Migrations. */
-export { readMigrations, readMigrationList, latestVersion, DEFAULT_MIGRATIONS_DIR, type Migration, type MigrationSet } from './migrations/catalog.js'
-export {
-  migrateAll,
-  type MigrateAllOptions,
-  type MigrateAllReport,
-  type MigrationProgress,
-  type SchemaMigrationReport,
-} from './migrations/migrate-all.js'
-export { migrateSharedSchema, migrateTenantSchema, verifyTenantMigrationFiles } from './migrations/migrator.js'
-export {
-  migrationState,
-  sharedSchemaState,
-  migrationStatus,
-  type SchemaMigrationState,
-  type MigrationStatus,
-} from './migrations/migration-status.js'
+// Citus.
+/** A worker node as `host:port`, both ways, and a live move's progress. */
+export { formatNode, parseNode, type MoveProgress } from './citus/citus-service.js'
 
-/** Citus: where each tenant schema lives, and moving one live. */
-export {
-  createCitusService,
-  formatNode,
-  parseNode,
-  type CitusService,
-  type CitusNode,
-  type MoveProgress,
-  type MoveTenantOptions,
-} from './citus/citus-service.js'
-
-/** Consistency checks for `tenantctl doctor`: registry, schemas, ledgers and files. */
-export { findInconsistencies, type Finding, type FindingKind, type FindInconsistenciesOptions } from './doctor/find-inconsistencies.js'
+// Consistency checks.
+/** One inconsistency `services.findInconsistencies` found, with its fix. */
+export { type Finding } from './doctor/find-inconsistencies.js'

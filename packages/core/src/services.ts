@@ -1,4 +1,3 @@
-import type { Config } from './config.js'
 import type { Sql } from './db/connect.js'
 import { createApiKeyService } from './api-keys/api-key-service.js'
 import { assertValidActor, createAuditLog, defaultActor, recordAuditEvent } from './audit/audit-log.js'
@@ -24,13 +23,27 @@ import { createRevokedSessionStore } from './sessions/revoked-sessions.js'
 import { createTenantService } from './tenants/tenant-service.js'
 import { createUserService } from './users/user-service.js'
 
+/**
+ * The settings the services read, each optional (the defaults suit development). A loaded
+ * `Config` has them all.
+ */
+export interface ServicesSettings {
+  /** The verified-key cache: how long a key is trusted without a lookup, and how many are kept (0 turns it off). */
+  readonly apiKeyCache?: { readonly ttlMs: number; readonly max: number }
+  readonly auth?: {
+    readonly bcryptCost?: number
+    readonly accessTokenTtlSeconds?: number
+    readonly refreshTokenTtlSeconds?: number
+  }
+}
+
 export interface ServicesOptions {
   /** The pool of the shared schema (registry, keys, audit log, migrations). */
   readonly sql: Sql
   /** Where tenants' queries run (Database.tenantConnections); default: on `sql`. */
   readonly tenantConnections?: TenantConnections
-  /** Cache and bcrypt settings come from here; defaults suit development. */
-  readonly config?: Pick<Config, 'apiKeyCache' | 'auth'>
+  /** Cache, bcrypt and token lifetime settings (a loaded `Config` will do). */
+  readonly config?: ServicesSettings
   /** A folder with `shared/` and `tenant/` migration lists (default: core's own). */
   readonly migrationsDir?: string
   /** Already-read migrations (wins over migrationsDir). */
@@ -75,7 +88,7 @@ export async function createServices(options: ServicesOptions) {
   const apiKeys = createApiKeyService({
     sql,
     actor,
-    ...(config && { cacheTtlMs: config.apiKeyCache.ttlMs, cacheMax: config.apiKeyCache.max }),
+    ...(config?.apiKeyCache && { cacheTtlMs: config.apiKeyCache.ttlMs, cacheMax: config.apiKeyCache.max }),
   })
   const revokedSessions = createRevokedSessionStore({ sql })
   const inTenant = createInTenant({
@@ -144,7 +157,7 @@ export async function createServices(options: ServicesOptions) {
       }),
     ),
     apiKeys: reportingCoreErrors(apiKeys),
-    users: createUserService({ inTenant, ...(config && { bcryptCost: config.auth.bcryptCost }) }),
+    users: createUserService({ inTenant, bcryptCost: config?.auth?.bcryptCost }),
     posts: createPostService({ inTenant }),
     auditLog: reportingCoreErrors(createAuditLog({ sql })),
     /** Citus schema-based sharding: placements, undistributed schemas, live moves. */
@@ -152,7 +165,8 @@ export async function createServices(options: ServicesOptions) {
     refreshTokens: createRefreshTokenService({
       inTenant,
       revokedSessions,
-      ...(config && { ttlSeconds: config.auth.refreshTokenTtlSeconds, accessTokenTtlSeconds: config.auth.accessTokenTtlSeconds }),
+      ttlSeconds: config?.auth?.refreshTokenTtlSeconds,
+      accessTokenTtlSeconds: config?.auth?.accessTokenTtlSeconds,
     }),
     /**
      * Runs a tenant's queries on its home connection, with driver errors reported as core

@@ -18,7 +18,7 @@ export async function setupServices(
   const services = await createServices({
     sql: db.sql,
     tenantConnections: db.tenantConnections,
-    config: FAST_CONFIG as never,
+    config: FAST_CONFIG,
     ...(options.migrationsDir && { migrationsDir: options.migrationsDir }),
   })
   await services.migrateAll()

@@ -1,4 +1,13 @@
-import { MAX_SCHEMA_NAME_BYTES, schemaNameProblem, suggestSchemaName, NotFoundError, type IssuedApiKey, type Tenant } from '@tenantbase/core'
+import {
+  MAX_KEY_NAME_LENGTH,
+  MAX_SCHEMA_NAME_BYTES,
+  MAX_TENANT_NAME_LENGTH,
+  schemaNameProblem,
+  suggestSchemaName,
+  NotFoundError,
+  type IssuedApiKey,
+  type Tenant,
+} from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { CancelledError, UsageError } from '../errors.js'
 import { formatTime } from '../output.js'
@@ -46,7 +55,7 @@ export async function runCreate(ctx: CommandContext, flags: CreateFlags): Promis
       flags.name ??
       (await prompts.input({
         message: 'Tenant name',
-        validate: (value) => (value.trim().length > 0 && value.trim().length <= 200 ? true : 'enter 1 to 200 characters'),
+        validate: (value) => lengthProblem(value, MAX_TENANT_NAME_LENGTH) ?? true,
       }))
     const address = flags.address ?? (await prompts.input({ message: 'Address (optional)', default: '' }))
     const isTaken = async (schema: string) => {
@@ -71,7 +80,7 @@ export async function runCreate(ctx: CommandContext, flags: CreateFlags): Promis
       (await prompts.input({
         message: 'Name of the first api key',
         default: 'default',
-        validate: (value) => (value.trim().length > 0 && value.trim().length <= 100 ? true : 'enter 1 to 100 characters'),
+        validate: (value) => lengthProblem(value, MAX_KEY_NAME_LENGTH) ?? true,
       }))
     input = { name, address, schemaName, keyName }
 
@@ -96,6 +105,12 @@ export async function runCreate(ctx: CommandContext, flags: CreateFlags): Promis
   })
   printCreated(ctx, created)
   return created
+}
+
+/** What a prompt says to a name that core would refuse for its length (trimmed, as core measures it). */
+function lengthProblem(value: string, max: number): string | undefined {
+  const length = value.trim().length
+  return length > 0 && length <= max ? undefined : `enter 1 to ${max} characters`
 }
 
 /** The schema suggested for `name`, or the first of `name_2`, `name_3`... not taken (none after 99 tries). */

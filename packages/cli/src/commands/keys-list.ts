@@ -1,11 +1,11 @@
 import type { CommandContext } from '../context.js'
-import { KEY_TABLE_HEAD, keyStatus, keyTableRow } from './key-status.js'
+import { KEY_TABLE_HEAD, keyTableRow } from '../key-table.js'
 
 /** `tenantctl keys list <schema>`: a tenant's keys by prefix (the keys themselves are never stored). */
 export async function runKeysList(ctx: CommandContext, schema: string) {
   const services = await ctx.services()
   const tenant = await services.tenants.getTenant(schema)
-  const keys = (await services.apiKeys.listApiKeys(tenant)).map((key) => ({ ...key, status: keyStatus(key) }))
+  const keys = await services.apiKeys.listApiKeys(tenant)
   const { output } = ctx
   if (output.json) {
     output.writeJson(keys)

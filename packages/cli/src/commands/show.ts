@@ -2,7 +2,7 @@ import { formatNode, migrationState } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { formatTime } from '../output.js'
 import { tenantState } from './tenant-state.js'
-import { KEY_TABLE_HEAD, keyStatus, keyTableRow } from './key-status.js'
+import { KEY_TABLE_HEAD, keyTableRow } from '../key-table.js'
 
 /** `tenantctl show <schema>`: one tenant, its keys (prefixes only) and its migration state. */
 export async function runShow(ctx: CommandContext, schema: string) {
@@ -13,7 +13,7 @@ export async function runShow(ctx: CommandContext, schema: string) {
   const { latest, pending } = migrationState(services.migrations.tenant, tenant.migrationVersion)
   const result = {
     tenant,
-    keys: keys.map((key) => ({ ...key, status: keyStatus(key) })),
+    keys,
     migrations: { version: tenant.migrationVersion, latest, pending },
     // Only on Citus: the worker holding the schema, or null when it is not distributed.
     ...(placements && { node: placement ? formatNode(placement) : null }),

@@ -27,6 +27,18 @@ export interface ApiKeyInfo {
 /** The columns of an {@link ApiKeyInfo}. */
 const KEY_COLUMNS = 'prefix, name, scope, created_at, expires_at, revoked_at, rotated_to, last_used_at'
 
+/** Whether a key works: `active` until it is revoked or its expiry has passed. */
+export type ApiKeyStatus = 'active' | 'revoked' | 'expired'
+
+/** A key as `listApiKeys` returns it: with its status, as the database sees it now. */
+export interface ListedApiKey extends ApiKeyInfo {
+  readonly status: ApiKeyStatus
+}
+
+/** The columns of a {@link ListedApiKey}: revoked wins over expired. */
+const LISTED_KEY_COLUMNS = `${KEY_COLUMNS},
+  case when revoked_at is not null then 'revoked' when expires_at <= now() then 'expired' else 'active' end as status`
+
 /** A freshly issued key: `key` is shown once and never stored. */
 export interface IssuedApiKey extends ApiKeyInfo {
   readonly key: string
@@ -79,7 +91,8 @@ interface CachedKey {
   readonly suspended: string | null
 }
 
-const MAX_NAME_LENGTH = 100
+/** The longest api key name, in characters, once trimmed. */
+export const MAX_KEY_NAME_LENGTH = 100
 
 function isApiKeyScope(value: unknown): value is ApiKeyScope {
   return (API_KEY_SCOPES as readonly unknown[]).includes(value)
@@ -87,8 +100,8 @@ function isApiKeyScope(value: unknown): value is ApiKeyScope {
 
 function validateIssueInput(input: IssueApiKeyInput): { name: string; expiresAt: Date | null; scope: ApiKeyScope } {
   const name = (input.name ?? 'default').trim()
-  if (name.length === 0 || name.length > MAX_NAME_LENGTH) {
-    throw new ValidationError(`key name must be 1 to ${MAX_NAME_LENGTH} characters`, 'INVALID_KEY_NAME')
+  if (name.length === 0 || name.length > MAX_KEY_NAME_LENGTH) {
+    throw new ValidationError(`key name must be 1 to ${MAX_KEY_NAME_LENGTH} characters`, 'INVALID_KEY_NAME')
   }
   const expiresAt = input.expiresAt ?? null
   if (expiresAt !== null && (!(expiresAt instanceof Date) || Number.isNaN(expiresAt.getTime()))) {
@@ -212,9 +225,9 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
     })
   }
 
-  async function listApiKeys(tenant: TenantRef): Promise<ApiKeyInfo[]> {
-    return sql<ApiKeyInfo[]>`
-      select ${sql.unsafe(KEY_COLUMNS)}
+  async function listApiKeys(tenant: TenantRef): Promise<ListedApiKey[]> {
+    return sql<ListedApiKey[]>`
+      select ${sql.unsafe(LISTED_KEY_COLUMNS)}
       from public.api_keys where tenant_id = ${tenant.id} order by id`
   }
 

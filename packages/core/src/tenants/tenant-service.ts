@@ -68,7 +68,8 @@ export interface TenantServiceOptions {
   readonly actor?: string
 }
 
-const MAX_NAME = 200
+/** The longest tenant name, in characters, once trimmed. */
+export const MAX_TENANT_NAME_LENGTH = 200
 const MAX_ADDRESS = 500
 const MAX_REASON = 500
 const TENANT_COLUMNS =
@@ -78,7 +79,7 @@ function validateCreateInput(input: CreateTenantInput): { name: string; address:
   const problems: string[] = []
   const name = typeof input.name === 'string' ? input.name.trim() : ''
   const address = typeof input.address === 'string' ? input.address.trim() : ''
-  if (name.length === 0 || name.length > MAX_NAME) problems.push(`tenant name must be 1 to ${MAX_NAME} characters`)
+  if (name.length === 0 || name.length > MAX_TENANT_NAME_LENGTH) problems.push(`tenant name must be 1 to ${MAX_TENANT_NAME_LENGTH} characters`)
   if (address.length > MAX_ADDRESS) problems.push(`address must be at most ${MAX_ADDRESS} characters`)
   if (problems.length > 0) throw new ValidationError(problems.join('; '), 'VALIDATION_FAILED', problems)
   assertValidSchemaName(input.schemaName)

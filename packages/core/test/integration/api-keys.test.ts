@@ -1,5 +1,6 @@
 import t from 'tap'
 import { AuthenticationError, createPool, createServices } from '../../src/index.js'
+import { digestApiKey } from '../../src/api-keys/key-format.js'
 import { FAST_CONFIG, makeTenant, setupServices } from '../helpers.js'
 
 t.test('issue, list and revoke; the key itself is never stored or listed', async (t) => {
@@ -55,7 +56,7 @@ t.test('a revocation evicts the key from another pool\'s cache through NOTIFY', 
   // A second process: its own pool and its own long-lived cache.
   const otherSql = createPool(db.url, { max: 2 })
   t.teardown(() => otherSql.end({ timeout: 1 }))
-  const otherServices = await createServices({ sql: otherSql, config: { ...FAST_CONFIG, apiKeyCache: { ttlMs: 3_600_000, max: 1000 } } as never })
+  const otherServices = await createServices({ sql: otherSql, config: { ...FAST_CONFIG, apiKeyCache: { ttlMs: 3_600_000, max: 1000 } } })
   const other = otherServices.apiKeys
   const listener = await otherServices.listenForRevocations()
   t.teardown(() => listener.stop())
@@ -64,7 +65,7 @@ t.test('a revocation evicts the key from another pool\'s cache through NOTIFY', 
   // Prove the cache is in use: the key still resolves with the database row gone.
   await otherSql`update public.api_keys set key_hash = '\\x00' where prefix = ${apiKey.prefix}`
   t.ok(await other.resolveApiKey(apiKey.key), 'served from cache')
-  await otherSql`update public.api_keys set key_hash = ${(await import('../../src/index.js')).digestApiKey(apiKey.key)} where prefix = ${apiKey.prefix}`
+  await otherSql`update public.api_keys set key_hash = ${digestApiKey(apiKey.key)} where prefix = ${apiKey.prefix}`
 
   await services.apiKeys.revokeApiKey(apiKey.prefix)
   let rejected = false

@@ -1,7 +1,8 @@
 import { cp, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
-import { DEFAULT_MIGRATIONS_DIR, findInconsistencies, readMigrations } from '../../src/index.js'
+import { findInconsistencies } from '../../src/doctor/find-inconsistencies.js'
+import { DEFAULT_MIGRATIONS_DIR, readMigrations } from '../../src/index.js'
 import { makeTenant, randomSchema, setupServices } from '../helpers.js'
 
 const kinds = (findings: { kind: string; schema: string | null }[]) => findings.map((f) => [f.kind, f.schema])

@@ -164,7 +164,7 @@ t.test('text with a NUL byte is a ValidationError in core, and writes nothing, o
   const { pool } = await setup(t)
   for (const prepare of [true, false]) {
     const sql = pool({ prepare, max: 2 })
-    const services = await createServices({ sql, config: FAST_CONFIG as never })
+    const services = await createServices({ sql, config: FAST_CONFIG })
     await services.migrateAll()
     const { tenant } = await makeTenant(services)
     const user = await services.users.registerUser(tenant, { email: 'nul@example.com', password: 'password1' })
@@ -248,9 +248,9 @@ t.test('behind a transaction-mode PgBouncer, DB_PREPARED_STATEMENTS=0 stores and
   }
 
   // Core's own work through the bouncer: a tenant, a user, posts and their page.
-  const directServices = await createServices({ sql: pool({ max: 2 }), config: FAST_CONFIG as never })
+  const directServices = await createServices({ sql: pool({ max: 2 }), config: FAST_CONFIG })
   await directServices.migrateAll() // the advisory lock needs a session: not through the bouncer
-  const services = await createServices({ sql: bounced, config: FAST_CONFIG as never })
+  const services = await createServices({ sql: bounced, config: FAST_CONFIG })
   const { tenant } = await makeTenant(services)
   const user = await services.users.registerUser(tenant, { email: 'bounced@example.com', password: 'password1' })
   await Promise.all(Array.from({ length: 12 }, (_, i) => services.posts.createPost(tenant, user.id, { title: `post ${i}`, body: 'b' })))

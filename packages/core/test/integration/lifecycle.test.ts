@@ -147,7 +147,7 @@ t.test('suspension: refused with 403 (cache included), data kept, idempotent bot
 
 t.test('the audit log: one row per action, in its transaction, with the actor; it outlives the tenant', async (t) => {
   const { db, services: base } = await setupServices(t)
-  const services = await createServices({ sql: db.sql, config: FAST_CONFIG as never, actor: 'ann@ops' })
+  const services = await createServices({ sql: db.sql, config: FAST_CONFIG, actor: 'ann@ops' })
   const schemaName = randomSchema('audited')
   const { tenant, apiKey } = await services.tenants.createTenant({ name: 'Audited', schemaName })
   const second = await services.apiKeys.issueApiKey(tenant, { name: 'ci', scope: 'read' })
@@ -211,7 +211,7 @@ t.test('a migrate run records its outcome, failures included', async (t) => {
   await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true })
   const next = latestVersion(services.migrations.tenant) + 1
   await writeFile(path.join(dir, 'tenant', `${String(next).padStart(4, '0')}_breaks.sql`), 'select 1 / 0;\n')
-  const failing = await createServices({ sql: db.sql, config: FAST_CONFIG as never, migrationsDir: dir, actor: 'ci@runner' })
+  const failing = await createServices({ sql: db.sql, config: FAST_CONFIG, migrationsDir: dir, actor: 'ci@runner' })
   const report = await failing.migrateAll()
   t.equal(report.failed, 1)
   const [event] = await services.auditLog.listAuditEvents({ action: 'migrate', limit: 1 })

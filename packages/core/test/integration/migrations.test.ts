@@ -12,7 +12,7 @@ async function migrationsCopy(t: Test): Promise<string> {
 }
 
 const reload = (sql: Parameters<typeof createServices>[0]['sql'], migrationsDir: string) =>
-  createServices({ sql, config: FAST_CONFIG as never, migrationsDir })
+  createServices({ sql, config: FAST_CONFIG, migrationsDir })
 
 t.test('a no-op run touches no tenant and reports them up to date', async (t) => {
   const { services } = await setupServices(t)
@@ -125,7 +125,7 @@ t.test('a pool of one connection is refused instead of waiting forever', async (
   const { db } = await setupServices(t)
   const single = createPool(db.url, { max: 1 })
   t.teardown(() => single.end({ timeout: 1 }))
-  const services = await createServices({ sql: single, config: FAST_CONFIG as never })
+  const services = await createServices({ sql: single, config: FAST_CONFIG })
   await t.rejects(services.migrateAll(), { code: 'POOL_TOO_SMALL' })
 })
 
@@ -134,7 +134,7 @@ t.test('a schema switch never outlives its transaction on a pooled connection', 
   // One connection: any search_path left behind by a tenant transaction would show here.
   const single = createPool(db.url, { max: 1 })
   t.teardown(() => single.end({ timeout: 1 }))
-  const services = await createServices({ sql: single, config: FAST_CONFIG as never })
+  const services = await createServices({ sql: single, config: FAST_CONFIG })
   const { tenant } = await makeTenant(services)
   const inside = await inTenantTransaction(single, tenant.schemaName, async (tx) => {
     const [row] = await tx`select to_regclass('users') as t`

@@ -2,7 +2,8 @@ import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { AuthenticationError, ConfigError, digestRefreshToken, loadOrCreateJwtSecret } from '../../src/index.js'
+import { AuthenticationError, ConfigError, loadOrCreateJwtSecret } from '../../src/index.js'
+import { digestRefreshToken } from '../../src/sessions/refresh-token-service.js'
 import { makeTenant, setupServices } from '../helpers.js'
 
 async function setup(t: Test) {
@@ -73,7 +74,7 @@ t.test('concurrent refreshes of one token: exactly one wins', async (t) => {
 
 t.test('the development JWT secret is generated once, kept 0600, and JWT_SECRET wins', async (t) => {
   const dataDir = path.join(await mkdtemp(path.join(tmpdir(), 'tb-secret-')), 'data')
-  const config = { dataDir, auth: { jwtSecret: undefined } } as never
+  const config = { dataDir, auth: { jwtSecret: undefined } }
   const [a, b] = await Promise.all([loadOrCreateJwtSecret(config), loadOrCreateJwtSecret(config)])
   t.equal(a, b, 'two racing starts agree')
   t.ok(Buffer.byteLength(a) >= 32)
@@ -82,7 +83,7 @@ t.test('the development JWT secret is generated once, kept 0600, and JWT_SECRET 
   t.equal((await stat(file)).mode & 0o777, 0o600)
   t.equal((await readFile(file, 'utf8')).trim(), a)
   const given = 'g'.repeat(40)
-  t.equal(await loadOrCreateJwtSecret({ dataDir, auth: { jwtSecret: given } } as never), given)
+  t.equal(await loadOrCreateJwtSecret({ dataDir, auth: { jwtSecret: given } }), given)
   await writeFile(file, 'short\n')
   await t.rejects(loadOrCreateJwtSecret(config), ConfigError)
 })

@@ -1,5 +1,7 @@
 import t, { type Test } from 'tap'
-import { AuthenticationError, createPool, createServices, digestApiKey, type ListenerStatus } from '../../src/index.js'
+import { digestApiKey } from '../../src/api-keys/key-format.js'
+import { AuthenticationError, createPool, createServices } from '../../src/index.js'
+import type { ListenerStatus } from '../../src/revocations/revocation-listener.js'
 import { createTestDatabase } from '../../src/testing.js'
 import { FAST_CONFIG, makeTenant, setupServices } from '../helpers.js'
 
@@ -21,7 +23,7 @@ async function msUntil(check: () => boolean | Promise<boolean>): Promise<number 
 async function otherProcess(t: Test, url: string) {
   const sql = createPool(url, { max: 2 })
   t.teardown(() => sql.end({ timeout: 1 }))
-  return createServices({ sql, config: { ...FAST_CONFIG, apiKeyCache: { ttlMs: 3_600_000, max: 1000 } } as never })
+  return createServices({ sql, config: { ...FAST_CONFIG, apiKeyCache: { ttlMs: 3_600_000, max: 1000 } } })
 }
 
 t.test('an ended login reaches every listening process, and one that starts later', async (t) => {

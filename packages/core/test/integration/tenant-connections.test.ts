@@ -44,7 +44,7 @@ t.test("each tenant's queries run on its home connection; a busy home sends the 
 t.test('tenant queries report driver errors as core errors', async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
-  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config: FAST_CONFIG as never })
+  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config: FAST_CONFIG })
   await services.migrateAll()
   const { tenant } = await makeTenant(services)
 

@@ -55,7 +55,7 @@ t.test('creation is atomic: a failure mid-way leaves no row, schema or key', asy
 
   // The same schema name works once the migration is fixed: nothing was left behind.
   await writeFile(path.join(dir, 'tenant', '0099_breaks.sql'), 'create table broken (id int primary key);\n')
-  const fixed = await createServices({ sql: db.sql, config: FAST_CONFIG as never, migrationsDir: dir })
+  const fixed = await createServices({ sql: db.sql, config: FAST_CONFIG, migrationsDir: dir })
   const { tenant } = await fixed.tenants.createTenant({ name: 'Atomic', schemaName })
   t.equal(tenant.migrationVersion, 99)
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { digestApiKey, generateApiKey, isApiKeyPrefix, parseApiKey } from '../../src/index.js'
+import { digestApiKey, generateApiKey, isApiKeyPrefix, parseApiKey } from '../../src/api-keys/key-format.js'
 
 t.test('a key is a public prefix plus 256 random bits, url-safe', async (t) => {
   const { key, prefix, digest } = generateApiKey()
