@@ -1,4 +1,4 @@
-import { NotFoundError, ValidationError, schemaOf, type Services, type Sql, type TenantRef } from '@tenantbase/core'
+import { NotFoundError, ValidationError, schemaOf, type Services, type TenantRef } from '@tenantbase/core'
 
 export interface Comment {
   readonly id: number
@@ -11,29 +11,36 @@ export interface Comment {
 const MAX_BODY = 2000
 
 /**
- * Comments on a tenant's posts. Like core's services: a factory over the pool, the tenant
- * an argument of every function, the schema named through `schemaOf`, typed errors thrown.
+ * Comments on a tenant's posts. Like core's services: the tenant an argument of every
+ * function, its queries run by `inTenant` (on the tenant's home connection, driver errors
+ * reported as core's), the schema named through `schemaOf`, typed errors thrown.
  */
-export function createCommentService({ sql, posts }: { readonly sql: Sql; readonly posts: Services['posts'] }) {
+export function createCommentService({ inTenant, posts }: Pick<Services, 'inTenant' | 'posts'>) {
   async function addComment(tenant: TenantRef, authorId: number, postId: number, body: string): Promise<Comment> {
     const text = typeof body === 'string' ? body.trim() : ''
     if (text.length < 1 || text.length > MAX_BODY || text.includes('\u0000')) {
       throw new ValidationError(`body must be 1 to ${MAX_BODY} characters`, 'VALIDATION_FAILED')
     }
     await posts.getPost(tenant, postId) // POST_NOT_FOUND (404) for a missing or other tenant's post
-    const [comment] = await sql<Comment[]>`
-      insert into ${schemaOf(sql, tenant)}.comments (post_id, author_id, body)
-      values (${postId}, ${authorId}, ${text})
-      returning id, post_id, author_id, body, created_at`
+    const [comment] = await inTenant(
+      tenant,
+      (sql) => sql<Comment[]>`
+        insert into ${schemaOf(sql, tenant)}.comments (post_id, author_id, body)
+        values (${postId}, ${authorId}, ${text})
+        returning id, post_id, author_id, body, created_at`,
+    )
     if (!comment) throw new NotFoundError('post not found', 'POST_NOT_FOUND')
     return comment
   }
 
   async function listComments(tenant: TenantRef, postId: number): Promise<Comment[]> {
     await posts.getPost(tenant, postId)
-    return sql<Comment[]>`
-      select id, post_id, author_id, body, created_at from ${schemaOf(sql, tenant)}.comments
-      where post_id = ${postId} order by id`
+    return inTenant(
+      tenant,
+      (sql) => sql<Comment[]>`
+        select id, post_id, author_id, body, created_at from ${schemaOf(sql, tenant)}.comments
+        where post_id = ${postId} order by id`,
+    )
   }
 
   return { addComment, listComments }

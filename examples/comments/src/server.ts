@@ -9,7 +9,7 @@ const config = loadConfig(process.env)
 const db = await openDatabase(config.database)
 const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config, migrations: await loadMigrations() })
 await services.migrateAll()
-const comments = createCommentService({ sql: db.sql, posts: services.posts })
+const comments = createCommentService(services)
 const app = await buildApp({
   services,
   config,

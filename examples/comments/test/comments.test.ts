@@ -13,9 +13,9 @@ async function setup(t: Test) {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
   const config = loadConfig({ DATABASE_URL: db.url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: 'silent' })
-  const services = await createServices({ sql: db.sql, config, migrations: await loadMigrations() })
+  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config, migrations: await loadMigrations() })
   await services.migrateAll()
-  const comments = createCommentService({ sql: db.sql, posts: services.posts })
+  const comments = createCommentService(services)
   const app = await buildApp({ services, config, jwtSecret: JWT_SECRET, tenantRoutes: [commentRoutes(comments)] })
   t.teardown(() => app.close())
   return { db, services, app }

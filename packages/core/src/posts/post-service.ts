@@ -31,9 +31,10 @@ export interface PostPage {
 
 const MAX_TITLE = 200
 const MAX_BODY = 10_000
-// NOTE: a post's columns are spelled out in each statement, and no statement is built from
-// fragments (sql.unsafe, sql``): each fragment is a postgres.js Query, a promise with its
-// closures, made per call, and the list route ran three of them per request.
+// NOTE: the statements of this file are built from no fragments (sql.unsafe, sql``): a
+// post's columns are spelled out in each. Each fragment is a postgres.js Query, a promise
+// with its closures, made per call, and the list route ran three of them per request. Code
+// off the request path (api keys' writes, migrations) uses fragments where they read better.
 
 /** PostgreSQL's text cannot hold U+0000: refused here, as a 400, not a 500 from the server. */
 const NUL_PROBLEM = (field: string) => `${field} must not contain NUL characters`
