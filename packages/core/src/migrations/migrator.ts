@@ -132,17 +132,33 @@ export interface TenantMigrationOutcome {
   readonly error?: MigrationError | NotFoundError
 }
 
+/** A tenant as the registry listed it when a migration run began. */
+export interface TenantToMigrate {
+  readonly id: number
+  readonly schemaName: string
+  readonly migrationVersion: number
+}
+
+const tenantGone = (tenant: TenantToMigrate) => new NotFoundError(`tenant ${tenant.schemaName} no longer exists`, 'TENANT_NOT_FOUND')
+
+/**
+ * Applies one migration to one tenant inside `tx`, which holds the lock on the tenant's
+ * registry row (read at `version`), and writes the new version to the registry there.
+ */
+async function applyTenantMigration(tx: TransactionSql, tenant: TenantToMigrate, version: number, migration: Migration): Promise<void> {
+  await useSchema(tx, tenant.schemaName)
+  if (version === 0) await tx.unsafe(LEDGER_DDL)
+  await applyInTransaction(tx, migration)
+  await tx`update public.tenants set migration_version = ${migration.version} where id = ${tenant.id}`
+}
+
 /**
  * Brings one existing tenant schema up to date, one transaction per pending migration.
  * Each transaction locks the tenant's registry row and writes the new version there, so
  * the registry never drifts from the schema and two migrators never apply one migration
  * twice. Stops at the first failing migration.
  */
-export async function migrateTenantSchema(
-  sql: Sql,
-  tenant: { readonly id: number; readonly schemaName: string; readonly migrationVersion: number },
-  migrations: readonly Migration[],
-): Promise<TenantMigrationOutcome> {
+export async function migrateTenantSchema(sql: Sql, tenant: TenantToMigrate, migrations: readonly Migration[]): Promise<TenantMigrationOutcome> {
   assertValidSchemaName(tenant.schemaName)
   const from = tenant.migrationVersion
   let to = from
@@ -151,12 +167,9 @@ export async function migrateTenantSchema(
       to = await sql.begin(async (tx) => {
         const [row] = await tx<{ migrationVersion: number }[]>`
           select migration_version from public.tenants where id = ${tenant.id} for update`
-        if (row === undefined) throw new NotFoundError(`tenant ${tenant.schemaName} no longer exists`, 'TENANT_NOT_FOUND')
+        if (row === undefined) throw tenantGone(tenant)
         if (row.migrationVersion >= migration.version) return row.migrationVersion
-        await useSchema(tx, tenant.schemaName)
-        if (row.migrationVersion === 0) await tx.unsafe(LEDGER_DDL)
-        await applyInTransaction(tx, migration)
-        await tx`update public.tenants set migration_version = ${migration.version} where id = ${tenant.id}`
+        await applyTenantMigration(tx, tenant, row.migrationVersion, migration)
         await recordTenantMigrationFiles(tx, [migration])
         return migration.version
       })
@@ -165,4 +178,74 @@ export async function migrateTenantSchema(
     }
   }
   return { from, to }
+}
+
+/**
+ * Brings several tenant schemas up to date in ONE transaction, each migration of each
+ * tenant under a savepoint of its own: a failing migration is rolled back to its savepoint
+ * and stops its tenant only, as in {@link migrateTenantSchema}, while the batch goes on.
+ * The registry rows of the batch are locked at its start and each version is written in
+ * the transaction, so the registry never drifts from the schemas.
+ *
+ * A tenant that failed inside the batch (or every tenant of a batch whose transaction
+ * failed as a whole) is then migrated again on its own by {@link migrateTenantSchema}, and
+ * that outcome is its report: a failure is the tenant's own, never the batch's (a lock
+ * table exhausted by a large batch, a neighbour's error).
+ *
+ * NOTE: one commit for many tenants saves a round trip per statement boundary and a WAL
+ * flush per tenant, at a price: each tenant's tables stay locked until the batch commits.
+ * Keep batches small (migrateAll's are) so that wait stays well under a second.
+ */
+export async function migrateTenantBatch(
+  sql: Sql,
+  tenants: readonly TenantToMigrate[],
+  migrations: readonly Migration[],
+): Promise<(TenantMigrationOutcome & { readonly ms: number })[]> {
+  for (const tenant of tenants) assertValidSchemaName(tenant.schemaName)
+  const outcomes = new Map<number, TenantMigrationOutcome & { ms: number }>()
+  const retry = new Set<TenantToMigrate>()
+  try {
+    await sql.begin(async (tx) => {
+      const rows = await tx<{ id: number; migrationVersion: number }[]>`
+        select id, migration_version from public.tenants where id in ${tx(tenants.map((t) => t.id))} order by id for update`
+      const current = new Map(rows.map((row) => [Number(row.id), row.migrationVersion]))
+      const applied = new Set<Migration>()
+      for (const tenant of tenants) {
+        const start = performance.now()
+        let version = current.get(tenant.id)
+        if (version === undefined) {
+          outcomes.set(tenant.id, { from: tenant.migrationVersion, to: tenant.migrationVersion, error: tenantGone(tenant), ms: elapsed(start) })
+          continue
+        }
+        for (const migration of migrations.filter((m) => m.version > version!)) {
+          try {
+            await tx.savepoint((sp) => applyTenantMigration(sp, tenant, version!, migration))
+          } catch {
+            retry.add(tenant)
+            break
+          }
+          version = migration.version
+          applied.add(migration)
+        }
+        outcomes.set(tenant.id, { from: tenant.migrationVersion, to: version, ms: elapsed(start) })
+      }
+      await recordTenantMigrationFiles(tx, [...applied])
+    })
+  } catch {
+    // The transaction as a whole failed: nothing of it stayed.
+    for (const tenant of tenants) retry.add(tenant)
+    outcomes.clear()
+  }
+  for (const tenant of retry) {
+    const start = performance.now()
+    const alone = await migrateTenantSchema(sql, tenant, migrations)
+    const before = outcomes.get(tenant.id)
+    outcomes.set(tenant.id, { ...alone, from: tenant.migrationVersion, ms: (before?.ms ?? 0) + elapsed(start) })
+  }
+  return tenants.map((tenant) => outcomes.get(tenant.id)!)
+}
+
+/** Milliseconds since `start` (a performance.now() reading), rounded. */
+export function elapsed(start: number): number {
+  return Math.round(performance.now() - start)
 }
