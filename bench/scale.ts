@@ -55,7 +55,7 @@ const CREATORS = 4
 const PAGE_CALLERS = 64
 const PAGE_POOL = 10
 const FILL_BATCH = 50
-const FILL_CONNECTIONS = 2
+const FILL_CONNECTIONS = 3
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
@@ -169,8 +169,10 @@ try {
       console.log(`   FAILED: list --json gave ${listed} tenants, the registry has ${tenants}`)
     }
     const deleteOne = await timedCommand('delete one tenant', ['delete', `timed_${stage}_0`, '--yes', '--force'])
-    const [{ bytes }] = await sql<{ bytes: string }[]>`select pg_database_size(current_database())::text as bytes`
-    console.log(`   database size              ${(Number(bytes) / 2 ** 20).toFixed(0)} MiB`)
+    const [{ bytes, relations, catalogBytes }] = await sql<{ bytes: string; relations: number; catalogBytes: string }[]>`
+      select pg_database_size(current_database())::text as bytes, (select count(*)::int from pg_class) as relations,
+        (select sum(pg_total_relation_size(c.oid))::text from pg_class c where c.relnamespace = 'pg_catalog'::regnamespace) as catalog_bytes`
+    console.log(`   database size              ${(Number(bytes) / 2 ** 20).toFixed(0)} MiB (${relations} relations in pg_class; the catalog ${(Number(catalogBytes) / 2 ** 20).toFixed(0)} MiB)`)
     const pages = await measurePages(services)
     console.log(`   page/s, random tenant     ${pages.all.toFixed(0)} against ${pages.ten.toFixed(0)} over 10 tenants: ${(pages.all / pages.ten).toFixed(2)} (load ${load()})\n`)
     loads.push(loadavg()[0]!)
