@@ -2,7 +2,7 @@ import type { Sql, TransactionSql } from '../db/connect.js'
 import { useSchema } from '../db/tenant-scope.js'
 import { MigrationError, NotFoundError } from '../errors.js'
 import { assertValidSchemaName } from '../tenants/schema-name.js'
-import type { Migration } from './catalog.js'
+import { latestVersion, type Migration } from './catalog.js'
 
 /** The bookkeeping table each schema keeps of its own applied migrations. */
 const LEDGER_DDL = `create table if not exists schema_migrations (
@@ -38,7 +38,8 @@ export function assertUnchanged(schema: string, applied: readonly AppliedMigrati
   }
 }
 
-async function applyInTransaction(tx: TransactionSql, migration: Migration): Promise<void> {
+/** Sends a migration's statements one by one (one statement per query, as Citus requires). */
+async function applyStatements(tx: TransactionSql, migration: Migration): Promise<void> {
   for (const statement of migration.statements) {
     try {
       await tx.unsafe(statement.sql).simple()
@@ -46,7 +47,13 @@ async function applyInTransaction(tx: TransactionSql, migration: Migration): Pro
       throw new StatementError(statement.line, error)
     }
   }
-  await tx`insert into schema_migrations (version, name, checksum) values (${migration.version}, ${migration.name}, ${migration.checksum})`
+}
+
+const ledgerRow = ({ version, name, checksum }: Migration) => ({ version, name, checksum })
+
+async function applyInTransaction(tx: TransactionSql, migration: Migration): Promise<void> {
+  await applyStatements(tx, migration)
+  await tx`insert into schema_migrations ${tx(ledgerRow(migration))}`
 }
 
 /** A statement of a migration that the server refused, with the line it starts on. */
@@ -92,36 +99,44 @@ export async function migrateSharedSchema(sql: Sql, migrations: readonly Migrati
 
 /**
  * Checks the tenant migration files against the ones recorded when first applied to any
- * tenant: one query, whatever the number of tenants.
+ * tenant: one query, whatever the number of tenants. Returns the versions recorded.
  */
-export async function verifyTenantMigrationFiles(sql: Sql | TransactionSql, migrations: readonly Migration[]): Promise<void> {
+export async function verifyTenantMigrationFiles(sql: Sql | TransactionSql, migrations: readonly Migration[]): Promise<ReadonlySet<number>> {
   const recorded = await sql<AppliedMigration[]>`select version, name, checksum from public.tenant_migration_files order by version`
   assertUnchanged('the tenant schemas', recorded.filter((row) => migrations.some((m) => m.version === row.version)), migrations)
+  return new Set(recorded.map((row) => row.version))
 }
 
 /** Records tenant migrations as applied somewhere, in the applying transaction. */
 async function recordTenantMigrationFiles(tx: TransactionSql, applied: readonly Migration[]): Promise<void> {
   if (applied.length === 0) return
-  const rows = applied.map(({ version, name, checksum }) => ({ version, name, checksum }))
-  await tx`insert into public.tenant_migration_files ${tx(rows)} on conflict (version) do nothing`
+  await tx`insert into public.tenant_migration_files ${tx(applied.map(ledgerRow))} on conflict (version) do nothing`
 }
 
 /**
  * Applies every tenant migration to a schema created inside the caller's transaction
- * (tenant creation). Leaves the transaction's search_path on the tenant schema.
+ * (tenant creation), with one ledger insert for all of them; `recorded` (what
+ * {@link verifyTenantMigrationFiles} returned in this transaction) saves recording the
+ * files again. Leaves the transaction's search_path on the tenant schema.
  */
-export async function migrateNewTenantSchema(tx: TransactionSql, schema: string, migrations: readonly Migration[]): Promise<number> {
+export async function migrateNewTenantSchema(
+  tx: TransactionSql,
+  schema: string,
+  migrations: readonly Migration[],
+  recorded: ReadonlySet<number> = new Set(),
+): Promise<number> {
   await useSchema(tx, schema)
   await tx.unsafe(LEDGER_DDL)
   for (const migration of migrations) {
     try {
-      await applyInTransaction(tx, migration)
+      await applyStatements(tx, migration)
     } catch (error) {
       throw failure(schema, migration, error)
     }
   }
-  await recordTenantMigrationFiles(tx, migrations)
-  return migrations.at(-1)?.version ?? 0
+  if (migrations.length > 0) await tx`insert into schema_migrations ${tx(migrations.map(ledgerRow))}`
+  await recordTenantMigrationFiles(tx, migrations.filter((m) => !recorded.has(m.version)))
+  return latestVersion(migrations)
 }
 
 /** What happened to one tenant schema in a migration run. */
