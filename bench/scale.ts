@@ -214,10 +214,14 @@ try {
   console.log(markdownTable(rows))
   await writeFile(values.svg, scaleChart(rows, `tenantbase: cost per operation against tenants (${date}, ${cpus().length} cores, PostgreSQL ${pgVersion})`))
   console.log(`\nchart written to ${path.relative(process.cwd(), values.svg)}`)
+} catch (error) {
+  failed = true
+  console.error('bench:scale failed:', error)
 } finally {
   await fill.end({ timeout: 5 })
   await sql.end({ timeout: 5 })
-  await admin`drop database if exists ${admin(dbName)} with (force)`
+  // A throwaway cluster goes with its folder: dropping 100,000 schemas one file at a time takes long.
+  if (given) await admin`drop database if exists ${admin(dbName)} with (force)`
   await admin.end({ timeout: 5 })
   await cluster?.stop()
   await rm(work, { recursive: true, force: true })
