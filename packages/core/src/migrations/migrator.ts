@@ -118,6 +118,11 @@ async function recordTenantMigrationFiles(tx: TransactionSql, applied: readonly 
  * (tenant creation), with one ledger insert for all of them; `recorded` (what
  * {@link verifyTenantMigrationFiles} returned in this transaction) saves recording the
  * files again. Leaves the transaction's search_path on the tenant schema.
+ *
+ * NOTE: the statements are pipelined: each is still a query of its own, but all are sent
+ * before the first answer comes back, one round trip instead of one per statement. This
+ * transaction is all or nothing, so the first statement refused aborts it, fails the ones
+ * after it, and is the one reported.
  */
 export async function migrateNewTenantSchema(
   tx: TransactionSql,
@@ -125,17 +130,22 @@ export async function migrateNewTenantSchema(
   migrations: readonly Migration[],
   recorded: ReadonlySet<number> = new Set(),
 ): Promise<number> {
-  await useSchema(tx, schema)
-  await tx.unsafe(LEDGER_DDL)
+  const sent: { readonly query: Promise<unknown>; readonly migration?: Migration; readonly line?: number }[] = [
+    { query: useSchema(tx, schema) },
+    { query: tx.unsafe(LEDGER_DDL) },
+  ]
   for (const migration of migrations) {
-    try {
-      await applyStatements(tx, migration)
-    } catch (error) {
-      throw failure(schema, migration, error)
-    }
+    for (const statement of migration.statements) sent.push({ query: tx.unsafe(statement.sql).simple(), migration, line: statement.line })
   }
-  if (migrations.length > 0) await tx`insert into schema_migrations ${tx(migrations.map(ledgerRow))}`
-  await recordTenantMigrationFiles(tx, migrations.filter((m) => !recorded.has(m.version)))
+  if (migrations.length > 0) sent.push({ query: tx`insert into schema_migrations ${tx(migrations.map(ledgerRow))}` })
+  sent.push({ query: recordTenantMigrationFiles(tx, migrations.filter((m) => !recorded.has(m.version))) })
+  const settled = await Promise.allSettled(sent.map((item) => item.query))
+  const first = settled.findIndex((result) => result.status === 'rejected')
+  if (first >= 0) {
+    const { migration, line } = sent[first]!
+    const error = (settled[first] as PromiseRejectedResult).reason
+    throw migration ? failure(schema, migration, new StatementError(line!, error)) : error
+  }
   return latestVersion(migrations)
 }
 
