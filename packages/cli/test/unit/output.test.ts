@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import t from 'tap'
 import { createOutput, formatTable } from '../../src/output.js'
 import { captureStream } from '../helpers.js'
@@ -58,4 +59,22 @@ t.test('tables align columns as displayed, colour codes and wide characters incl
     table,
     ['NAME       SCHEMA  KEYS', 'Ācme 東京  acme    1', '\u001b[1mB\u001b[22m          b       12'].join('\n'),
   )
+})
+
+t.test('flushed: output larger than a pipe holds reaches a slow reader before the process exits', async (t) => {
+  const size = 3_000_000
+  const output = new URL('../../dist/output.js', import.meta.url).href
+  // A process that writes more than the pipe and its reader can take at once, then exits.
+  const script = `const { flushed } = await import(${JSON.stringify(output)});
+    process.stdout.write('x'.repeat(${size}));
+    await flushed([process.stdout]);
+    process.exit(0)`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  child.stdout.pause()
+  let received = 0
+  child.stdout.on('data', (chunk: Buffer) => (received += chunk.length))
+  setTimeout(() => child.stdout.resume(), 500)
+  const code = await new Promise((resolve) => child.on('close', resolve))
+  t.equal(code, 0)
+  t.equal(received, size, 'every byte arrived')
 })

@@ -3,7 +3,7 @@ import { NotFoundError, ValidationError } from '../errors.js'
 import { latestVersion, type Migration, type MigrationSet } from './catalog.js'
 import pLimit from 'p-limit'
 import { migrationState, sharedSchemaState } from './migration-status.js'
-import { migrateSharedSchema, migrateTenantSchema, verifyTenantMigrationFiles } from './migrator.js'
+import { elapsed, migrateSharedSchema, migrateTenantBatch, verifyTenantMigrationFiles, type TenantToMigrate } from './migrator.js'
 
 /** The outcome for one schema. */
 export interface SchemaMigrationReport {
@@ -25,7 +25,7 @@ export type MigrationProgress =
   | { readonly type: 'tenant-done'; readonly report: SchemaMigrationReport; readonly done: number; readonly failed: number; readonly total: number }
 
 export interface MigrateAllOptions {
-  /** Tenants migrated at once (each holds one pooled connection). Default 4. */
+  /** Batches of tenants migrated at once (each holds one pooled connection). Default 4. */
   readonly concurrency?: number
   /** Only these tenant schemas (the shared schema is always migrated). */
   readonly schemas?: readonly string[]
@@ -71,11 +71,12 @@ async function withMigrationLock<T>(sql: Sql, onWait: () => void, work: () => Pr
   }
 }
 
-interface BehindTenant {
-  id: number
-  schemaName: string
-  migrationVersion: number
-}
+/**
+ * Tenants migrated in one transaction, each under its own savepoint (see migrateTenantBatch):
+ * one commit per batch instead of one per tenant, while a tenant's tables stay locked only
+ * until its batch commits.
+ */
+const TENANTS_PER_TRANSACTION = 20
 
 /**
  * Migrates the shared schema, then every tenant schema that is behind, with bounded
@@ -107,7 +108,7 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
       onProgress({ type: 'tenants-found', total: 0, upToDate: 0 })
       return { shared, tenants: [], upToDate: 0, failed: 0, latestTenantVersion: latest, dryRun, pending: [] }
     }
-    const behind = await sql<BehindTenant[]>`
+    const behind = await sql<TenantToMigrate[]>`
       select id, schema_name, migration_version from public.tenants
       where migration_version < ${latest} ${only ? sql`and schema_name in ${sql(only)}` : sql``}
       order by id`
@@ -126,22 +127,26 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
     let failed = 0
     if (!dryRun) {
       const limit = pLimit(concurrency)
-      const migrateOne = async (tenant: BehindTenant) => {
-        const start = performance.now()
-        const outcome = await migrateTenantSchema(sql, tenant, migrations.tenant)
-        const report: SchemaMigrationReport = {
-          schema: tenant.schemaName,
-          from: outcome.from,
-          to: outcome.to,
-          ok: outcome.error === undefined,
-          ...(outcome.error && { error: outcome.error.message, errorCode: outcome.error.code }),
-          ms: elapsed(start),
-        }
-        if (!report.ok) failed++
-        reports.push(report)
-        onProgress({ type: 'tenant-done', report, done: reports.length, failed, total: behind.length })
+      const migrateBatch = async (batch: readonly TenantToMigrate[]) => {
+        const outcomes = await migrateTenantBatch(sql, batch, migrations.tenant)
+        batch.forEach((tenant, index) => {
+          const outcome = outcomes[index]!
+          const report: SchemaMigrationReport = {
+            schema: tenant.schemaName,
+            from: outcome.from,
+            to: outcome.to,
+            ok: outcome.error === undefined,
+            ...(outcome.error && { error: outcome.error.message, errorCode: outcome.error.code }),
+            ms: outcome.ms,
+          }
+          if (!report.ok) failed++
+          reports.push(report)
+          onProgress({ type: 'tenant-done', report, done: reports.length, failed, total: behind.length })
+        })
       }
-      await Promise.all(behind.map((tenant) => limit(() => migrateOne(tenant))))
+      const batches: TenantToMigrate[][] = []
+      for (let i = 0; i < behind.length; i += TENANTS_PER_TRANSACTION) batches.push(behind.slice(i, i + TENANTS_PER_TRANSACTION))
+      await Promise.all(batches.map((batch) => limit(() => migrateBatch(batch))))
     }
     return { shared, tenants: reports, upToDate, failed, latestTenantVersion: latest, dryRun, pending }
   })
@@ -156,8 +161,4 @@ async function wouldMigrateShared(sql: Sql, shared: readonly Migration[]): Promi
 async function registryExists(sql: Sql): Promise<boolean> {
   const [row] = await sql`select to_regclass('public.tenants') as name`
   return Boolean(row?.name)
-}
-
-function elapsed(start: number): number {
-  return Math.round(performance.now() - start)
 }

@@ -2,7 +2,7 @@ import type { Sql, TransactionSql } from '../db/connect.js'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
 import { insertApiKey, type IssuedApiKey } from '../api-keys/api-key-service.js'
 import { recordAuditEvent } from '../audit/audit-log.js'
-import type { MigrationSet } from '../migrations/catalog.js'
+import { latestVersion, type MigrationSet } from '../migrations/catalog.js'
 import { notifyRevocation } from '../revocations/revocation-channel.js'
 import { migrateNewTenantSchema, verifyTenantMigrationFiles } from '../migrations/migrator.js'
 import { assertValidSchemaName } from './schema-name.js'
@@ -111,18 +111,18 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
     try {
       return await sql.begin(async (tx) => {
         // Inside the transaction: a failed creation records no migration file either.
-        await verifyTenantMigrationFiles(tx, migrations.tenant)
+        const recorded = await verifyTenantMigrationFiles(tx, migrations.tenant)
+        // The row names the version the schema is at once this transaction commits.
         const [row] = await tx<Tenant[]>`
-          insert into public.tenants (name, address, schema_name)
-          values (${name}, ${address}, ${schemaName})
+          insert into public.tenants (name, address, schema_name, migration_version)
+          values (${name}, ${address}, ${schemaName}, ${latestVersion(migrations.tenant)})
           on conflict do nothing
           returning ${tx.unsafe(TENANT_COLUMNS)}`
         if (!row) throw await takenConflict(tx, name, schemaName)
         const tenant = row
         const apiKey = await insertApiKey(tx, tenant.id, { name: input.keyName ?? 'default', expiresAt: input.keyExpiresAt ?? null })
         await tx`create schema ${tx(schemaName)}`
-        const version = await migrateNewTenantSchema(tx, schemaName, migrations.tenant)
-        await tx`update public.tenants set migration_version = ${version} where id = ${tenant.id}`
+        const version = await migrateNewTenantSchema(tx, schemaName, migrations.tenant, recorded)
         await recordAuditEvent(tx, actor, {
           action: 'tenant.create',
           tenantId: tenant.id,
