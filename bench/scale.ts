@@ -29,7 +29,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { DEFAULT_MIGRATIONS_DIR, createPool, createServices, readMigrations, startEmbeddedCluster, type Services } from '@tenantbase/core'
+import { DEFAULT_MIGRATIONS_DIR, createPool, createServices, createTenantConnections, readMigrations, startEmbeddedCluster, type Services } from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
 import { markdownTable, ms, scaleChart, type ScaleRow } from './scale-report.js'
 
@@ -112,13 +112,15 @@ const migrationsDir = path.join(work, 'migrations')
 const cliEnv = { DATABASE_URL: url, TENANTCTL_MIGRATIONS_DIR: migrationsDir, TENANTCTL_ACTOR: 'bench-scale' }
 
 const sql = createPool(url, { max: PAGE_POOL })
+// The API's defaults: the tenants' pages on PAGE_POOL home connections (DB_TENANT_CONNECTIONS).
+const tenantConnections = createTenantConnections(Array.from({ length: PAGE_POOL }, () => createPool(url, { max: 1 })))
 const fill = postgres(url, { max: FILL_CONNECTIONS, onnotice: () => {}, prepare: false })
 const rows: ScaleRow[] = []
 let nextIndex = 0
 try {
   // Core's migrations, copied so the benchmark can add its own without touching core's.
   await cp(DEFAULT_MIGRATIONS_DIR, migrationsDir, { recursive: true, filter: (source) => !source.endsWith('.ts') })
-  let services = await createServices({ sql, migrationsDir, actor: 'bench-scale' })
+  let services = await createServices({ sql, tenantConnections, migrationsDir, actor: 'bench-scale' })
   await services.migrateAll()
   // The first tenant, made by createTenant, lends its ledger table's definition to the fixture.
   await services.tenants.createTenant({ name: 'Bench template', schemaName: 'bench_template' })
@@ -139,7 +141,7 @@ try {
     console.log(`   bulk fixture: ${toFill} tenants in ${ms(fillMs)} (${(fillMs / Math.max(1, toFill)).toFixed(2)} ms each; load ${load()})`)
 
     // Each size's services read the migration files as they are now.
-    services = await createServices({ sql, migrationsDir, actor: 'bench-scale' })
+    services = await createServices({ sql, tenantConnections, migrationsDir, actor: 'bench-scale' })
     const alone = sortedTimes(await timeCreations(services, stage, samples, 1))
     console.log(`   createTenant alone        p50 ${ms(percentile(alone, 50))}, p95 ${ms(percentile(alone, 95))}, max ${ms(alone.at(-1)!)} (${samples}; load ${load()})`)
     const together = sortedTimes(await timeCreations(services, stage, samples, CREATORS))
@@ -219,7 +221,7 @@ try {
   console.error('bench:scale failed:', error)
 } finally {
   await fill.end({ timeout: 5 })
-  await sql.end({ timeout: 5 })
+  await Promise.all([sql.end({ timeout: 5 }), tenantConnections.end({ timeout: 5 })])
   // A throwaway cluster goes with its folder: dropping 100,000 schemas one file at a time takes long.
   if (given) await admin`drop database if exists ${admin(dbName)} with (force)`
   await admin.end({ timeout: 5 })
@@ -318,7 +320,7 @@ async function timeCreations(services: Services, stage: number, samples: number,
 
 /**
  * A random tenant's first page of 20 posts through core's listPosts, PAGE_CALLERS callers
- * on a pool of PAGE_POOL, beside the same over 10 of the tenants, alternating round by round
+ * on PAGE_POOL home connections, beside the same over 10 of the tenants, alternating round by round
  * (after one short round of each to warm up). Medians of pages per second.
  */
 async function measurePages(services: Services): Promise<{ all: number; ten: number }> {

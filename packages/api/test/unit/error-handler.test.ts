@@ -8,6 +8,7 @@ import {
   MigrationError,
   NotFoundError,
   ValidationError,
+  toCoreError,
 } from '@tenantbase/core'
 import { TooManyRequestsError } from '../../src/errors.js'
 import { toErrorResponse } from '../../src/plugins/error-handler.js'
@@ -32,9 +33,13 @@ t.test('server errors show nothing of themselves', async (t) => {
   }
 })
 
-t.test('a lost database connection is 503, not 500', async (t) => {
+t.test('a lost database connection is 503, not 500: core reports it as DatabaseUnavailableError', async (t) => {
   const lost = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED' })
-  t.match(toErrorResponse(lost), { statusCode: 503, code: 'DATABASE_UNAVAILABLE' })
+  const reported = toCoreError(lost)
+  t.type(reported, DatabaseUnavailableError, "core's services turn the driver's error into its class")
+  t.match(toErrorResponse(reported), { statusCode: 503, code: 'DATABASE_UNAVAILABLE' })
+  // The edge maps core's classes only: a driver error that reached it unreported is a defect, shown to no one.
+  t.match(toErrorResponse(lost), { statusCode: 500, code: 'INTERNAL_ERROR' })
 })
 
 t.test('fastify client errors keep their status under stable codes', async (t) => {
