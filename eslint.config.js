@@ -3,7 +3,10 @@
 // reaches into another package's src/ or dist/ by path.
 import tseslint from 'typescript-eslint'
 
-const noDeepImports = { regex: '(^|/)packages/[^/]+/(src|dist)/|^@tenantbase/[^/]+/(src|dist)/', message: 'import the workspace package (@tenantbase/...), not its files' }
+const noDeepImports = {
+  regex: '(^|/)packages/[^/]+/(src|dist)/|^@tenantbase/[^/]+/(src|dist)/',
+  message: 'import the workspace package (@tenantbase/...), not its files',
+}
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '**/.tap/**', '.data/**', '**/*.js'] },
@@ -21,7 +24,18 @@ export default tseslint.config(
   {
     files: ['packages/core/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['fastify', 'fastify-plugin', '@fastify/*', 'commander', 'inquirer', '@inquirer/*', 'chalk'], message: 'core imports no HTTP and no terminal library' }, noDeepImports] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['fastify', 'fastify-plugin', '@fastify/*', 'commander', 'inquirer', '@inquirer/*', 'chalk'],
+              message: 'core imports no HTTP and no terminal library',
+            },
+            noDeepImports,
+          ],
+        },
+      ],
     },
   },
   {
@@ -31,7 +45,10 @@ export default tseslint.config(
   {
     files: ['packages/api/**/*.ts', 'packages/cli/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['postgres'], message: 'api and cli never talk to the driver: use core' }, noDeepImports] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['postgres'], message: 'api and cli never talk to the driver: use core' }, noDeepImports] },
+      ],
     },
   },
 )

@@ -56,7 +56,6 @@ const CONNECTIONS = Number(values.connections)
 const JWT_SECRET = 'bench-secret-that-is-at-least-32-bytes-long'
 const FEW_TENANTS = 10
 
-
 console.log(`starting a throwaway embedded PostgreSQL...`)
 const cluster = await startEmbeddedCluster({
   dataDir: path.join(await mkdtemp(path.join(tmpdir(), 'tenantbase-bench-api-')), 'pg'),
@@ -124,7 +123,11 @@ const [hello, fixed, api, apiUnprepared, apiMetrics, apiShared] = await Promise.
   startServer('fixed', [named(cluster.url, 'bench_fixed'), seeded[0]!.schemaName]),
   startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api') }),
   startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api_unprepared'), DB_PREPARED_STATEMENTS: '0' }),
-  startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api_metrics'), METRICS_PORT: String(await freePort()), METRICS_PER_TENANT: String(TENANTS) }),
+  startServer('api', [], {
+    DATABASE_URL: named(cluster.url, 'bench_api_metrics'),
+    METRICS_PORT: String(await freePort()),
+    METRICS_PER_TENANT: String(TENANTS),
+  }),
   startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api_shared'), DB_TENANT_CONNECTIONS: '0' }),
 ])
 
@@ -181,7 +184,10 @@ const targets: Record<string, Target> = {
   metrics: { server: apiMetrics, options: { url: `${apiMetrics.url}/api/posts/`, requests: perTenant() } },
   create: {
     server: api,
-    options: { url: `${api.url}/api/posts/`, requests: perTenant({ method: 'POST', body: JSON.stringify({ title: 'bench post', body: 'x'.repeat(200) }) }) },
+    options: {
+      url: `${api.url}/api/posts/`,
+      requests: perTenant({ method: 'POST', body: JSON.stringify({ title: 'bench post', body: 'x'.repeat(200) }) }),
+    },
   },
 }
 
@@ -281,11 +287,17 @@ const labels: Record<string, string> = {
   metrics: 'the same, recording metrics (METRICS_PORT, per tenant)',
   create: 'API: POST /api/posts/, another tenant each request',
 }
-console.log(`\n${TENANTS} tenants x ${POSTS} posts, API LOG_LEVEL=${env.LOG_LEVEL} DB_PREPARED_STATEMENTS=${config.database.preparedStatements} DB_CONNECTION_MAX_LIFETIME_SECONDS=${config.database.connectionMaxLifetimeSeconds}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s, medians; load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`)
+console.log(
+  `\n${TENANTS} tenants x ${POSTS} posts, API LOG_LEVEL=${env.LOG_LEVEL} DB_PREPARED_STATEMENTS=${config.database.preparedStatements} DB_CONNECTION_MAX_LIFETIME_SECONDS=${config.database.connectionMaxLifetimeSeconds}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s, medians; load average ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ')}`,
+)
 console.log('| target | req/s | p50 ms | p99 ms | server CPU us/request | load generator CPU us/request | errors |')
 console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const [name, s] of Object.entries(summary)) {
-  console.log(`| ${labels[name]} | ${Math.round(s.rps)} | ${s.p50} | ${s.p99} | ${s.serverUs.toFixed(0)} | ${s.clientUs.toFixed(0)} | ${s.errors} |`)
+  console.log(
+    `| ${labels[name]} | ${Math.round(s.rps)} | ${s.p50} | ${s.p99} | ${s.serverUs.toFixed(0)} | ${s.clientUs.toFixed(0)} | ${s.errors} |`,
+  )
 }
 // Each ratio twice: of the medians, and the median of each round's own ratio (the two
 // targets of a round ran within seconds of each other, so drift between rounds cancels).
@@ -306,7 +318,8 @@ const lines: [string, [number, number], string][] = [
   ['fixed / hello', ratios('fixed', 'hello', 'rps'), ''],
 ]
 console.log('\nratio                   of medians   median per round')
-for (const [label, [of, perRound], note] of lines) console.log(`${label.padEnd(24)}${pct(of).padStart(11)}${pct(perRound).padStart(19)}   ${note}`)
+for (const [label, [of, perRound], note] of lines)
+  console.log(`${label.padEnd(24)}${pct(of).padStart(11)}${pct(perRound).padStart(19)}   ${note}`)
 const p99Lines: [string, [number, number], string][] = [
   ['list p99 / fixed p99', ratios('list', 'fixed', 'p99'), 'target <= 1.5x'],
   ['unprepared p99 / fixed', ratios('unprepared', 'fixed', 'p99'), ''],
@@ -325,7 +338,11 @@ console.log(
 // end-to-end ratio above on a shared machine.
 {
   const metrics = createApiMetrics({ services, perTenant: TENANTS })
-  const requests = seeded.map((tenant) => ({ method: 'GET', routeOptions: { url: '/api/posts/' }, tenant: { schemaName: tenant.schemaName } }))
+  const requests = seeded.map((tenant) => ({
+    method: 'GET',
+    routeOptions: { url: '/api/posts/' },
+    tenant: { schemaName: tenant.schemaName },
+  }))
   const reply = { statusCode: 200, elapsedTime: 3.5 }
   const observe = (n: number) => {
     for (let i = 0; i < n; i++) metrics.observeRequest(requests[i % requests.length] as never, reply as never)
@@ -336,7 +353,9 @@ console.log(
   observe(calls)
   const used = process.cpuUsage(before)
   const ns = ((used.user + used.system) * 1000) / calls
-  console.log(`metrics recorded per request (per-tenant series on): ${ns.toFixed(0)} ns of CPU, ${((100 * ns) / 1000 / summary.list!.serverUs).toFixed(2)}% of the list's server CPU per request`)
+  console.log(
+    `metrics recorded per request (per-tenant series on): ${ns.toFixed(0)} ns of CPU, ${((100 * ns) / 1000 / summary.list!.serverUs).toFixed(2)}% of the list's server CPU per request`,
+  )
 }
 
 await stopServerProcesses()

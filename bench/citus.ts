@@ -45,7 +45,9 @@ const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 const MOVES = Number(values.moves)
 if (!values.citus || !values.workers || ![TENANTS, API_TENANTS, SECONDS, ROUNDS, MOVES].every((n) => Number.isInteger(n) && n > 0)) {
-  console.error('usage: pnpm bench:citus --citus <coordinator url> --workers host:port,host:port [--tenants N] [--seconds S] [--rounds R] [--moves M]')
+  console.error(
+    'usage: pnpm bench:citus --citus <coordinator url> --workers host:port,host:port [--tenants N] [--seconds S] [--rounds R] [--moves M]',
+  )
   process.exit(2)
 }
 const workers = testCitusWorkers(values.workers)
@@ -71,7 +73,11 @@ async function openSide(label: Side['label']): Promise<Side> {
   const db = await createTestDatabase({ serverUrl: values.citus!, citusWorkers: label === 'citus' ? workers : [], poolMax: 6 })
   const migrationsDir = path.join(await mkdtemp(path.join(tmpdir(), `tenantbase-bench-citus-${label}-`)), 'migrations')
   await cp(DEFAULT_MIGRATIONS_DIR, migrationsDir, { recursive: true, filter: (source) => !source.endsWith('.ts') })
-  const services = await createServices({ sql: db.sql, migrationsDir, config: { apiKeyCache: { ttlMs: 30_000, max: 10_000 }, auth: { bcryptCost: 10 } } as never })
+  const services = await createServices({
+    sql: db.sql,
+    migrationsDir,
+    config: { apiKeyCache: { ttlMs: 30_000, max: 10_000 }, auth: { bcryptCost: 10 } } as never,
+  })
   await services.migrateAll()
   return { label, db, services, migrationsDir, seeded: [], creations: [] }
 }
@@ -80,7 +86,9 @@ const sides = [await openSide('plain'), await openSide('citus')]
 const [plain, citus] = sides as [Side, Side]
 const version = (await plain.db.sql`select current_setting('server_version') as v`)[0]!.v
 const citusVersion = await citus.services.citus.citusVersion()
-console.log(`tenantbase bench:citus: PostgreSQL ${version}, Citus ${citusVersion}, ${workers.length} workers (${workers.map(formatNode).join(', ')}), node ${process.version}`)
+console.log(
+  `tenantbase bench:citus: PostgreSQL ${version}, Citus ${citusVersion}, ${workers.length} workers (${workers.map(formatNode).join(', ')}), node ${process.version}`,
+)
 console.log(`plain: a database on the coordinator's server without the citus extension\n`)
 
 console.log(`1. Creating ${TENANTS} tenants on each, alternating (registry row, schema, migrations, first key: one transaction)`)
@@ -104,8 +112,11 @@ const creation = Object.fromEntries(
     return [side.label, { p50: percentile(sorted, 50), p95: percentile(sorted, 95) }]
   }),
 ) as Record<Side['label'], { p50: number; p95: number }>
-for (const side of sides) console.log(`   ${side.label.padEnd(6)} p50 ${ms(creation[side.label].p50).padEnd(10)} p95 ${ms(creation[side.label].p95)}`)
-console.log(`   citus / plain: p50 ${(creation.citus.p50 / creation.plain.p50).toFixed(2)}x, p95 ${(creation.citus.p95 / creation.plain.p95).toFixed(2)}x\n`)
+for (const side of sides)
+  console.log(`   ${side.label.padEnd(6)} p50 ${ms(creation[side.label].p50).padEnd(10)} p95 ${ms(creation[side.label].p95)}`)
+console.log(
+  `   citus / plain: p50 ${(creation.citus.p50 / creation.plain.p50).toFixed(2)}x, p95 ${(creation.citus.p95 / creation.plain.p95).toFixed(2)}x\n`,
+)
 
 console.log(`2. A two-statement tenant migration (add a column, create an index) of all ${TENANTS} tenants, concurrency 4`)
 const migration: Record<string, number> = {}
@@ -115,14 +126,22 @@ for (const side of sides) {
   const started = performance.now()
   const report = await next.migrateAll({ concurrency: 4 })
   migration[side.label] = performance.now() - started
-  if (report.failed > 0) throw new Error(`${side.label}: ${report.failed} tenants failed to migrate: ${report.tenants.find((r) => !r.ok)?.error}`)
+  if (report.failed > 0)
+    throw new Error(`${side.label}: ${report.failed} tenants failed to migrate: ${report.tenants.find((r) => !r.ok)?.error}`)
   console.log(`   ${side.label.padEnd(6)} ${(migration[side.label]! / 1000).toFixed(1)} s (${report.tenants.length} tenants)`)
 }
 console.log(`   citus / plain: ${(migration.citus! / migration.plain!).toFixed(2)}x\n`)
 
 /** An API process (bench/api-servers.mjs, as server.ts builds it) on `side`'s database. */
 async function startApi(side: Side): Promise<string> {
-  const env = { ...process.env, DATABASE_URL: side.db.url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: 'warn', LOGIN_MAX_ATTEMPTS_PER_ADDRESS: '100000' }
+  const env = {
+    ...process.env,
+    DATABASE_URL: side.db.url,
+    JWT_SECRET,
+    BCRYPT_COST: '10',
+    LOG_LEVEL: 'warn',
+    LOGIN_MAX_ATTEMPTS_PER_ADDRESS: '100000',
+  }
   return (await startServerProcess('api', [], env)).url
 }
 
@@ -146,7 +165,9 @@ async function perTenantRequests(url: string, side: Side, request: { method?: 'P
 try {
   const urls = { plain: await startApi(plain), citus: await startApi(citus) }
   const lists = { plain: await perTenantRequests(urls.plain, plain), citus: await perTenantRequests(urls.citus, citus) }
-  console.log(`3. GET /api/posts/ (20 posts) for a random one of ${API_TENANTS} tenants, 32 connections, ${ROUNDS} alternating rounds of ${SECONDS} s`)
+  console.log(
+    `3. GET /api/posts/ (20 posts) for a random one of ${API_TENANTS} tenants, 32 connections, ${ROUNDS} alternating rounds of ${SECONDS} s`,
+  )
   const rps: Record<string, number[]> = { plain: [], citus: [] }
   for (let round = 0; round < ROUNDS; round++) {
     for (const label of ['plain', 'citus'] as const) {
@@ -156,7 +177,8 @@ try {
     }
   }
   const median = (list: number[]) => [...list].sort((a, b) => a - b)[Math.floor(list.length / 2)]!
-  for (const label of ['plain', 'citus']) console.log(`   ${label.padEnd(6)} ${Math.round(median(rps[label]!))} req/s (rounds: ${rps[label]!.map(Math.round).join(', ')})`)
+  for (const label of ['plain', 'citus'])
+    console.log(`   ${label.padEnd(6)} ${Math.round(median(rps[label]!))} req/s (rounds: ${rps[label]!.map(Math.round).join(', ')})`)
   console.log(`   citus / plain: ${(median(rps.citus!) / median(rps.plain!)).toFixed(2)}\n`)
 
   console.log(`4. Live moves of one tenant under 60 concurrent POST /api/posts/ (its own key and user)`)
@@ -166,7 +188,13 @@ try {
   await citus.db.sql`
     insert into ${citus.db.sql(moved.schemaName)}.posts (author_id, title, body)
     select (select min(id) from ${citus.db.sql(moved.schemaName)}.users), 'bulk ' || i, repeat('y', 1000) from generate_series(1, 20000) i`
-  const posts = (await perTenantRequests(urls.citus, { ...citus, seeded: [moved] }, { method: 'POST', body: JSON.stringify({ title: 'during a move', body: 'z'.repeat(200) }) }))[0]!
+  const posts = (
+    await perTenantRequests(
+      urls.citus,
+      { ...citus, seeded: [moved] },
+      { method: 'POST', body: JSON.stringify({ title: 'during a move', body: 'z'.repeat(200) }) },
+    )
+  )[0]!
   let failedTotal = 0
   for (let move = 0; move < MOVES; move++) {
     const placement = (await citus.services.citus.tenantPlacements())!.get(moved.schemaName)!
@@ -192,7 +220,9 @@ try {
         (failed > 0 ? ` (statuses ${JSON.stringify(Object.fromEntries(statuses))}, errors ${errors}, timeouts ${result.timeouts})` : ''),
     )
   }
-  const [{ count }] = (await citus.db.sql`select count(*)::int as count from ${citus.db.sql(moved.schemaName)}.posts`) as unknown as [{ count: number }]
+  const [{ count }] = (await citus.db.sql`select count(*)::int as count from ${citus.db.sql(moved.schemaName)}.posts`) as unknown as [
+    { count: number },
+  ]
   console.log(`   tenant ${tenant!.id} holds ${count} posts after the moves; failed requests in all: ${failedTotal} (bar: 0)`)
   process.exitCode = failedTotal === 0 ? 0 : 1
 } finally {

@@ -23,7 +23,8 @@ export interface ScaleRow {
   readonly pagesPerSecondTen: number
 }
 
-export const ms = (value: number) => (value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`)
+export const ms = (value: number) =>
+  value >= 10_000 ? `${(value / 1000).toFixed(1)} s` : value >= 1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(1)} ms`
 const mib = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GiB` : `${(bytes / 2 ** 20).toFixed(0)} MiB`)
 const count = (n: number) => n.toLocaleString('en-US')
 
@@ -90,7 +91,9 @@ export function scaleChart(rows: readonly ScaleRow[], caption: string): string {
   out.push(`<text x="${left + plotW / 2}" y="${height - 12}" text-anchor="middle">tenants (log scale)</text>`)
   out.push(`<text transform="translate(16 ${top + plotH / 2}) rotate(-90)" text-anchor="middle">time (log scale)</text>`)
   SERIES.forEach((series, index) => {
-    const points = rows.filter((r) => (r[series.key] as number) > 0).map((r) => `${x(r.tenants).toFixed(1)},${y(r[series.key] as number).toFixed(1)}`)
+    const points = rows
+      .filter((r) => (r[series.key] as number) > 0)
+      .map((r) => `${x(r.tenants).toFixed(1)},${y(r[series.key] as number).toFixed(1)}`)
     out.push(`<polyline points="${points.join(' ')}" fill="none" stroke="${series.color}" stroke-width="2"/>`)
     for (const point of points) {
       const [cx, cy] = point.split(',')

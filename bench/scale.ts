@@ -29,7 +29,15 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { DEFAULT_MIGRATIONS_DIR, createPool, createServices, createTenantConnections, readMigrations, startEmbeddedCluster, type Services } from '@tenantbase/core'
+import {
+  DEFAULT_MIGRATIONS_DIR,
+  createPool,
+  createServices,
+  createTenantConnections,
+  readMigrations,
+  startEmbeddedCluster,
+  type Services,
+} from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
 import { markdownTable, ms, scaleChart, type ScaleRow } from './scale-report.js'
 
@@ -68,7 +76,10 @@ const loads: number[] = []
 function tenantctl(args: string[]): Promise<{ code: number | null; ms: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const start = performance.now()
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...cliEnv, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { ...process.env, ...cliEnv, NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     const stdout: string[] = []
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => stdout.push(chunk))
@@ -128,7 +139,11 @@ try {
 
   const pgVersion = (await sql`show server_version`)[0]!.serverVersion as string
   const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, PostgreSQL ${pgVersion} (${given ? 'BENCH_DATABASE_URL' : 'embedded'})`
-  console.log(`tenantbase bench:scale: sizes ${SIZES.join(', ')}; ${machine}; load ${loadavg().map((n) => n.toFixed(2)).join(' ')}\n`)
+  console.log(
+    `tenantbase bench:scale: sizes ${SIZES.join(', ')}; ${machine}; load ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' ')}\n`,
+  )
 
   for (const [stage, size] of SIZES.entries()) {
     const samples = samplesAt(size)
@@ -138,14 +153,20 @@ try {
     const fillStart = performance.now()
     await bulkFill(toFill)
     const fillMs = performance.now() - fillStart
-    console.log(`   bulk fixture: ${toFill} tenants in ${ms(fillMs)} (${(fillMs / Math.max(1, toFill)).toFixed(2)} ms each; load ${load()})`)
+    console.log(
+      `   bulk fixture: ${toFill} tenants in ${ms(fillMs)} (${(fillMs / Math.max(1, toFill)).toFixed(2)} ms each; load ${load()})`,
+    )
 
     // Each size's services read the migration files as they are now.
     services = await createServices({ sql, tenantConnections, migrationsDir, actor: 'bench-scale' })
     const alone = sortedTimes(await timeCreations(services, stage, samples, 1))
-    console.log(`   createTenant alone        p50 ${ms(percentile(alone, 50))}, p95 ${ms(percentile(alone, 95))}, max ${ms(alone.at(-1)!)} (${samples}; load ${load()})`)
+    console.log(
+      `   createTenant alone        p50 ${ms(percentile(alone, 50))}, p95 ${ms(percentile(alone, 95))}, max ${ms(alone.at(-1)!)} (${samples}; load ${load()})`,
+    )
     const together = sortedTimes(await timeCreations(services, stage, samples, CREATORS))
-    console.log(`   createTenant, 4 creators  p50 ${ms(percentile(together, 50))}, p95 ${ms(percentile(together, 95))}, max ${ms(together.at(-1)!)} (${samples}; load ${load()})`)
+    console.log(
+      `   createTenant, 4 creators  p50 ${ms(percentile(together, 50))}, p95 ${ms(percentile(together, 95))}, max ${ms(together.at(-1)!)} (${samples}; load ${load()})`,
+    )
     const tenants = await tenantCount()
     loads.push(loadavg()[0]!)
 
@@ -156,7 +177,9 @@ try {
       `alter table posts add column ${column} timestamptz;\ncreate index posts_${column}_idx on posts (${column});\n`,
     )
     const migrate = await timedCommand(`migrate (2 statements, all)`, ['migrate'])
-    const [{ behind }] = await sql<{ behind: number }[]>`select count(*)::int as behind from public.tenants where migration_version < ${version}`
+    const [{ behind }] = await sql<
+      { behind: number }[]
+    >`select count(*)::int as behind from public.tenants where migration_version < ${version}`
     if (behind !== 0) {
       failed = true
       console.log(`   FAILED: ${behind} tenants behind after the migration`)
@@ -174,9 +197,13 @@ try {
     const [{ bytes, relations, catalogBytes }] = await sql<{ bytes: string; relations: number; catalogBytes: string }[]>`
       select pg_database_size(current_database())::text as bytes, (select count(*)::int from pg_class) as relations,
         (select sum(pg_total_relation_size(c.oid))::text from pg_class c where c.relnamespace = 'pg_catalog'::regnamespace) as catalog_bytes`
-    console.log(`   database size              ${(Number(bytes) / 2 ** 20).toFixed(0)} MiB (${relations} relations in pg_class; the catalog ${(Number(catalogBytes) / 2 ** 20).toFixed(0)} MiB)`)
+    console.log(
+      `   database size              ${(Number(bytes) / 2 ** 20).toFixed(0)} MiB (${relations} relations in pg_class; the catalog ${(Number(catalogBytes) / 2 ** 20).toFixed(0)} MiB)`,
+    )
     const pages = await measurePages(services)
-    console.log(`   page/s, random tenant     ${pages.all.toFixed(0)} against ${pages.ten.toFixed(0)} over 10 tenants: ${(pages.all / pages.ten).toFixed(2)} (load ${load()})\n`)
+    console.log(
+      `   page/s, random tenant     ${pages.all.toFixed(0)} against ${pages.ten.toFixed(0)} over 10 tenants: ${(pages.all / pages.ten).toFixed(2)} (load ${load()})\n`,
+    )
     loads.push(loadavg()[0]!)
 
     rows.push({
@@ -200,7 +227,8 @@ try {
   const last = rows.at(-1)!
   const stated = last.tenants >= 100_000 ? '' : ` (stated for 100,000; this run's largest size is ${last.tenants.toLocaleString('en-US')})`
   console.log(`Against the targets${stated}:`)
-  const target = (label: string, value: string, goal: string, met: boolean) => console.log(`   ${label.padEnd(28)} ${value.padEnd(10)} ${goal.padEnd(14)} ${met ? 'met' : 'NOT MET'}`)
+  const target = (label: string, value: string, goal: string, met: boolean) =>
+    console.log(`   ${label.padEnd(28)} ${value.padEnd(10)} ${goal.padEnd(14)} ${met ? 'met' : 'NOT MET'}`)
   target('creation p95, alone', ms(last.createP95), '<= 50 ms', last.createP95 <= 50)
   target('creation p95, 4 creators', ms(last.concurrentP95), '<= 100 ms', last.concurrentP95 <= 100)
   target('no-op migrate', ms(last.noopMigrate), '<= 3 s', last.noopMigrate <= 3000)
@@ -214,7 +242,10 @@ try {
   const loadRange = `${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)}`
   console.log(`\n\`pnpm bench:scale --sizes ${SIZES.join(',')}\` (${date}; ${machine}; load average ${loadRange}):\n`)
   console.log(markdownTable(rows))
-  await writeFile(values.svg, scaleChart(rows, `tenantbase: cost per operation against tenants (${date}, ${cpus().length} cores, PostgreSQL ${pgVersion})`))
+  await writeFile(
+    values.svg,
+    scaleChart(rows, `tenantbase: cost per operation against tenants (${date}, ${cpus().length} cores, PostgreSQL ${pgVersion})`),
+  )
   console.log(`\nchart written to ${path.relative(process.cwd(), values.svg)}`)
 } catch (error) {
   failed = true

@@ -34,5 +34,7 @@ export async function startServerProcess(mode: string, args: string[], env: Node
 /** Ends every server started here and waits until each has exited. */
 export async function stopServerProcesses(): Promise<void> {
   for (const child of started) child.kill('SIGTERM')
-  await Promise.all(started.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))))
+  await Promise.all(
+    started.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve(null) : child.once('exit', resolve)))),
+  )
 }

@@ -75,9 +75,7 @@ insert into posts (author_id, title, body) select 1, 'post ' || g, repeat('x', 2
 await admin.unsafe(`create schema bench_fixed; set search_path to bench_fixed; ${ddl} reset search_path;`).simple()
 for (let i = 0; i < schemas.length; i += 50) {
   const batch = schemas.slice(i, i + 50)
-  await admin
-    .unsafe(batch.map((s) => `create schema ${s}; set search_path to ${s}; ${ddl}`).join('\n') + ' reset search_path;')
-    .simple()
+  await admin.unsafe(batch.map((s) => `create schema ${s}; set search_path to ${s}; ${ddl}`).join('\n') + ' reset search_path;').simple()
 }
 await admin`vacuum analyze`
 
@@ -104,7 +102,9 @@ const preparedSql = postgres(cluster.url, options('prepared'))
 const recycledSql = postgres(cluster.url, options('recycled', { max_lifetime: LIFETIME }))
 const affineSql = Array.from({ length: POOL }, () => postgres(cluster.url, options('affine', { max: 1 })))
 const affine = createTenantConnections(affineSql, DEPTH)
-const affineUnpreparedSql = Array.from({ length: POOL }, () => postgres(cluster.url, options('affine_unprepared', { max: 1, prepare: false })))
+const affineUnpreparedSql = Array.from({ length: POOL }, () =>
+  postgres(cluster.url, options('affine_unprepared', { max: 1, prepare: false })),
+)
 const affineUnprepared = createTenantConnections(affineUnpreparedSql, DEPTH)
 const homeOf = (shard: number) => schemas.flatMap((_, t) => (t % POOL === shard ? [t] : []))
 const searchPathSql = postgres(cluster.url, options('search_path'))
@@ -216,7 +216,9 @@ const ceiling = median(results.fixed!)
 const affineQueries = median(results.affine!) * SECONDS * ROUNDS
 console.log(
   `\n${TENANTS} tenants, pool ${POOL}, ${CALLERS} callers, ${ROUNDS} rounds of ${SECONDS}s (median), recycled every ${LIFETIME} s, shared_buffers ${values['shared-buffers']}, ` +
-    `affine detour at ${DEPTH} waiting (${((100 * (affine.detours() - detoursBefore)) / affineQueries).toFixed(1)}% of its queries); load average ${loadavg().map((n) => n.toFixed(2)).join(' ')}`,
+    `affine detour at ${DEPTH} waiting (${((100 * (affine.detours() - detoursBefore)) / affineQueries).toFixed(1)}% of its queries); load average ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' ')}`,
 )
 console.log('| variant | queries/s | vs fixed | server memory of the pool (MiB) |')
 console.log('| --- | ---: | ---: | ---: |')

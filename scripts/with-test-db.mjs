@@ -16,7 +16,6 @@ if (!command) {
   process.exit(2)
 }
 
-
 let cluster
 const given = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL
 if (!given) {

@@ -83,7 +83,9 @@ log_disconnections = 0
 `,
   )
   const asRoot = process.getuid?.() === 0
-  const bouncer = spawn(PGBOUNCER, [...(asRoot ? ['-u', 'nobody'] : []), path.join(dir, 'pgbouncer.ini')], { stdio: ['ignore', 'ignore', 'pipe'] })
+  const bouncer = spawn(PGBOUNCER, [...(asRoot ? ['-u', 'nobody'] : []), path.join(dir, 'pgbouncer.ini')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   // Its log (it warns of each notification it drops) is shown only if something failed.
   let bouncerLog = ''
   bouncer.stderr!.on('data', (chunk) => (bouncerLog += String(chunk)))
@@ -94,9 +96,14 @@ log_disconnections = 0
   const pooled = new URL(db.url)
   pooled.port = String(bouncerPort)
   const pooledUrl = pooled.toString()
-  await waitFor('PgBouncer', () => new Promise((resolve) => {
-    const socket = connect(bouncerPort, '127.0.0.1', () => resolve(socket.end() && true)).once('error', () => resolve(false))
-  }), bouncer)
+  await waitFor(
+    'PgBouncer',
+    () =>
+      new Promise((resolve) => {
+        const socket = connect(bouncerPort, '127.0.0.1', () => resolve(socket.end() && true)).once('error', () => resolve(false))
+      }),
+    bouncer,
+  )
 
   const env = {
     ...process.env,
@@ -135,12 +142,20 @@ log_disconnections = 0
     if (opts.key) headers['api-key'] = opts.key
     if (opts.token) headers.authorization = `Bearer ${opts.token}`
     if (opts.body !== undefined) headers['content-type'] = 'application/json'
-    const response = await fetch(`${base}${url}`, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body) })
+    const response = await fetch(`${base}${url}`, {
+      method,
+      headers,
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+    })
     const text = await response.text()
     return { status: response.status, body: text ? JSON.parse(text) : undefined }
   }
   const credentials = { email: 'pooled@example.com', password: 'password1' }
-  t.equal((await call(listening[0]!.url, 'POST', '/api/users/register/', { key: keys.main.key, body: credentials })).status, 201, 'register through PgBouncer')
+  t.equal(
+    (await call(listening[0]!.url, 'POST', '/api/users/register/', { key: keys.main.key, body: credentials })).status,
+    201,
+    'register through PgBouncer',
+  )
   const login = async () => (await call(listening[0]!.url, 'POST', '/api/users/login/', { key: keys.main.key, body: credentials })).body
 
   await t.test('the pool really is transaction mode: LISTEN through it hears nothing', async (t) => {
@@ -157,8 +172,15 @@ log_disconnections = 0
 
   await t.test('a key revoked with tenantctl is refused by every process within a second', async (t) => {
     const { access_token: token } = await login()
-    for (const api of every) t.equal((await call(api.url, 'GET', '/api/users/me/', { key: keys.revoked.key, token })).status, 200, `${api.name}: the key works (and is cached where caching is on)`)
-    await run(process.execPath, [path.join(root, 'packages/cli/dist/bin.js'), 'keys', 'revoke', keys.revoked.prefix], { env: { ...env, DATABASE_URL: db.url } })
+    for (const api of every)
+      t.equal(
+        (await call(api.url, 'GET', '/api/users/me/', { key: keys.revoked.key, token })).status,
+        200,
+        `${api.name}: the key works (and is cached where caching is on)`,
+      )
+    await run(process.execPath, [path.join(root, 'packages/cli/dist/bin.js'), 'keys', 'revoke', keys.revoked.prefix], {
+      env: { ...env, DATABASE_URL: db.url },
+    })
     for (const api of every) {
       const ms = await msUntil(401, () => call(api.url, 'GET', '/api/users/me/', { key: keys.revoked.key, token }))
       t.ok(ms !== undefined, `${api.name}: the revoked key is refused (measured ${ms} ms after tenantctl exited)`)
@@ -169,24 +191,46 @@ log_disconnections = 0
   await t.test("a logout ends the login's access tokens on every process within a second", async (t) => {
     const { access_token: token, refresh_token: refresh } = await login()
     const other = await login()
-    for (const api of every) t.equal((await call(api.url, 'GET', '/api/users/me/', { key: keys.main.key, token })).status, 200, `${api.name}: the token works`)
-    t.equal((await call(listening[1]!.url, 'POST', '/api/users/logout/', { key: keys.main.key, body: { refresh_token: refresh } })).status, 204, 'logged out on B')
+    for (const api of every)
+      t.equal((await call(api.url, 'GET', '/api/users/me/', { key: keys.main.key, token })).status, 200, `${api.name}: the token works`)
+    t.equal(
+      (await call(listening[1]!.url, 'POST', '/api/users/logout/', { key: keys.main.key, body: { refresh_token: refresh } })).status,
+      204,
+      'logged out on B',
+    )
     for (const api of every) {
       const ms = await msUntil(401, () => call(api.url, 'GET', '/api/users/me/', { key: keys.main.key, token }))
       t.ok(ms !== undefined, `${api.name}: the logged-out access token is refused`)
       t.comment(`${api.name}: logged-out token refused ${ms} ms after the logout answered`)
       const refused = await call(api.url, 'GET', '/api/users/me/', { key: keys.main.key, token })
       t.equal(refused.body.code, 'ACCESS_TOKEN_REVOKED', `${api.name}: with its own code`)
-      t.equal((await call(api.url, 'GET', '/api/users/me/', { key: keys.main.key, token: other.access_token })).status, 200, `${api.name}: another login is untouched`)
+      t.equal(
+        (await call(api.url, 'GET', '/api/users/me/', { key: keys.main.key, token: other.access_token })).status,
+        200,
+        `${api.name}: another login is untouched`,
+      )
     }
   })
 
   await t.test('a reused refresh token ends the whole login on every process within a second', async (t) => {
     const first = await login()
-    const rotated = (await call(listening[0]!.url, 'POST', '/api/users/token/refresh/', { key: keys.main.key, body: { refresh_token: first.refresh_token } })).body
+    const rotated = (
+      await call(listening[0]!.url, 'POST', '/api/users/token/refresh/', {
+        key: keys.main.key,
+        body: { refresh_token: first.refresh_token },
+      })
+    ).body
     t.ok(rotated.access_token, 'refreshed')
-    for (const api of every) t.equal((await call(api.url, 'GET', '/api/users/me/', { key: keys.main.key, token: rotated.access_token })).status, 200, `${api.name}: the new token works`)
-    const reuse = await call(deaf.url, 'POST', '/api/users/token/refresh/', { key: keys.main.key, body: { refresh_token: first.refresh_token } })
+    for (const api of every)
+      t.equal(
+        (await call(api.url, 'GET', '/api/users/me/', { key: keys.main.key, token: rotated.access_token })).status,
+        200,
+        `${api.name}: the new token works`,
+      )
+    const reuse = await call(deaf.url, 'POST', '/api/users/token/refresh/', {
+      key: keys.main.key,
+      body: { refresh_token: first.refresh_token },
+    })
     t.equal(reuse.status, 401, 'the reused refresh token is refused (on the deaf process)')
     for (const api of every) {
       for (const token of [first.access_token, rotated.access_token]) {
@@ -199,7 +243,10 @@ log_disconnections = 0
 
   await t.test('a process that starts after the logout refuses the token too', async (t) => {
     const { access_token: token, refresh_token: refresh } = await login()
-    t.equal((await call(listening[0]!.url, 'POST', '/api/users/logout/', { key: keys.main.key, body: { refresh_token: refresh } })).status, 204)
+    t.equal(
+      (await call(listening[0]!.url, 'POST', '/api/users/logout/', { key: keys.main.key, body: { refresh_token: refresh } })).status,
+      204,
+    )
     const late = await startApi('late', { DATABASE_LISTEN_URL: db.url })
     const refused = await call(late.url, 'GET', '/api/users/me/', { key: keys.main.key, token })
     t.equal(refused.status, 401, 'refused on the first request: ended logins are loaded at start')

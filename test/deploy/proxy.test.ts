@@ -21,7 +21,6 @@ const JWT_SECRET = 'proxy-test-secret-0123456789abcdef0123456789'
 /** How long a revoked key may still be accepted before the test gives up (a hang guard, not the target). */
 const REVOCATION_HANG_GUARD_MS = 30_000
 
-
 /** `${NAME}` filled from `vars`, like the nginx image's envsubst step; nginx's `$vars` untouched. */
 export function renderTemplate(template: string, vars: Record<string, string>): string {
   return template.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (match, name: string) => vars[name] ?? match)
@@ -30,7 +29,10 @@ export function renderTemplate(template: string, vars: Record<string, string>): 
 async function waitForHttp(url: string, child?: ChildProcess): Promise<void> {
   for (let i = 0; i < 200; i++) {
     if (child && child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`)
-    const ok = await fetch(url).then((r) => r.ok, () => false)
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    )
     if (ok) return
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
@@ -143,7 +145,10 @@ http {
 
   await t.test('a key revoked with tenantctl is rejected by both API processes', async (t) => {
     const perProcess = apiPorts.map((port) => `http://127.0.0.1:${port}/api/posts/`)
-    const login = await call('POST', `${proxy}/api/users/login/`, { key: apiKey.key, body: { email: 'p@example.com', password: 'password1' } })
+    const login = await call('POST', `${proxy}/api/users/login/`, {
+      key: apiKey.key,
+      body: { email: 'p@example.com', password: 'password1' },
+    })
     const token = login.body.access_token as string
     for (const url of perProcess) t.equal((await call('GET', url, { key: apiKey.key, token })).status, 200, `cached in ${url}`)
 
@@ -163,7 +168,10 @@ http {
   })
 
   await t.test('with one API process killed, requests keep succeeding through the other', async (t) => {
-    const login = await call('POST', `${proxy}/api/users/login/`, { key: spare.key, body: { email: 'p@example.com', password: 'password1' } })
+    const login = await call('POST', `${proxy}/api/users/login/`, {
+      key: spare.key,
+      body: { email: 'p@example.com', password: 'password1' },
+    })
     const token = login.body.access_token as string
     apis[0]!.kill('SIGKILL')
     await new Promise((resolve) => apis[0]!.once('exit', resolve))
@@ -184,6 +192,10 @@ t.test('compose.local.yml validates', async (t) => {
   const postgres = /\n {2}postgres:\n((?: {4}.*\n)+)/.exec(stdout)?.[1]
   t.ok(postgres, 'the postgres service is there')
   t.notMatch(postgres, /ports:/, 'PostgreSQL is not published by default')
-  const { stdout: opted } = await run('docker-compose', ['-f', path.join(root, 'compose.local.yml'), '--profile', 'publish-postgres', 'config', '--services'], { cwd: root })
+  const { stdout: opted } = await run(
+    'docker-compose',
+    ['-f', path.join(root, 'compose.local.yml'), '--profile', 'publish-postgres', 'config', '--services'],
+    { cwd: root },
+  )
   t.match(opted, /postgres-published/, 'publishing it is an opt-in profile')
 })

@@ -39,7 +39,11 @@ t.test('`pnpm tenantctl <command> --json` is pure JSON on stdout, also when the 
 
   const failed = await pnpm(['tenantctl', 'show', 'no_such_tenant', '--json'], env)
   t.equal(failed.code, 1, 'the exit code comes through pnpm')
-  t.same(JSON.parse(failed.stdout), { error: { code: 'TENANT_NOT_FOUND', message: 'no tenant with schema no_such_tenant' } }, 'stdout is the error document alone')
+  t.same(
+    JSON.parse(failed.stdout),
+    { error: { code: 'TENANT_NOT_FOUND', message: 'no tenant with schema no_such_tenant' } },
+    'stdout is the error document alone',
+  )
   t.notMatch(failed.stdout + failed.stderr, /ELIFECYCLE|ERR_PNPM|> tenantbase@/, 'no pnpm banner or failure notice')
 })
 

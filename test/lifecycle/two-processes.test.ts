@@ -29,7 +29,12 @@ async function timedCli(t: Test, args: string[], url: string): Promise<{ stdout:
 
 function describe(times: { ms: number; before: Map<string, number> }[], run: { startedAt: number; exitedAt: number }): string {
   const span = run.exitedAt - run.startedAt
-  return times.map((x, i) => `process ${i + 1}: ${x.ms} ms after tenantctl exited (${x.ms + span} ms after it started; ${[...x.before].map(([a, n]) => `${n} x ${a}`).join(', ') || 'no other answer'} before)`).join('; ')
+  return times
+    .map(
+      (x, i) =>
+        `process ${i + 1}: ${x.ms} ms after tenantctl exited (${x.ms + span} ms after it started; ${[...x.before].map(([a, n]) => `${n} x ${a}`).join(', ') || 'no other answer'} before)`,
+    )
+    .join('; ')
 }
 
 /** Status and code of GET /api/posts/ with `key` (and the user's token). */
@@ -40,7 +45,13 @@ async function answer(api: ApiProcess, key: string, token: string): Promise<stri
 }
 
 /** Polls `api` until it answers `wanted`; the ms it took from `since`, or the deadline's failure. */
-async function timeUntil(api: ApiProcess, key: string, token: string, wanted: string, since: number): Promise<{ ms: number; before: Map<string, number> }> {
+async function timeUntil(
+  api: ApiProcess,
+  key: string,
+  token: string,
+  wanted: string,
+  since: number,
+): Promise<{ ms: number; before: Map<string, number> }> {
   const before = new Map<string, number>()
   for (;;) {
     const got = await answer(api, key, token)
@@ -95,11 +106,20 @@ t.test('suspension and resumption reach both processes; the reason only when sho
   const { db, apis, key, token } = await setup(t, 'suspended')
   for (const api of apis) t.equal(await answer(api, key, token), '200', `${api.base} caches the key before the suspension`)
 
-  const suspending = await timedCli(t, ['suspend', 'suspended', '--reason', 'invoice overdue', '--show-reason', '--actor', 'ann@ops'], db.url)
+  const suspending = await timedCli(
+    t,
+    ['suspend', 'suspended', '--reason', 'invoice overdue', '--show-reason', '--actor', 'ann@ops'],
+    db.url,
+  )
   const suspended = await Promise.all(apis.map((api) => timeUntil(api, key, token, '403 TENANT_SUSPENDED', suspending.exitedAt)))
   t.comment(`suspend, 403 TENANT_SUSPENDED: ${describe(suspended, suspending)}`)
   const refused = await fetch(`${apis[1]!.base}/api/users/me/`, { headers: { 'api-key': key, authorization: `Bearer ${token}` } })
-  t.same(await refused.json(), { statusCode: 403, code: 'TENANT_SUSPENDED', error: 'Forbidden', message: 'this tenant is suspended: invoice overdue' })
+  t.same(await refused.json(), {
+    statusCode: 403,
+    code: 'TENANT_SUSPENDED',
+    error: 'Forbidden',
+    message: 'this tenant is suspended: invoice overdue',
+  })
 
   const again = await spawnCli(['suspend', 'suspended'], db.url).result
   t.equal(again.code, 0, 'suspending again exits 0')
@@ -116,5 +136,8 @@ t.test('suspension and resumption reach both processes; the reason only when sho
     ['tenant.resume', 'tenant.suspend', 'tenant.create'],
     'one row per change; the repeated suspend wrote none',
   )
-  t.same(events.slice(0, 2).map((e) => e.actor), ['ann@ops', 'ann@ops'])
+  t.same(
+    events.slice(0, 2).map((e) => e.actor),
+    ['ann@ops', 'ann@ops'],
+  )
 })

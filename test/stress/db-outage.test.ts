@@ -95,9 +95,18 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
   // A long key cache: only NOTIFY can evict the spare key in time, which shows that the
   // API's LISTEN connection came back with the database.
   const api = await startApi(t, cluster.url, { API_KEY_CACHE_TTL_MS: '3600000' })
-  const { registered, headers } = await signUpWithPosts(api.base, apiKey.key, { email: 'outage@example.com', password: 'outage-password-1' }, { count: 20, body: 'text' })
+  const { registered, headers } = await signUpWithPosts(
+    api.base,
+    apiKey.key,
+    { email: 'outage@example.com', password: 'outage-password-1' },
+    { count: 20, body: 'text' },
+  )
   t.equal(registered, 201)
-  t.equal((await fetch(`${api.base}/api/posts/`, { headers: { ...headers, 'api-key': spare.key } })).status, 200, 'the spare key works and is now cached')
+  t.equal(
+    (await fetch(`${api.base}/api/posts/`, { headers: { ...headers, 'api-key': spare.key } })).status,
+    200,
+    'the spare key works and is now cached',
+  )
 
   const load = startLoad(api.base, headers)
   t.teardown(() => load.stop())
@@ -110,15 +119,24 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
   const baseline = median(windows)
   t.ok(baseline > 0, `baseline throughput ${baseline.toFixed(0)} req/s (1 s windows: ${windows.map((w) => w.toFixed(0)).join(', ')})`)
   const before = load.samples.filter((s) => s.end < baselineTo)
-  t.ok(before.some((s) => s.kind === 'missing'), `the load asks for missing posts too (${before.filter((s) => s.kind === 'missing').length} of ${before.length})`)
-  t.ok(before.every((s) => s.status === ANSWER_WHEN_UP[s.kind]), 'before the outage every list is 200 and every missing post 404')
+  t.ok(
+    before.some((s) => s.kind === 'missing'),
+    `the load asks for missing posts too (${before.filter((s) => s.kind === 'missing').length} of ${before.length})`,
+  )
+  t.ok(
+    before.every((s) => s.status === ANSWER_WHEN_UP[s.kind]),
+    'before the outage every list is 200 and every missing post 404',
+  )
 
   // Stop PostgreSQL (fast shutdown: clients are disconnected) and watch /readyz.
   const stoppingAt = performance.now()
   const stopped = cluster.stop()
   let readyzFlip: number | undefined
   while (readyzFlip === undefined && performance.now() - stoppingAt < HANG_GUARD_MS) {
-    const status = await fetch(`${api.base}/readyz`, { signal: AbortSignal.timeout(2000) }).then((r) => r.status, () => 0)
+    const status = await fetch(`${api.base}/readyz`, { signal: AbortSignal.timeout(2000) }).then(
+      (r) => r.status,
+      () => 0,
+    )
     if (status === 503) readyzFlip = performance.now() - stoppingAt
     else await sleep(20)
   }
@@ -136,11 +154,21 @@ t.test('PostgreSQL restarted under load: 503 fast while it is down, full through
   const during = load.samples.filter((s) => s.start >= downAt && s.end < restartAt)
   t.ok(during.length > 0, `requests were made during the outage (${during.length})`)
   const statuses = [...new Set(during.map((s) => `${s.status} ${s.code ?? ''}`.trim()))]
-  t.same(statuses, ['503 DATABASE_UNAVAILABLE'], 'every request during the outage is 503 DATABASE_UNAVAILABLE: no 500, no hang, no dropped connection')
+  t.same(
+    statuses,
+    ['503 DATABASE_UNAVAILABLE'],
+    'every request during the outage is 503 DATABASE_UNAVAILABLE: no 500, no hang, no dropped connection',
+  )
   const slowest = Math.max(...during.map((s) => s.end - s.start))
-  t.comment(`during the outage: ${during.length} requests, slowest answer ${slowest.toFixed(0)} ms, median ${median(during.map((s) => s.end - s.start)).toFixed(1)} ms`)
+  t.comment(
+    `during the outage: ${during.length} requests, slowest answer ${slowest.toFixed(0)} ms, median ${median(during.map((s) => s.end - s.start)).toFixed(1)} ms`,
+  )
   const transition = load.samples.filter((s) => s.end >= stoppingAt && s.start < downAt)
-  t.same(unexpectedAnswers(transition), [], `requests caught by the shutdown itself end as when up (200, 404) or in 503 (${transition.length} of them)`)
+  t.same(
+    unexpectedAnswers(transition),
+    [],
+    `requests caught by the shutdown itself end as when up (200, 404) or in 503 (${transition.length} of them)`,
+  )
 
   // Start it again on the same data and port; the API must pick it up by itself.
   await cluster.start()

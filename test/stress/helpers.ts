@@ -21,7 +21,6 @@ interface Teardown {
   teardown(fn: () => unknown): void
 }
 
-
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 export interface ApiProcess {
@@ -59,7 +58,13 @@ export async function startApi(t: Teardown, databaseUrl: string, env: Record<str
   const base = `http://127.0.0.1:${port}`
   for (let i = 0; i < 300; i++) {
     if (child.exitCode !== null) throw new Error(`the API exited with ${child.exitCode}: ${stderr}`)
-    if (await fetch(`${base}/healthz`).then((r) => r.ok, () => false)) return { child, base, exited, stdout: () => stdout, stderr: () => stderr }
+    if (
+      await fetch(`${base}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return { child, base, exited, stdout: () => stdout, stderr: () => stderr }
     await sleep(50)
   }
   throw new Error(`the API did not come up on ${base}: ${stderr}`)
@@ -144,7 +149,10 @@ export interface CliResult {
 }
 
 /** Spawns `tenantctl` (the built bin.js) against `databaseUrl`. */
-export function spawnCli(args: readonly string[], databaseUrl: string): { child: ChildProcess; result: Promise<CliResult>; stdout: () => string } {
+export function spawnCli(
+  args: readonly string[],
+  databaseUrl: string,
+): { child: ChildProcess; result: Promise<CliResult>; stdout: () => string } {
   const child = spawn(process.execPath, [CLI, ...args], {
     env: { ...process.env, DATABASE_URL: databaseUrl, JWT_SECRET, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -124,7 +124,8 @@ t.test('tenantctl migrate over 50 tenants', async (t) => {
     )
   }
   const trialVersions: number[] = []
-  const migrate = (...extra: string[]) => spawnCli(['migrate', ...extra, '--concurrency', String(CONCURRENCY), '--migrations-dir', dir], db.url)
+  const migrate = (...extra: string[]) =>
+    spawnCli(['migrate', ...extra, '--concurrency', String(CONCURRENCY), '--migrations-dir', dir], db.url)
 
   await t.test('kill -9 at random moments never leaves half a migration; a rerun finishes the job', async (t) => {
     const base = services.migrations.tenant.at(-1)!.version
@@ -164,12 +165,18 @@ t.test('tenantctl migrate over 50 tenants', async (t) => {
       const settled = await assertConsistent(t, db.sql, trialVersions, `trial ${trial}, once the killed run's backends are gone`)
       const versions = new Set(settled.map((s) => s.registry))
       if (versions.size > 1) tally.midRun++
-      t.ok([...versions, ...states.map((s) => s.registry)].every((v) => v === version || v === version - 1), `trial ${trial}: each tenant at ${version - 1} or ${version}`)
+      t.ok(
+        [...versions, ...states.map((s) => s.registry)].every((v) => v === version || v === version - 1),
+        `trial ${trial}: each tenant at ${version - 1} or ${version}`,
+      )
 
       const finished = await migrate().result
       t.equal(finished.code, 0, `trial ${trial}: the rerun succeeds`, { stderr: finished.stderr })
       const after = await assertConsistent(t, db.sql, trialVersions, `trial ${trial}, after the rerun`)
-      t.ok(after.every((s) => s.registry === version), `trial ${trial}: the rerun brought every tenant to ${version}`)
+      t.ok(
+        after.every((s) => s.registry === version),
+        `trial ${trial}: the rerun brought every tenant to ${version}`,
+      )
     }
 
     t.comment(
@@ -209,8 +216,15 @@ t.test('tenantctl migrate over 50 tenants', async (t) => {
     const migrated = reports.flatMap((report) => report.tenants.map((row) => row.schema))
     t.equal(migrated.length, TENANTS, 'the two runs migrated all the tenants between them')
     t.equal(new Set(migrated).size, TENANTS, 'each by exactly one run')
-    t.same(reports.map((r) => r.tenants.length).sort((a, b) => a - b), [0, TENANTS], 'the second run found nothing left to do')
+    t.same(
+      reports.map((r) => r.tenants.length).sort((a, b) => a - b),
+      [0, TENANTS],
+      'the second run found nothing left to do',
+    )
     const states = await assertConsistent(t, db.sql, trialVersions, 'after both runs')
-    t.ok(states.every((s) => s.registry === version), `every tenant at ${version}`)
+    t.ok(
+      states.every((s) => s.registry === version),
+      `every tenant at ${version}`,
+    )
   })
 })

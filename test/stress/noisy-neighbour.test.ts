@@ -25,7 +25,10 @@ const QUIET_SECONDS = 6
 const NOISY_CONNECTIONS = 32
 /** Only against a hang: a request unanswered this long counts as an error, for either tenant. */
 const HANG_GUARD_S = 60
-const LIMITED = { API_KEY_RATE_LIMIT_MAX: process.env.NOISY_RATE_LIMIT ?? '100', API_KEY_RATE_LIMIT_WINDOW_MS: process.env.NOISY_RATE_WINDOW_MS ?? '100' }
+const LIMITED = {
+  API_KEY_RATE_LIMIT_MAX: process.env.NOISY_RATE_LIMIT ?? '100',
+  API_KEY_RATE_LIMIT_WINDOW_MS: process.env.NOISY_RATE_WINDOW_MS ?? '100',
+}
 
 interface Run {
   p50: number
@@ -46,14 +49,34 @@ interface Run {
  */
 async function loadInAnotherProcess(url: string, headers: Record<string, string>, connections: number, seconds: number): Promise<Run> {
   const bin = path.join(path.dirname(createRequire(path.join(root, 'packages/api/package.json')).resolve('autocannon')), 'autocannon.js')
-  const args = ['-c', String(connections), '-d', String(seconds), '-t', String(HANG_GUARD_S), '--json', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}=${v}`]), url]
+  const args = [
+    '-c',
+    String(connections),
+    '-d',
+    String(seconds),
+    '-t',
+    String(HANG_GUARD_S),
+    '--json',
+    ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}=${v}`]),
+    url,
+  ]
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
   child.stdout!.on('data', (chunk) => (out += String(chunk)))
   await once(child, 'exit')
   const result = JSON.parse(out)
-  const statuses = Object.fromEntries(Object.entries(result.statusCodeStats as Record<string, { count: number }>).map(([status, { count }]) => [status, count]))
-  return { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max, requests: result.requests.total, statuses, errors: result.errors, timeouts: result.timeouts }
+  const statuses = Object.fromEntries(
+    Object.entries(result.statusCodeStats as Record<string, { count: number }>).map(([status, { count }]) => [status, count]),
+  )
+  return {
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    requests: result.requests.total,
+    statuses,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  }
 }
 
 /**
@@ -99,13 +122,23 @@ t.test("one tenant hammering the API: the other tenant's p99, quiet and under lo
   // Users, tokens and posts through a first API process (tokens outlive it: same secret).
   const setup = await startApi(t, db.url)
   const headersOf = async (key: string) =>
-    (await signUpWithPosts(setup.base, key, { email: `u-${key.slice(3, 15)}@example.com`, password: 'password-123' }, { count: 20, body: 'x'.repeat(200) })).headers
+    (
+      await signUpWithPosts(
+        setup.base,
+        key,
+        { email: `u-${key.slice(3, 15)}@example.com`, password: 'password-123' },
+        { count: 20, body: 'x'.repeat(200) },
+      )
+    ).headers
   const quiet = await headersOf(quietTenant.apiKey.key)
   const noisy = await headersOf(noisyTenant.apiKey.key)
   setup.child.kill('SIGTERM')
   await setup.exited
 
-  for (const [label, env] of [['no per-key limit (default)', { API_KEY_RATE_LIMIT_MAX: '0' }], [`per-key limit ${LIMITED.API_KEY_RATE_LIMIT_MAX} per ${LIMITED.API_KEY_RATE_LIMIT_WINDOW_MS} ms`, LIMITED]] as const) {
+  for (const [label, env] of [
+    ['no per-key limit (default)', { API_KEY_RATE_LIMIT_MAX: '0' }],
+    [`per-key limit ${LIMITED.API_KEY_RATE_LIMIT_MAX} per ${LIMITED.API_KEY_RATE_LIMIT_WINDOW_MS} ms`, LIMITED],
+  ] as const) {
     const api = await startApi(t, db.url, env)
     const url = `${api.base}/api/posts/`
     // Warm-up (JIT, connections, caches), not measured.
@@ -120,22 +153,37 @@ t.test("one tenant hammering the API: the other tenant's p99, quiet and under lo
 
     const ratio = loaded.p99 / alone.p99
     t.comment(`${label}:`)
-    t.comment(`  quiet tenant alone:            p50 ${alone.p50} ms, p99 ${alone.p99} ms, max ${alone.max} ms (${alone.requests} requests at ${QUIET_RATE}/s)`)
-    t.comment(`  quiet tenant beside the noisy: p50 ${loaded.p50} ms, p99 ${loaded.p99} ms, max ${loaded.max} ms (${loaded.requests} requests)`)
-    t.comment(`  noisy tenant: ${neighbour.requests} requests in ${QUIET_SECONDS + 2} s over ${NOISY_CONNECTIONS} connections, statuses ${JSON.stringify(neighbour.statuses)}`)
+    t.comment(
+      `  quiet tenant alone:            p50 ${alone.p50} ms, p99 ${alone.p99} ms, max ${alone.max} ms (${alone.requests} requests at ${QUIET_RATE}/s)`,
+    )
+    t.comment(
+      `  quiet tenant beside the noisy: p50 ${loaded.p50} ms, p99 ${loaded.p99} ms, max ${loaded.max} ms (${loaded.requests} requests)`,
+    )
+    t.comment(
+      `  noisy tenant: ${neighbour.requests} requests in ${QUIET_SECONDS + 2} s over ${NOISY_CONNECTIONS} connections, statuses ${JSON.stringify(neighbour.statuses)}`,
+    )
     t.comment(`  p99 ratio (beside / alone): ${ratio.toFixed(2)} (the bar is at most 2; reported, not asserted)`)
 
     t.test(label, async (t) => {
-      for (const [which, run] of [['alone', alone], ['beside the noisy tenant', loaded]] as const) {
+      for (const [which, run] of [
+        ['alone', alone],
+        ['beside the noisy tenant', loaded],
+      ] as const) {
         t.same(Object.keys(run.statuses), ['200'], `quiet tenant ${which}: every request answered 200`)
         t.equal(run.errors + run.timeouts, 0, `quiet tenant ${which}: no error, no timeout`)
         t.equal(run.requests, run.sent, `quiet tenant ${which}: each of the ${run.sent} requests sent was answered`)
       }
       const allowed = env.API_KEY_RATE_LIMIT_MAX === '0' ? ['200'] : ['200', '429']
-      t.ok(Object.keys(neighbour.statuses).every((status) => allowed.includes(status)), `the noisy tenant gets ${allowed.join(' or ')}, nothing else`)
+      t.ok(
+        Object.keys(neighbour.statuses).every((status) => allowed.includes(status)),
+        `the noisy tenant gets ${allowed.join(' or ')}, nothing else`,
+      )
       if (env.API_KEY_RATE_LIMIT_MAX !== '0') t.ok((neighbour.statuses[429] ?? 0) > 0, 'the limit refused some of the noisy requests')
       t.equal(neighbour.errors + neighbour.timeouts, 0, 'the noisy tenant sees no error and no timeout')
-      t.ok(neighbour.requests > 0, `the noisy tenant was answered (${neighbour.requests} requests, against the quiet tenant's ${loaded.requests}: reported, not asserted)`)
+      t.ok(
+        neighbour.requests > 0,
+        `the noisy tenant was answered (${neighbour.requests} requests, against the quiet tenant's ${loaded.requests}: reported, not asserted)`,
+      )
     })
   }
 })

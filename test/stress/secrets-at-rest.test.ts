@@ -63,17 +63,36 @@ t.test('no api key, password or token is stored in plain text', async (t) => {
     t.equal((await post('/api/users/register/', { email, password }, key)).status, 201, `user ${i} registers`)
     const login = await post('/api/users/login/', { email, password }, key)
     t.equal(login.status, 200, `user ${i} logs in`)
-    secrets.push({ what: `refresh token ${i}a`, value: login.body.refresh_token! }, { what: `access token ${i}a`, value: login.body.access_token! })
+    secrets.push(
+      { what: `refresh token ${i}a`, value: login.body.refresh_token! },
+      { what: `access token ${i}a`, value: login.body.access_token! },
+    )
     const refreshed = await post('/api/users/token/refresh/', { refresh_token: login.body.refresh_token }, key)
     t.equal(refreshed.status, 200, `user ${i} refreshes`)
-    secrets.push({ what: `refresh token ${i}b`, value: refreshed.body.refresh_token! }, { what: `access token ${i}b`, value: refreshed.body.access_token! })
+    secrets.push(
+      { what: `refresh token ${i}b`, value: refreshed.body.refresh_token! },
+      { what: `access token ${i}b`, value: refreshed.body.access_token! },
+    )
     t.equal((await post('/api/posts/', { title: `post by ${i}`, body: 'hello' }, key, refreshed.body.access_token)).status, 201)
   }
-  t.ok(secrets.every((s) => typeof s.value === 'string' && s.value.length >= 20), `${secrets.length} secrets collected`)
+  t.ok(
+    secrets.every((s) => typeof s.value === 'string' && s.value.length >= 20),
+    `${secrets.length} secrets collected`,
+  )
 
   // The positive control: a value stored in plain text, which both scans must find.
   const canary: Secret = { what: 'canary', value: `canary-${randomBytes(16).toString('hex')}` }
-  t.equal((await post('/api/posts/', { title: 'canary', body: canary.value }, apiKey.key, secrets.find((s) => s.what === 'access token 0b')!.value)).status, 201)
+  t.equal(
+    (
+      await post(
+        '/api/posts/',
+        { title: 'canary', body: canary.value },
+        apiKey.key,
+        secrets.find((s) => s.what === 'access token 0b')!.value,
+      )
+    ).status,
+    201,
+  )
 
   // 1. A dump: every row of every table of every schema, as COPY (pg_dump's format) writes it.
   const tables = await sql<{ schema: string; name: string }[]>`
@@ -85,7 +104,10 @@ t.test('no api key, password or token is stored in plain text', async (t) => {
     for await (const chunk of await sql`copy ${sql(schema)}.${sql(name)} to stdout`.readable()) chunks.push(Buffer.from(chunk as Buffer))
   }
   const dump = Buffer.concat(chunks)
-  t.ok(tables.some((row) => row.schema === 'secrets' && row.name === 'refresh_tokens'), `the dump covers ${tables.length} tables, tenant schemas included`)
+  t.ok(
+    tables.some((row) => row.schema === 'secrets' && row.name === 'refresh_tokens'),
+    `the dump covers ${tables.length} tables, tenant schemas included`,
+  )
   t.same(leaks([canary], dump), ['canary'], 'the dump shows a value stored in plain text')
   t.same(leaks(secrets, dump), [], 'the dump holds no secret in plain text')
 
@@ -98,11 +120,18 @@ t.test('no api key, password or token is stored in plain text', async (t) => {
     const content = await readFile(file).catch(() => undefined)
     if (!content) continue
     bytes += content.length
-    for (const what of leaks([...secrets, canary], content)) found.set(what, [...(found.get(what) ?? []), path.relative(cluster.dataDir, file)])
+    for (const what of leaks([...secrets, canary], content))
+      found.set(what, [...(found.get(what) ?? []), path.relative(cluster.dataDir, file)])
   }
   t.comment(`scanned ${files.length} files, ${(bytes / 1024 / 1024).toFixed(1)} MiB`)
-  t.ok(found.get('canary')?.some((file) => file.startsWith('base/')), `the data files show the plain canary (${found.get('canary')?.join(', ')})`)
-  t.ok(found.get('canary')?.some((file) => file.startsWith('pg_wal/')), 'and so does the WAL')
+  t.ok(
+    found.get('canary')?.some((file) => file.startsWith('base/')),
+    `the data files show the plain canary (${found.get('canary')?.join(', ')})`,
+  )
+  t.ok(
+    found.get('canary')?.some((file) => file.startsWith('pg_wal/')),
+    'and so does the WAL',
+  )
   found.delete('canary')
   t.same(Object.fromEntries(found), {}, 'no secret in any file of the data directory')
 

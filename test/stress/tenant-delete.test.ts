@@ -22,10 +22,21 @@ t.test('tenantctl delete: the API refuses the tenant at once, with no 5xx on the
   const api = await startApi(t, db.url)
 
   const login = async (key: string) =>
-    (await signUpWithPosts(api.base, key, { email: `u-${key.slice(3, 15)}@example.com`, password: 'password-123' }, { count: 1, body: 'b' })).headers
+    (
+      await signUpWithPosts(
+        api.base,
+        key,
+        { email: `u-${key.slice(3, 15)}@example.com`, password: 'password-123' },
+        { count: 1, body: 'b' },
+      )
+    ).headers
   const doomedHeaders = await login(doomed.apiKey.key)
   const survivorHeaders = await login(survivor.apiKey.key)
-  const get = (headers: Record<string, string>) => fetch(`${api.base}/api/posts/`, { headers }).then(async (r) => ({ status: r.status, code: ((await r.json()) as { code?: string }).code }))
+  const get = (headers: Record<string, string>) =>
+    fetch(`${api.base}/api/posts/`, { headers }).then(async (r) => ({
+      status: r.status,
+      code: ((await r.json()) as { code?: string }).code,
+    }))
   t.equal((await get(doomedHeaders)).status, 200, 'the key works (and is cached) before')
 
   // A steady load on both tenants while tenantctl deletes one.

@@ -13,7 +13,12 @@ async function setup(t: Test) {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
   const config = loadConfig({ DATABASE_URL: db.url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: 'silent' })
-  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config, migrations: await loadMigrations() })
+  const services = await createServices({
+    sql: db.sql,
+    tenantConnections: db.tenantConnections,
+    config,
+    migrations: await loadMigrations(),
+  })
   await services.migrateAll()
   const comments = createCommentService(services)
   const app = await buildApp({ services, config, jwtSecret: JWT_SECRET, tenantRoutes: [commentRoutes(comments)] })
@@ -43,7 +48,10 @@ t.test('a new tenant gets core migrations and ours; comments work end to end', a
   t.match(added.json(), { post_id: postId, body: 'Nice post', created_at: String })
   const listed = await app.inject({ method: 'GET', url: `/api/posts/${postId}/comments`, headers: auth })
   t.equal(listed.statusCode, 200, 'without the trailing slash too')
-  t.same(listed.json<{ body: string }[]>().map((c) => c.body), ['Nice post'])
+  t.same(
+    listed.json<{ body: string }[]>().map((c) => c.body),
+    ['Nice post'],
+  )
 
   const missing = await app.inject({ method: 'POST', url: '/api/posts/999999/comments/', headers: auth, payload: { body: 'x' } })
   t.equal(missing.statusCode, 404)
@@ -74,5 +82,8 @@ t.test('an existing tenant is brought to our migration by migrateAll', async (t)
   await core.tenants.createTenant({ name: 'Before', schemaName: 'before_comments' })
   const ours = await createServices({ sql: db.sql, migrations: await loadMigrations() })
   const report = await ours.migrateAll()
-  t.same(report.tenants.map((r) => [r.schema, r.from, r.to, r.ok]), [['before_comments', 2, 3, true]])
+  t.same(
+    report.tenants.map((r) => [r.schema, r.from, r.to, r.ok]),
+    [['before_comments', 2, 3, true]],
+  )
 })

@@ -1,13 +1,6 @@
 import { hostname } from 'node:os'
 import closeWithGrace from 'close-with-grace'
-import {
-  ConfigError,
-  createServices,
-  loadConfig,
-  loadOrCreateJwtSecret,
-  openDatabase,
-  type Database,
-} from '@tenantbase/core'
+import { ConfigError, createServices, loadConfig, loadOrCreateJwtSecret, openDatabase, type Database } from '@tenantbase/core'
 import { buildApp } from './app.js'
 import { trackConnections } from './connection-drain.js'
 import { loggerOptions } from './logger.js'
@@ -62,14 +55,17 @@ async function main(): Promise<void> {
     revocations = await services.listenForRevocations({
       listenSql: db.listenSql,
       onStateChange: ({ state, problem }) => {
-        if (state === 'deaf') app.log.error({ revocations: state }, `${problem}; until then /readyz answers 503 and api keys are not cached`)
+        if (state === 'deaf')
+          app.log.error({ revocations: state }, `${problem}; until then /readyz answers 503 and api keys are not cached`)
         else if (state === 'hearing') app.log.info({ revocations: state }, 'revocations are heard')
       },
     })
   } catch (error) {
     await db.close()
     const listenAt = new URL(config.database.listenUrl)
-    fail(`cannot LISTEN for revocations on ${listenAt.hostname}:${listenAt.port || 5432} (DATABASE_LISTEN_URL, else DATABASE_URL): ${(error as Error).message}`)
+    fail(
+      `cannot LISTEN for revocations on ${listenAt.hostname}:${listenAt.port || 5432} (DATABASE_LISTEN_URL, else DATABASE_URL): ${(error as Error).message}`,
+    )
   }
 
   // A signal, an uncaught exception or an unhandled rejection closes the server gracefully

@@ -78,9 +78,19 @@ export interface LoggedInUser {
 export async function registerAndLogin(app: FastifyInstance, tenant: TestTenant, name = 'user'): Promise<LoggedInUser> {
   const email = `${name}-${randomBytes(3).toString('hex')}@example.com`
   const password = `pw-${randomBytes(8).toString('hex')}`
-  const registered = await app.inject({ method: 'POST', url: '/api/users/register/', headers: { 'api-key': tenant.key }, payload: { email, password, name } })
+  const registered = await app.inject({
+    method: 'POST',
+    url: '/api/users/register/',
+    headers: { 'api-key': tenant.key },
+    payload: { email, password, name },
+  })
   if (registered.statusCode !== 201) throw new Error(`register failed: ${registered.statusCode} ${registered.body}`)
-  const login = await app.inject({ method: 'POST', url: '/api/users/login/', headers: { 'api-key': tenant.key }, payload: { email, password } })
+  const login = await app.inject({
+    method: 'POST',
+    url: '/api/users/login/',
+    headers: { 'api-key': tenant.key },
+    payload: { email, password },
+  })
   if (login.statusCode !== 200) throw new Error(`login failed: ${login.statusCode} ${login.body}`)
   const tokens = login.json()
   return {
@@ -109,7 +119,12 @@ export async function tokenTestSetup(t: Test, options: { now?: () => number } = 
 }
 
 /** Asserts the one error shape and the status and code. */
-export function assertError(t: Test, response: LightMyRequestResponse | { statusCode: number; json(): unknown }, status: number, code?: string): void {
+export function assertError(
+  t: Test,
+  response: LightMyRequestResponse | { statusCode: number; json(): unknown },
+  status: number,
+  code?: string,
+): void {
   t.equal(response.statusCode, status, `status ${status}`)
   const body = response.json() as Record<string, unknown>
   t.same(Object.keys(body).sort(), ['code', 'error', 'message', 'statusCode'], 'error shape')

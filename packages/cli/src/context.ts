@@ -68,15 +68,21 @@ export async function createContext(environment: CliEnvironment, options: Global
       const database = await openDatabase(config.database, {
         max: Math.max(serviceOptions.poolMax ?? 4, 2),
       })
-      const untrack = environment.track?.(async () => {
-        // An interrupt: end connections now, so an open transaction rolls back.
-        await database.sql.end({ timeout: 0 })
-        await database.close()
-      }) ?? (() => {})
+      const untrack =
+        environment.track?.(async () => {
+          // An interrupt: end connections now, so an open transaction rolls back.
+          await database.sql.end({ timeout: 0 })
+          await database.close()
+        }) ?? (() => {})
       try {
         const migrationsDir = options.migrationsDir
         const actor = options.actor ?? (environment.env.TENANTCTL_ACTOR || undefined)
-        const services = await createServices({ sql: database.sql, config, ...(migrationsDir && { migrationsDir }), ...(actor !== undefined && { actor }) })
+        const services = await createServices({
+          sql: database.sql,
+          config,
+          ...(migrationsDir && { migrationsDir }),
+          ...(actor !== undefined && { actor }),
+        })
         opened = { database, services, untrack }
         databaseUrl = database.url
         return services

@@ -108,7 +108,12 @@ export function exitCodeFor(error: unknown, core?: CoreErrorClasses): ErrorRepor
   }
   if (core && error instanceof core.CoreError) {
     const usage = [core.ValidationError, core.ConfigError].some((kind) => error instanceof kind)
-    return { exitCode: usage ? EXIT_USAGE : EXIT_FAILURE, message: error.message, json: document(error.code, error.message), unexpected: false }
+    return {
+      exitCode: usage ? EXIT_USAGE : EXIT_FAILURE,
+      message: error.message,
+      json: document(error.code, error.message),
+      unexpected: false,
+    }
   }
   const message = `unexpected error: ${error instanceof Error ? error.message : String(error)}`
   return { exitCode: EXIT_FAILURE, message, json: document('UNEXPECTED', message), unexpected: true }

@@ -17,5 +17,13 @@ export const KEY_TABLE_HEAD = ['PREFIX', 'NAME', 'SCOPE', 'STATUS', 'CREATED', '
 
 /** A key's row in a key table. */
 export function keyTableRow(key: ListedApiKey, now = Date.now()): string[] {
-  return [key.prefix, key.name, key.scope, describeKeyStatus(key, now), formatTime(key.createdAt), formatTime(key.expiresAt), formatTime(key.lastUsedAt)]
+  return [
+    key.prefix,
+    key.name,
+    key.scope,
+    describeKeyStatus(key, now),
+    formatTime(key.createdAt),
+    formatTime(key.expiresAt),
+    formatTime(key.lastUsedAt),
+  ]
 }

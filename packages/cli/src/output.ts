@@ -159,7 +159,12 @@ export function createOutput(options: OutputOptions): Output {
     error: (text) => void stderr.write(`${errStyle.red('error:')} ${text}\n`),
     writeJson: (value) => void stdout.write(`${JSON.stringify(value, null, 2)}\n`),
     table(head, rows) {
-      stdout.write(`${formatTable(head.map((title) => style.bold(title)), rows)}\n`)
+      stdout.write(
+        `${formatTable(
+          head.map((title) => style.bold(title)),
+          rows,
+        )}\n`,
+      )
     },
     progress,
   }

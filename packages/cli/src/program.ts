@@ -41,7 +41,7 @@ export function buildProgram(environment: CliEnvironment): Command {
     .description('Manage tenantbase tenants, their api keys and the migrations of every schema.')
     .option('--json', 'machine output: one JSON document on stdout, nothing else there')
     .option('--verbose', 'show stack traces of errors')
-    .option('--migrations-dir <dir>', 'a folder with shared/ and tenant/ migrations instead of core\'s own (env TENANTCTL_MIGRATIONS_DIR)')
+    .option('--migrations-dir <dir>', "a folder with shared/ and tenant/ migrations instead of core's own (env TENANTCTL_MIGRATIONS_DIR)")
     .option('--actor <name>', 'who is acting, for the audit log (env TENANTCTL_ACTOR; default: OS user@host)')
     .exitOverride()
     .configureOutput({
@@ -55,7 +55,12 @@ export function buildProgram(environment: CliEnvironment): Command {
       'after',
       '\nDatabase: DATABASE_URL, or the embedded PostgreSQL under .data/ (started if no process runs it).\n' +
         'Exit codes: 0 ok, 1 failure, 2 usage or invalid input, 130 interrupted. Colour is off under NO_COLOR or without a terminal.\n' +
-        examples('tenantctl create', 'tenantctl list --json', 'tenantctl migrate --concurrency 8', 'tenantctl status || echo "migrations pending"'),
+        examples(
+          'tenantctl create',
+          'tenantctl list --json',
+          'tenantctl migrate --concurrency 8',
+          'tenantctl status || echo "migrations pending"',
+        ),
     )
 
   program
@@ -81,7 +86,7 @@ export function buildProgram(environment: CliEnvironment): Command {
   program
     .command('show')
     .description('show one tenant, its state, its keys (prefixes only) and its migration state')
-    .argument('<schema>', 'the tenant\'s schema name')
+    .argument('<schema>', "the tenant's schema name")
     .addHelpText('after', examples('tenantctl show acme', 'tenantctl show acme --json'))
     .action(run(async () => (await import('./commands/show.js')).runShow as Runner))
 
@@ -101,35 +106,48 @@ export function buildProgram(environment: CliEnvironment): Command {
   keys
     .command('create')
     .description('issue a new api key for a tenant (shown once)')
-    .argument('<schema>', 'the tenant\'s schema name')
+    .argument('<schema>', "the tenant's schema name")
     .option('--name <name>', 'a name for the key', 'default')
     .option('--expires-in <duration>', 'expire after a duration: 90s, 15m, 24h, 30d, 2w or 1y (default: never)')
     .option('--scope <scope>', 'read (GET routes only) or write (everything)', 'write')
-    .addHelpText('after', examples('tenantctl keys create acme --name ci --expires-in 30d', 'tenantctl keys create acme --name dashboard --scope read'))
+    .addHelpText(
+      'after',
+      examples('tenantctl keys create acme --name ci --expires-in 30d', 'tenantctl keys create acme --name dashboard --scope read'),
+    )
     .action(run(async () => (await import('./commands/keys-create.js')).runKeysCreate as Runner))
   keys
     .command('list')
-    .description('list a tenant\'s keys by prefix, with status and last use')
-    .argument('<schema>', 'the tenant\'s schema name')
+    .description("list a tenant's keys by prefix, with status and last use")
+    .argument('<schema>', "the tenant's schema name")
     .addHelpText('after', examples('tenantctl keys list acme'))
     .action(run(async () => (await import('./commands/keys-list.js')).runKeysList as Runner))
   keys
     .command('rotate')
-    .description('issue a new key for the same tenant, scope and expiry (shown once); the old one works for the grace period, never past its own expiry')
-    .argument('<key>', 'the old key\'s prefix (tb_ and 12 hex digits) or the whole key')
+    .description(
+      'issue a new key for the same tenant, scope and expiry (shown once); the old one works for the grace period, never past its own expiry',
+    )
+    .argument('<key>', "the old key's prefix (tb_ and 12 hex digits) or the whole key")
     .option('--grace <duration>', 'how long the old key keeps working: 0 (revoke at once), 90s, 15m, 24h, 30d, 2w or 1y', '24h')
-    .option('--name <name>', 'a name for the new key (default: the old key\'s)')
+    .option('--name <name>', "a name for the new key (default: the old key's)")
     .addHelpText(
       'after',
       '\nA revoked, expired or already rotated key cannot be rotated. Every API process refuses the old key within a second after its grace ends.\n' +
-        examples('tenantctl keys rotate tb_0123456789ab', 'tenantctl keys rotate tb_0123456789ab --grace 15m --name ci-2027', 'tenantctl keys rotate tb_0123456789ab --grace 0'),
+        examples(
+          'tenantctl keys rotate tb_0123456789ab',
+          'tenantctl keys rotate tb_0123456789ab --grace 15m --name ci-2027',
+          'tenantctl keys rotate tb_0123456789ab --grace 0',
+        ),
     )
     .action(run(async () => (await import('./commands/keys-rotate.js')).runKeysRotate as Runner))
   keys
     .command('revoke')
     .description('revoke a key by its prefix (or the whole key); every API process refuses it within a second')
-    .argument('<prefix-or-key>', 'the key\'s public prefix (tb_ and 12 hex digits), or the whole key: it is never printed')
-    .addHelpText('after', '\nA key revoked before is left as it was (exit 0, "alreadyRevoked": true under --json).\n' + examples('tenantctl keys revoke tb_0123456789ab'))
+    .argument('<prefix-or-key>', "the key's public prefix (tb_ and 12 hex digits), or the whole key: it is never printed")
+    .addHelpText(
+      'after',
+      '\nA key revoked before is left as it was (exit 0, "alreadyRevoked": true under --json).\n' +
+        examples('tenantctl keys revoke tb_0123456789ab'),
+    )
     .action(run(async () => (await import('./commands/keys-revoke.js')).runKeysRevoke as Runner))
 
   program
@@ -141,7 +159,12 @@ export function buildProgram(environment: CliEnvironment): Command {
     .addHelpText(
       'after',
       '\nA progress bar in a terminal, a line per tenant otherwise. Exits 1 if any schema failed, naming each.\n' +
-        examples('tenantctl migrate', 'tenantctl migrate --concurrency 8', 'tenantctl migrate --schema acme --schema globex', 'tenantctl migrate --dry-run --json'),
+        examples(
+          'tenantctl migrate',
+          'tenantctl migrate --concurrency 8',
+          'tenantctl migrate --schema acme --schema globex',
+          'tenantctl migrate --dry-run --json',
+        ),
     )
     .action(run(async () => (await import('./commands/migrate.js')).runMigrate as Runner))
 
@@ -154,33 +177,45 @@ export function buildProgram(environment: CliEnvironment): Command {
   program
     .command('suspend')
     .description('refuse every request of a tenant (403 TENANT_SUSPENDED on every API process within a second); its data and keys stay')
-    .argument('<schema>', 'the tenant\'s schema name')
+    .argument('<schema>', "the tenant's schema name")
     .option('--reason <text>', 'why, for operators (at most 500 characters)')
-    .option('--show-reason', 'also show the reason to the tenant\'s callers in the 403 message')
-    .addHelpText('after', '\nSuspending a suspended tenant changes nothing and exits 0.\n' + examples('tenantctl suspend acme --reason "invoice overdue"', 'tenantctl suspend acme --reason "maintenance until 14:00 UTC" --show-reason'))
+    .option('--show-reason', "also show the reason to the tenant's callers in the 403 message")
+    .addHelpText(
+      'after',
+      '\nSuspending a suspended tenant changes nothing and exits 0.\n' +
+        examples(
+          'tenantctl suspend acme --reason "invoice overdue"',
+          'tenantctl suspend acme --reason "maintenance until 14:00 UTC" --show-reason',
+        ),
+    )
     .action(run(async () => (await import('./commands/suspend.js')).runSuspend as Runner))
 
   program
     .command('resume')
     .description('serve a suspended tenant again')
-    .argument('<schema>', 'the tenant\'s schema name')
+    .argument('<schema>', "the tenant's schema name")
     .addHelpText('after', '\nResuming an active tenant changes nothing and exits 0.\n' + examples('tenantctl resume acme'))
     .action(run(async () => (await import('./commands/suspend.js')).runResume as Runner))
 
   program
     .command('audit')
-    .description('list the operator actions recorded (tenant create, suspend, resume, delete; key create, rotate, revoke; migrate), newest first')
-    .option('--schema <schema>', 'only this tenant\'s events (also after its deletion)')
+    .description(
+      'list the operator actions recorded (tenant create, suspend, resume, delete; key create, rotate, revoke; migrate), newest first',
+    )
+    .option('--schema <schema>', "only this tenant's events (also after its deletion)")
     .option('--since <duration>', 'only events this recent: 90s, 15m, 24h, 7d, 2w or 1y')
     .option('--action <action>', 'only this action, such as key.rotate or tenant.suspend')
     .option('--limit <n>', 'at most this many events, 1-1000 (default: 50)')
-    .addHelpText('after', examples('tenantctl audit', 'tenantctl audit --schema acme --since 7d', 'tenantctl audit --action key.rotate --json'))
+    .addHelpText(
+      'after',
+      examples('tenantctl audit', 'tenantctl audit --schema acme --since 7d', 'tenantctl audit --action key.rotate --json'),
+    )
     .action(run(async () => (await import('./commands/audit.js')).runAudit as Runner))
 
   program
     .command('delete')
-    .description('drop a tenant\'s schema with all its data and revoke its keys (suspend it first, or --force)')
-    .argument('<schema>', 'the tenant\'s schema name')
+    .description("drop a tenant's schema with all its data and revoke its keys (suspend it first, or --force)")
+    .argument('<schema>', "the tenant's schema name")
     .option('--yes', 'do not ask to type the schema name (required without a terminal)')
     .option('--force', 'delete an active tenant without suspending it first')
     .addHelpText('after', examples('tenantctl suspend acme && tenantctl delete acme', 'tenantctl delete acme --yes --force'))
@@ -188,8 +223,8 @@ export function buildProgram(environment: CliEnvironment): Command {
 
   program
     .command('move')
-    .description('on Citus: move a tenant\'s schema to another worker, live (the tenant keeps being served)')
-    .argument('<schema>', 'the tenant\'s schema name')
+    .description("on Citus: move a tenant's schema to another worker, live (the tenant keeps being served)")
+    .argument('<schema>', "the tenant's schema name")
     .requiredOption('--to <host:port>', 'the worker to move it to, as the coordinator names it (see `tenantctl list`)')
     .addHelpText(
       'after',

@@ -25,7 +25,11 @@ const TEST_CONFIG = { apiKeyCache: { ttlMs: 0, max: 0 }, auth: { bcryptCost: 10 
 export async function setupDatabase(t: Test, options: { migrationsDir?: string } = {}): Promise<{ db: TestDatabase; services: Services }> {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
-  const services = await createServices({ sql: db.sql, config: TEST_CONFIG, ...(options.migrationsDir && { migrationsDir: options.migrationsDir }) })
+  const services = await createServices({
+    sql: db.sql,
+    config: TEST_CONFIG,
+    ...(options.migrationsDir && { migrationsDir: options.migrationsDir }),
+  })
   await services.migrateAll()
   return { db, services }
 }
@@ -60,7 +64,10 @@ export interface CliResult {
  * pipes. stdin stays open (never ended), so a cli that waited for input would hang here and
  * be killed by the guard, failing the test instead of passing by accident.
  */
-export function runCli(args: readonly string[], options: { url?: string; env?: Record<string, string>; guardMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  options: { url?: string; env?: Record<string, string>; guardMs?: number } = {},
+): Promise<CliResult> {
   const env = childEnv({ ...options.env, ...(options.url && { DATABASE_URL: options.url }) })
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
@@ -217,11 +224,13 @@ export async function snapshot(sql: Sql): Promise<string> {
 
 /** `tenantctl create` with every flag, as `actor` if given: the tenant and its first key. */
 export async function createTenantByCli(t: Test, url: string, schema: string, actor?: string) {
-  const created = await runCli(['create', '--name', `Tenant ${schema}`, '--address', '', '--schema', schema, '--json', ...(actor ? ['--actor', actor] : [])], { url })
+  const created = await runCli(
+    ['create', '--name', `Tenant ${schema}`, '--address', '', '--schema', schema, '--json', ...(actor ? ['--actor', actor] : [])],
+    { url },
+  )
   t.equal(created.code, 0, created.stderr)
   return parseJson<{ tenant: { id: number }; apiKey: { key: string; prefix: string } }>(t, created)
 }
-
 
 /** A key as `--json` prints it. */
 export interface KeyJson {

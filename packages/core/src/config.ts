@@ -25,13 +25,19 @@ const EnvSchema = Type.Object({
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
   DB_TENANT_CONNECTIONS: Type.Integer({ minimum: 0, maximum: 1000, default: 10 }),
   // postgres.js's `prepare` is on or off; 0 and 1 are accepted as well as false and true.
-  DB_PREPARED_STATEMENTS: Type.Union(SWITCH_VALUES.map((value) => Type.Literal(value)), { default: 'true' }),
+  DB_PREPARED_STATEMENTS: Type.Union(
+    SWITCH_VALUES.map((value) => Type.Literal(value)),
+    { default: 'true' },
+  ),
   DB_CONNECTION_MAX_LIFETIME_SECONDS: Type.Integer({ minimum: 10, maximum: 86_400, default: DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS }),
   DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   EMBEDDED_PG_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54320 }),
   HOST: Type.String({ minLength: 1, default: 'localhost' }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
-  LOG_LEVEL: Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)), { default: 'info' }),
+  LOG_LEVEL: Type.Union(
+    LOG_LEVELS.map((level) => Type.Literal(level)),
+    { default: 'info' },
+  ),
   JWT_SECRET: Type.Optional(Type.String()),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 2_592_000 }),
@@ -143,7 +149,10 @@ function describeProblem(problem: AjvProblem): string {
  * http://localhost:5173`), each exactly as a browser sends it in `Origin`.
  */
 function parseCorsOrigins(value: string | undefined, problems: string[]): '*' | readonly string[] {
-  const origins = (value ?? '').split(',').map((origin) => origin.trim()).filter(Boolean)
+  const origins = (value ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean)
   if (origins.length === 1 && origins[0] === '*') return '*'
   if (origins.includes('*')) problems.push('CORS_ORIGINS is either * alone or a list of origins')
   for (const origin of origins.filter((origin) => origin !== '*')) {

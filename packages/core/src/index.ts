@@ -51,7 +51,13 @@ export { schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './t
 /** Key scopes (`read`, `write`) and the rule of what each may do. */
 export { API_KEY_SCOPES, assertKeyScope, type ApiKeyScope } from './api-keys/api-key-service.js'
 /** A key (never its secret), as issued (the secret shown once), as listed (with its status), after a rotation, and the longest name. */
-export { type ApiKeyInfo, type IssuedApiKey, type ListedApiKey, type RotatedApiKey, MAX_KEY_NAME_LENGTH } from './api-keys/api-key-service.js'
+export {
+  type ApiKeyInfo,
+  type IssuedApiKey,
+  type ListedApiKey,
+  type RotatedApiKey,
+  MAX_KEY_NAME_LENGTH,
+} from './api-keys/api-key-service.js'
 /** The tenant a presented key resolves to, with the key's prefix and scope. */
 export { type ResolvedTenant } from './api-keys/api-key-service.js'
 

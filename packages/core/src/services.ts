@@ -57,7 +57,12 @@ export interface ServicesOptions {
  * could not reach the audit table (an unreachable database, a shared migration that failed
  * before the table exists) is reported by its error alone.
  */
-async function migrateAndRecord(sql: Sql, actor: string, run: () => Promise<MigrateAllReport>, options: MigrateAllOptions): Promise<MigrateAllReport> {
+async function migrateAndRecord(
+  sql: Sql,
+  actor: string,
+  run: () => Promise<MigrateAllReport>,
+  options: MigrateAllOptions,
+): Promise<MigrateAllReport> {
   if (options.dryRun) return run()
   const record = (detail: Record<string, unknown>) =>
     recordAuditEvent(sql, actor, { action: 'migrate', detail: { ...(options.schemas && { schemas: options.schemas }), ...detail } })
@@ -105,13 +110,15 @@ export async function createServices(options: ServicesOptions) {
    * still take effect within about a second; `revocationStatus()` says so (the API's
    * /readyz). Optional: without it a process serves from its caches, as the CLI and tests do.
    */
-  async function listenForRevocations(options: {
-    /** The pool whose connection LISTENs (Database.listenSql); default: the services' pool. */
-    readonly listenSql?: Sql
-    readonly onStateChange?: (status: ListenerStatus) => void
-    /** Probe and poll intervals (tests shorten them). */
-    readonly timing?: Pick<RevocationListenerOptions, 'probeTimeoutMs' | 'probeIntervalMs' | 'deafProbeIntervalMs' | 'deafPollIntervalMs'>
-  } = {}): Promise<RevocationListener> {
+  async function listenForRevocations(
+    options: {
+      /** The pool whose connection LISTENs (Database.listenSql); default: the services' pool. */
+      readonly listenSql?: Sql
+      readonly onStateChange?: (status: ListenerStatus) => void
+      /** Probe and poll intervals (tests shorten them). */
+      readonly timing?: Pick<RevocationListenerOptions, 'probeTimeoutMs' | 'probeIntervalMs' | 'deafProbeIntervalMs' | 'deafPollIntervalMs'>
+    } = {},
+  ): Promise<RevocationListener> {
     if (listener) throw new Error('this process already listens for revocations: stop that listener first')
     const started = await startRevocationListener({
       notifySql: sql,

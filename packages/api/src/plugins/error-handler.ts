@@ -62,7 +62,9 @@ export function toErrorResponse(error: unknown): ErrorResponse {
     const renamed = fastifyError.code === undefined ? undefined : FASTIFY_CODES[fastifyError.code]
     if (renamed === undefined) return body(status, fastifyError.code ?? 'BAD_REQUEST', fastifyError.message ?? 'bad request')
     const [code, message] = renamed
-    return message === 'own-message' ? errorBody(code) : body(API_ERRORS[code].status, code, fastifyError.message ?? API_ERRORS[code].example)
+    return message === 'own-message'
+      ? errorBody(code)
+      : body(API_ERRORS[code].status, code, fastifyError.message ?? API_ERRORS[code].example)
   }
   return errorBody('INTERNAL_ERROR')
 }
@@ -78,7 +80,11 @@ const CLIENT_ERRORS: Record<string, ApiErrorCode> = {
  * broken request line, conflicting lengths) gets the one error shape too, instead of
  * Fastify's default body without a `code`. Mirrors Fastify's default otherwise.
  */
-export function clientErrorHandler(this: { log: { trace(obj: object, msg: string): void } }, error: NodeJS.ErrnoException, socket: Socket): void {
+export function clientErrorHandler(
+  this: { log: { trace(obj: object, msg: string): void } },
+  error: NodeJS.ErrnoException,
+  socket: Socket,
+): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return
   const response = errorBody(CLIENT_ERRORS[error.code ?? ''] ?? 'MALFORMED_REQUEST')
   const { statusCode } = response
@@ -126,7 +132,10 @@ function handleNotFound(this: FastifyInstance, request: FastifyRequest, reply: F
   const allowed = allowedMethods(this, path)
   if (allowed.length > 0) {
     const message = `${request.method} is not allowed on ${path} (allowed: ${allowed.join(', ')})`
-    return reply.code(405).header('allow', allowed.join(', ')).send(body(405, 'METHOD_NOT_ALLOWED', message))
+    return reply
+      .code(405)
+      .header('allow', allowed.join(', '))
+      .send(body(405, 'METHOD_NOT_ALLOWED', message))
   }
   return reply.code(404).send(body(404, 'ROUTE_NOT_FOUND', `no route ${request.method} ${path}`))
 }

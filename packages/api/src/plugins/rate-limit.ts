@@ -67,7 +67,7 @@ export default fp(
     app.decorate(
       'apiKeyRateLimit',
       perKey &&
-        (async function apiKeyRateLimit(request: FastifyRequest) {
+        async function apiKeyRateLimit(request: FastifyRequest) {
           const status = await perKey(request)
           if (!status.isAllowed && status.isExceeded) {
             // NOTE: the refusal is held until the window resets (at most 1 s). An instant 429
@@ -78,7 +78,7 @@ export default fp(
             await new Promise((resolve) => setTimeout(resolve, Math.min(status.ttl, MAX_REFUSAL_DELAY_MS)))
             throw new TooManyRequestsError(status.ttlInSeconds, 'too many requests for this api key, try again later', 'TOO_MANY_REQUESTS')
           }
-        }),
+        },
     )
 
     const failures = app.createRateLimit({

@@ -27,7 +27,10 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
         '503 `DATABASE_UNAVAILABLE` within 2 s when the database does not answer; 503 `REVOCATIONS_NOT_HEARD` while this ' +
         'process does not hear its own NOTIFY (LISTEN behind a transaction-mode pooler: set DATABASE_LISTEN_URL).',
       security: NO_SECURITY,
-      response: { 200: Status, ...errorResponses([...TRANSPORT_ERRORS, 'DATABASE_UNAVAILABLE', 'REVOCATIONS_NOT_HEARD'], { asRange: true }) },
+      response: {
+        200: Status,
+        ...errorResponses([...TRANSPORT_ERRORS, 'DATABASE_UNAVAILABLE', 'REVOCATIONS_NOT_HEARD'], { asRange: true }),
+      },
     },
     handler: async () => {
       await app.services.pingDatabase(2000)

@@ -33,14 +33,22 @@ export const API_ERRORS = {
     when: 'the body, query or path breaks its schema or a rule: `message` names each field and its problem',
     example: 'body is required; title must be 1 to 200 characters',
   },
-  INVALID_JSON: { status: 400, when: 'the body is not valid JSON (or is empty where a body is expected)', example: 'the body is not valid JSON' },
+  INVALID_JSON: {
+    status: 400,
+    when: 'the body is not valid JSON (or is empty where a body is expected)',
+    example: 'the body is not valid JSON',
+  },
   INVALID_CURSOR: { status: 400, when: '`cursor` is not one this API returned', example: 'cursor is not one this API returned' },
   INVALID_CONTENT_LENGTH: {
     status: 400,
     when: 'the body is shorter or longer than its `Content-Length`',
     example: 'the body does not match its Content-Length',
   },
-  BAD_URL: { status: 400, when: 'the path is not a valid URL (a broken percent-encoding)', example: "'/api/posts/%' is not a valid url component" },
+  BAD_URL: {
+    status: 400,
+    when: 'the path is not a valid URL (a broken percent-encoding)',
+    example: "'/api/posts/%' is not a valid url component",
+  },
   BAD_REQUEST: { status: 400, when: 'another client error, raised by a library without a code of its own', example: 'bad request' },
   MALFORMED_REQUEST: { status: 400, when: 'the request is not valid HTTP (any path)', example: 'the request is not valid HTTP' },
   MISSING_API_KEY: { status: 401, when: 'no `api-key` header', example: 'the api-key header is required' },
@@ -65,7 +73,11 @@ export const API_ERRORS = {
     when: "the access token's login has ended: logged out, or its refresh token was reused",
     example: 'the login of this access token has ended (logged out, or its refresh token was reused): log in again',
   },
-  INVALID_CREDENTIALS: { status: 401, when: 'an unknown email or a wrong password (never says which)', example: 'invalid email or password' },
+  INVALID_CREDENTIALS: {
+    status: 401,
+    when: 'an unknown email or a wrong password (never says which)',
+    example: 'invalid email or password',
+  },
   INVALID_REFRESH_TOKEN: {
     status: 401,
     when: 'an unknown, expired, revoked or already used refresh token',
@@ -89,7 +101,11 @@ export const API_ERRORS = {
     when: 'a known path with another method; `Allow` lists the methods it has',
     example: 'PATCH is not allowed on /api/posts/ (allowed: GET, HEAD, POST)',
   },
-  REQUEST_TIMEOUT: { status: 408, when: 'the request did not arrive within `REQUEST_TIMEOUT_MS` (any path)', example: 'the request did not arrive in time' },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    when: 'the request did not arrive within `REQUEST_TIMEOUT_MS` (any path)',
+    example: 'the request did not arrive in time',
+  },
   EMAIL_TAKEN: { status: 409, when: 'the email is registered in this tenant', example: 'a user with this email already exists' },
   PAYLOAD_TOO_LARGE: { status: 413, when: 'the body is over `BODY_LIMIT_BYTES`', example: 'the body is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: {
@@ -97,7 +113,11 @@ export const API_ERRORS = {
     when: 'a body that is not `application/json`',
     example: 'the body must be JSON, sent with Content-Type: application/json',
   },
-  TOO_MANY_LOGIN_ATTEMPTS: { status: 429, when: 'a login limit is reached; see `Retry-After`', example: 'too many login attempts, try again later' },
+  TOO_MANY_LOGIN_ATTEMPTS: {
+    status: 429,
+    when: 'a login limit is reached; see `Retry-After`',
+    example: 'too many login attempts, try again later',
+  },
   TOO_MANY_REQUESTS: {
     status: 429,
     when: 'the per-key request limit is reached (when `API_KEY_RATE_LIMIT_MAX` is set); see `Retry-After`',
@@ -141,7 +161,12 @@ export const USER_ERRORS = [
 /** Routes that need a user and write. */
 export const WRITE_USER_ERRORS = [...USER_ERRORS, 'INSUFFICIENT_SCOPE'] as const satisfies ApiErrorCode[]
 /** Routes that read a JSON body. */
-export const BODY_ERRORS = ['VALIDATION_FAILED', 'INVALID_JSON', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const satisfies ApiErrorCode[]
+export const BODY_ERRORS = [
+  'VALIDATION_FAILED',
+  'INVALID_JSON',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+] as const satisfies ApiErrorCode[]
 /** What any path can answer when the request itself is broken (documented as `4XX` where nothing else is). */
 export const TRANSPORT_ERRORS = ['MALFORMED_REQUEST', 'REQUEST_TIMEOUT', 'HEADERS_TOO_LARGE'] as const satisfies ApiErrorCode[]
 
@@ -169,7 +194,9 @@ export function errorResponses(codes: readonly ApiErrorCode[], { asRange = false
       {
         ...ErrorResponse,
         'x-response-description': group.map((code) => `\`${code}\`: ${API_ERRORS[code].when}`).join('; '),
-        'x-examples': Object.fromEntries(group.map((code) => [code, { summary: API_ERRORS[code].when.replaceAll('`', ''), value: errorBody(code) }])),
+        'x-examples': Object.fromEntries(
+          group.map((code) => [code, { summary: API_ERRORS[code].when.replaceAll('`', ''), value: errorBody(code) }]),
+        ),
       },
     ]),
   )

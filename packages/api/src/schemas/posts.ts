@@ -36,7 +36,11 @@ export const PostPatchBody = Type.Object(
 export type PostPatchBody = Static<typeof PostPatchBody>
 
 export const PostParams = Type.Object({
-  id: Type.String({ maxLength: 20, description: "the post's id; anything that is not one of this tenant's posts is 404", examples: ['42'] }),
+  id: Type.String({
+    maxLength: 20,
+    description: "the post's id; anything that is not one of this tenant's posts is 404",
+    examples: ['42'],
+  }),
 })
 export type PostParams = Static<typeof PostParams>
 

@@ -1,6 +1,15 @@
 import t from 'tap'
-import { assertError, b64, buildTestApp, forgeJwt, JWT_SECRET, makeTenant, registerAndLogin, setupDatabase, tokenTestSetup } from '../helper.js'
-
+import {
+  assertError,
+  b64,
+  buildTestApp,
+  forgeJwt,
+  JWT_SECRET,
+  makeTenant,
+  registerAndLogin,
+  setupDatabase,
+  tokenTestSetup,
+} from '../helper.js'
 
 /** A JWT built by hand, so the test controls every byte the server sees. */
 
@@ -37,7 +46,11 @@ t.test('access tokens: HS256 pinned, signature, expiry, claims', async (t) => {
   const otherTenant = await me(forgeJwt({ alg: 'HS256', typ: 'JWT' }, { ...good, tid: tenant.id + 1000 }))
   assertError(t, otherTenant, 401, 'TOKEN_TENANT_MISMATCH')
   assertError(t, await app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: user.accessToken } }), 401)
-  assertError(t, await app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: `Basic ${user.accessToken}` } }), 401)
+  assertError(
+    t,
+    await app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: `Basic ${user.accessToken}` } }),
+    401,
+  )
 })
 
 t.test('the token lifetime is configurable', async (t) => {
@@ -52,7 +65,10 @@ t.test('the token lifetime is configurable', async (t) => {
 t.test('a token verified and cached is refused once its exp passes, on the app clock', async (t) => {
   let clock = Date.now()
   const { tenant, user, now, me } = await tokenTestSetup(t, { now: () => clock })
-  const token = forgeJwt({ alg: 'HS256', typ: 'JWT' }, { sub: String(user.id), tid: tenant.id, sid: user.sessionId, iat: now, exp: now + 2 })
+  const token = forgeJwt(
+    { alg: 'HS256', typ: 'JWT' },
+    { sub: String(user.id), tid: tenant.id, sid: user.sessionId, iat: now, exp: now + 2 },
+  )
   t.equal((await me(token)).statusCode, 200, 'valid: verified, now cached')
   t.equal((await me(token)).statusCode, 200, 'valid: from the cache')
   // The cache is keyed by the token's exact text: a token one character away is verified afresh.

@@ -6,7 +6,9 @@ t.test('API edges a new user meets', async (t) => {
   const app = await buildTestApp(t, ctx)
   const tenant = await makeTenant(ctx.services)
   const user = await registerAndLogin(app, tenant)
-  const post = (await app.inject({ method: 'POST', url: '/api/posts/', headers: user.headers, payload: { title: 'Hello', body: 'First.' } })).json()
+  const post = (
+    await app.inject({ method: 'POST', url: '/api/posts/', headers: user.headers, payload: { title: 'Hello', body: 'First.' } })
+  ).json()
 
   t.test('a body that is not JSON: 415 says application/json is expected', async (t) => {
     // What `curl -d title=x` sends.
@@ -18,7 +20,12 @@ t.test('API edges a new user meets', async (t) => {
     })
     assertError(t, form, 415, 'UNSUPPORTED_MEDIA_TYPE')
     t.match(form.json().message, /application\/json/)
-    const untyped = await app.inject({ method: 'POST', url: '/api/posts/', headers: user.headers, payload: Buffer.from('{"title":"x","body":"y"}') })
+    const untyped = await app.inject({
+      method: 'POST',
+      url: '/api/posts/',
+      headers: user.headers,
+      payload: Buffer.from('{"title":"x","body":"y"}'),
+    })
     assertError(t, untyped, 415, 'UNSUPPORTED_MEDIA_TYPE')
     t.match(untyped.json().message, /application\/json/)
   })
@@ -40,17 +47,28 @@ t.test('API edges a new user meets', async (t) => {
 
   t.test('the Bearer scheme is case-insensitive', async (t) => {
     for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
-      const response = await app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: `${scheme} ${user.accessToken}` } })
+      const response = await app.inject({
+        url: '/api/users/me/',
+        headers: { 'api-key': tenant.key, authorization: `${scheme} ${user.accessToken}` },
+      })
       t.equal(response.statusCode, 200, `${scheme}: ${response.body}`)
     }
     for (const header of [`Basic ${user.accessToken}`, `Bearer${user.accessToken}`, user.accessToken, 'Bearer ']) {
-      assertError(t, await app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: header } }), 401, 'INVALID_ACCESS_TOKEN')
+      assertError(
+        t,
+        await app.inject({ url: '/api/users/me/', headers: { 'api-key': tenant.key, authorization: header } }),
+        401,
+        'INVALID_ACCESS_TOKEN',
+      )
     }
   })
 
   t.test("a valid token with another tenant's key has its own code", async (t) => {
     const other = await makeTenant(ctx.services, 'other')
-    const response = await app.inject({ url: '/api/users/me/', headers: { 'api-key': other.key, authorization: user.headers.authorization! } })
+    const response = await app.inject({
+      url: '/api/users/me/',
+      headers: { 'api-key': other.key, authorization: user.headers.authorization! },
+    })
     assertError(t, response, 401, 'TOKEN_TENANT_MISMATCH')
     t.equal(response.json().message, "this token belongs to another tenant's login")
   })
@@ -59,12 +77,36 @@ t.test('API edges a new user meets', async (t) => {
     const cases: [string, string, string, object | undefined, string][] = [
       ['POST', '/api/posts/', 'empty title, no body', { title: '' }, 'body is required; title must be 1 to 200 characters'],
       ['POST', '/api/posts/', 'nothing at all', {}, 'title is required; body is required'],
-      ['POST', '/api/posts/', 'a title too long and a body object', { title: 'x'.repeat(201), body: {} }, 'title must be 1 to 200 characters; body must be a string'],
+      [
+        'POST',
+        '/api/posts/',
+        'a title too long and a body object',
+        { title: 'x'.repeat(201), body: {} },
+        'title must be 1 to 200 characters; body must be a string',
+      ],
       ['PATCH', '/api/posts/1/', 'an empty patch', {}, 'the body must have at least one of title, body'],
-      ['POST', '/api/users/register/', 'a name too long', { email: 'a@example.com', password: 'long enough', name: 'n'.repeat(201) }, 'name must be at most 200 characters'],
-      ['POST', '/api/users/register/', 'a name of the wrong type', { email: 'a@example.com', password: 'long enough', name: {} }, 'name must be a string or null'],
+      [
+        'POST',
+        '/api/users/register/',
+        'a name too long',
+        { email: 'a@example.com', password: 'long enough', name: 'n'.repeat(201) },
+        'name must be at most 200 characters',
+      ],
+      [
+        'POST',
+        '/api/users/register/',
+        'a name of the wrong type',
+        { email: 'a@example.com', password: 'long enough', name: {} },
+        'name must be a string or null',
+      ],
       ['POST', '/api/users/login/', 'no password, an array for email', { email: [{}] }, 'email must be a string; password is required'],
-      ['GET', '/api/posts/?author=someone&limit=0', 'a bad author and limit', undefined, 'author must be a user id or me; limit must be an integer from 1 to 100'],
+      [
+        'GET',
+        '/api/posts/?author=someone&limit=0',
+        'a bad author and limit',
+        undefined,
+        'author must be a user id or me; limit must be an integer from 1 to 100',
+      ],
       ['GET', '/api/posts/?limit=many', 'a limit that is no number', undefined, 'limit must be an integer'],
     ]
     for (const [method, url, label, payload, message] of cases) {

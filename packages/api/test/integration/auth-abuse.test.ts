@@ -10,9 +10,17 @@
  */
 import { generateKeyPairSync, sign } from 'node:crypto'
 import t from 'tap'
-import { assertError, b64, buildTestApp, forgeJwt, JWT_SECRET, makeTenant, registerAndLogin, setupDatabase, tokenTestSetup } from '../helper.js'
-
-
+import {
+  assertError,
+  b64,
+  buildTestApp,
+  forgeJwt,
+  JWT_SECRET,
+  makeTenant,
+  registerAndLogin,
+  setupDatabase,
+  tokenTestSetup,
+} from '../helper.js'
 
 t.test('tokens announcing a foreign (asymmetric) algorithm are 401', async (t) => {
   const { tenant, user, now, me } = await tokenTestSetup(t)
@@ -32,13 +40,19 @@ t.test('tokens announcing a foreign (asymmetric) algorithm are 401', async (t) =
   const rsaPublicPem = rsa.publicKey.export({ type: 'spki', format: 'pem' })
   const cases: [string, string][] = [
     ['RS256 signed with an attacker key', asym('RS256', (d) => sign('sha256', d, rsa.privateKey))],
-    ['PS256 signed with an attacker key', asym('PS256', (d) => sign('sha256', d, { key: rsa.privateKey, padding: 6 /* RSA_PKCS1_PSS_PADDING */ }))],
+    [
+      'PS256 signed with an attacker key',
+      asym('PS256', (d) => sign('sha256', d, { key: rsa.privateKey, padding: 6 /* RSA_PKCS1_PSS_PADDING */ })),
+    ],
     ['ES256 signed with an attacker key', asym('ES256', (d) => sign('sha256', d, { key: ec.privateKey, dsaEncoding: 'ieee-p1363' }))],
     ['EdDSA signed with an attacker key', asym('EdDSA', (d) => sign(null, d, ed.privateKey))],
     // Key confusion: RS256 announced, HMAC-signed with a public key as the secret.
     ['RS256 announced, HMAC with a public PEM', forgeJwt({ alg: 'RS256', typ: 'JWT' }, claims, rsaPublicPem)],
     ['RS256 announced, HMAC with the real secret', forgeJwt({ alg: 'RS256', typ: 'JWT' }, claims)],
-    ['HS256 with an embedded jwk', forgeJwt({ alg: 'HS256', typ: 'JWT', jwk: { kty: 'oct', k: Buffer.from('attacker').toString('base64url') } }, claims, 'attacker')],
+    [
+      'HS256 with an embedded jwk',
+      forgeJwt({ alg: 'HS256', typ: 'JWT', jwk: { kty: 'oct', k: Buffer.from('attacker').toString('base64url') } }, claims, 'attacker'),
+    ],
     ['HS256 with a kid naming another secret', forgeJwt({ alg: 'HS256', typ: 'JWT', kid: '../../../dev/null' }, claims, '')],
     ['NONE in capitals', `${b64({ alg: 'NONE', typ: 'JWT' })}.${b64(claims)}.`],
     ['an empty signature', `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}.`],
@@ -61,7 +75,9 @@ t.test("a deleted tenant's keys and tokens are refused on the next request", asy
   const second = await ctx.services.apiKeys.issueApiKey(doomed, { name: 'second' })
   const user = await registerAndLogin(app, doomed, 'ann')
   const other = await registerAndLogin(app, survivor, 'bob')
-  const post = (await app.inject({ method: 'POST', url: '/api/posts/', headers: user.headers, payload: { title: 'doomed', body: 'x' } })).json()
+  const post = (
+    await app.inject({ method: 'POST', url: '/api/posts/', headers: user.headers, payload: { title: 'doomed', body: 'x' } })
+  ).json()
 
   // Every key is used (and so cached) right before the deletion.
   for (const key of [doomed.key, second.key]) {
@@ -85,12 +101,20 @@ t.test("a deleted tenant's keys and tokens are refused on the next request", asy
   for (const key of [doomed.key, second.key]) {
     for (const [method, url] of requests) {
       const payload = { title: 'x', body: 'y', email: user.email, password: user.password, refresh_token: user.refreshToken }
-      const response = await app.inject({ method, url, headers: { 'api-key': key, authorization: user.headers.authorization! }, ...(method === 'POST' && { payload }) })
+      const response = await app.inject({
+        method,
+        url,
+        headers: { 'api-key': key, authorization: user.headers.authorization! },
+        ...(method === 'POST' && { payload }),
+      })
       assertError(t, response, 401, 'INVALID_API_KEY')
     }
   }
   // The deleted tenant's token with a living tenant's key is still another tenant's token.
-  const foreign = await app.inject({ url: '/api/users/me/', headers: { 'api-key': survivor.key, authorization: user.headers.authorization! } })
+  const foreign = await app.inject({
+    url: '/api/users/me/',
+    headers: { 'api-key': survivor.key, authorization: user.headers.authorization! },
+  })
   assertError(t, foreign, 401, 'TOKEN_TENANT_MISMATCH')
   t.equal((await app.inject({ url: '/api/users/me/', headers: other.headers })).statusCode, 200, 'the other tenant is untouched')
 })

@@ -59,7 +59,10 @@ t.test('CORS_ORIGINS as a list: listed origins only, api-key and authorization a
 
   const other = await send(base, 'OPTIONS', '/api/posts/', { origin: 'https://evil.example.com', ...PREFLIGHT })
   t.notOk(other.headers['access-control-allow-origin'], 'an origin not listed gets no allow-origin')
-  t.equal((await send(base, 'OPTIONS', '/api/posts/', { origin: 'http://localhost:5173', ...PREFLIGHT })).headers['access-control-allow-origin'], 'http://localhost:5173')
+  t.equal(
+    (await send(base, 'OPTIONS', '/api/posts/', { origin: 'http://localhost:5173', ...PREFLIGHT })).headers['access-control-allow-origin'],
+    'http://localhost:5173',
+  )
 
   // The actual requests carry the headers too, errors included, so a page can read them.
   const refused = await send(base, 'GET', '/api/users/me/', { origin: APP })

@@ -10,9 +10,13 @@ t.test('cross-tenant matrix', async (t) => {
   const bobB = await registerAndLogin(app, b, 'bob')
   // Ids are per tenant table: A's post is its 5th, B has 3 posts, so A's id is plausible in
   // B's table but is not one of B's.
-  for (let i = 0; i < 4; i++) await app.inject({ method: 'POST', url: '/api/posts/', headers: annA.headers, payload: { title: `a${i}`, body: 'a' } })
-  const postA = (await app.inject({ method: 'POST', url: '/api/posts/', headers: annA.headers, payload: { title: 'A only', body: 'secret of A' } })).json()
-  for (let i = 0; i < 3; i++) await app.inject({ method: 'POST', url: '/api/posts/', headers: bobB.headers, payload: { title: `b${i}`, body: 'b' } })
+  for (let i = 0; i < 4; i++)
+    await app.inject({ method: 'POST', url: '/api/posts/', headers: annA.headers, payload: { title: `a${i}`, body: 'a' } })
+  const postA = (
+    await app.inject({ method: 'POST', url: '/api/posts/', headers: annA.headers, payload: { title: 'A only', body: 'secret of A' } })
+  ).json()
+  for (let i = 0; i < 3; i++)
+    await app.inject({ method: 'POST', url: '/api/posts/', headers: bobB.headers, payload: { title: `b${i}`, body: 'b' } })
 
   const userRoutes = [
     ['GET', '/api/users/me/'],
@@ -26,21 +30,46 @@ t.test('cross-tenant matrix', async (t) => {
 
   t.test("A's token with B's key is 401 TOKEN_TENANT_MISMATCH on every user route", async (t) => {
     for (const [method, url] of userRoutes) {
-      const response = await app.inject({ method, url, headers: { 'api-key': b.key, authorization: annA.headers.authorization! }, payload: { title: 'x', body: 'y' } })
+      const response = await app.inject({
+        method,
+        url,
+        headers: { 'api-key': b.key, authorization: annA.headers.authorization! },
+        payload: { title: 'x', body: 'y' },
+      })
       assertError(t, response, 401, 'TOKEN_TENANT_MISMATCH')
     }
   })
 
   t.test("A's refresh token through B's key is 401", async (t) => {
     for (const url of ['/api/users/token/refresh/', '/api/users/logout/']) {
-      assertError(t, await app.inject({ method: 'POST', url, headers: { 'api-key': b.key }, payload: { refresh_token: annA.refreshToken } }), 401, 'INVALID_REFRESH_TOKEN')
+      assertError(
+        t,
+        await app.inject({ method: 'POST', url, headers: { 'api-key': b.key }, payload: { refresh_token: annA.refreshToken } }),
+        401,
+        'INVALID_REFRESH_TOKEN',
+      )
     }
-    const stillGood = await app.inject({ method: 'POST', url: '/api/users/token/refresh/', headers: { 'api-key': a.key }, payload: { refresh_token: annA.refreshToken } })
+    const stillGood = await app.inject({
+      method: 'POST',
+      url: '/api/users/token/refresh/',
+      headers: { 'api-key': a.key },
+      payload: { refresh_token: annA.refreshToken },
+    })
     t.equal(stillGood.statusCode, 200, 'and the token still works in A')
   })
 
   t.test("A's credentials do not log in through B", async (t) => {
-    assertError(t, await app.inject({ method: 'POST', url: '/api/users/login/', headers: { 'api-key': b.key }, payload: { email: annA.email, password: annA.password } }), 401, 'INVALID_CREDENTIALS')
+    assertError(
+      t,
+      await app.inject({
+        method: 'POST',
+        url: '/api/users/login/',
+        headers: { 'api-key': b.key },
+        payload: { email: annA.email, password: annA.password },
+      }),
+      401,
+      'INVALID_CREDENTIALS',
+    )
   })
 
   t.test("A's post ids through B are 404, exactly like a missing one", async (t) => {
@@ -62,15 +91,30 @@ t.test('cross-tenant matrix', async (t) => {
   t.test('unknown, malformed, revoked and expired keys are 401 on every route', async (t) => {
     const expiring = await ctx.services.apiKeys.issueApiKey(a, { name: 'short', expiresAt: new Date(Date.now() + 1500) })
     const revoked = await ctx.services.apiKeys.issueApiKey(a, { name: 'revoked' })
-    t.equal((await app.inject({ url: '/api/users/me/', headers: { ...annA.headers, 'api-key': revoked.key } })).statusCode, 200, 'the key works first')
+    t.equal(
+      (await app.inject({ url: '/api/users/me/', headers: { ...annA.headers, 'api-key': revoked.key } })).statusCode,
+      200,
+      'the key works first',
+    )
     await ctx.services.apiKeys.revokeApiKey(revoked.prefix)
     const unknown = `${a.key.slice(0, 16)}${'A'.repeat(43)}`
     // Wait past the expiry: an expiry timestamp, not a timing assertion.
     while (Date.now() < expiring.expiresAt!.getTime() + 50) await new Promise((resolve) => setTimeout(resolve, 100))
-    const routes = [...userRoutes, ['POST', '/api/users/register/'], ['POST', '/api/users/login/'], ['POST', '/api/users/token/refresh/'], ['POST', '/api/users/logout/']] as const
+    const routes = [
+      ...userRoutes,
+      ['POST', '/api/users/register/'],
+      ['POST', '/api/users/login/'],
+      ['POST', '/api/users/token/refresh/'],
+      ['POST', '/api/users/logout/'],
+    ] as const
     for (const key of [unknown, 'garbage', revoked.key, expiring.key]) {
       for (const [method, url] of routes) {
-        const response = await app.inject({ method, url, headers: { 'api-key': key, authorization: annA.headers.authorization! }, payload: { title: 'x', body: 'y' } })
+        const response = await app.inject({
+          method,
+          url,
+          headers: { 'api-key': key, authorization: annA.headers.authorization! },
+          payload: { title: 'x', body: 'y' },
+        })
         assertError(t, response, 401, 'INVALID_API_KEY')
       }
     }

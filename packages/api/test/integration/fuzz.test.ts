@@ -15,7 +15,16 @@ import { validateHeaderName, validateHeaderValue } from 'node:http'
 import fc from 'fast-check'
 import type { FastifyInstance } from 'fastify'
 import t from 'tap'
-import { assertError, buildTestApp, makeTenant, registerAndLogin, setupDatabase, type LoggedInUser, type TestContext, type TestTenant } from '../helper.js'
+import {
+  assertError,
+  buildTestApp,
+  makeTenant,
+  registerAndLogin,
+  setupDatabase,
+  type LoggedInUser,
+  type TestContext,
+  type TestTenant,
+} from '../helper.js'
 
 const RUNS = 60
 const REQUESTS_PER_RUN = 100 // 6,000 requests
@@ -94,7 +103,7 @@ const bodyArb = fc.oneof(
         '{"email":"a@b.co","email":"c@d.co","password":"12345678","password":"87654321"}',
         '{"__proto__":{"admin":true},"title":"x","body":"y"}',
         '{"constructor":{"prototype":{"admin":true}},"title":"x","body":"y"}',
-        '[' .repeat(100_000) + ']'.repeat(100_000),
+        '['.repeat(100_000) + ']'.repeat(100_000),
         '{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000),
         '{"title":' + '['.repeat(5000) + ']'.repeat(5000) + ',"body":"y"}',
         '{"title":"\\u0000","body":"\\u0000"}',
@@ -144,57 +153,107 @@ function percentEncode(value: string): string {
   return [...Buffer.from(value)].map((byte) => '%' + byte.toString(16).padStart(2, '0')).join('')
 }
 
-const ID_PARAMS = ['-1', '0', '1e309', '%00', '%ZZ', '%', '1.5', '00001', '+1', ' 1', 'NaN', 'Infinity', '9'.repeat(30), '9007199254740993', "1'%20OR%20'1'='1", '%F0%9F%92%A9', '..', '%2e%2e', 'null', 'undefined', '__proto__', 'constructor']
+const ID_PARAMS = [
+  '-1',
+  '0',
+  '1e309',
+  '%00',
+  '%ZZ',
+  '%',
+  '1.5',
+  '00001',
+  '+1',
+  ' 1',
+  'NaN',
+  'Infinity',
+  '9'.repeat(30),
+  '9007199254740993',
+  "1'%20OR%20'1'='1",
+  '%F0%9F%92%A9',
+  '..',
+  '%2e%2e',
+  'null',
+  'undefined',
+  '__proto__',
+  'constructor',
+]
 
 function requestArb(fixture: Fixture): fc.Arbitrary<DrawnRequest> {
   // Mostly the right key and token, so that the bodies reach validation and the handlers.
-  const mostly = <T,>(good: T, bad: fc.Arbitrary<T>) => fc.oneof({ arbitrary: fc.constant(good), weight: 6 }, { arbitrary: bad, weight: 1 })
-  const keyArb = mostly<string | string[] | undefined>(fixture.a.key, fc.constantFrom<(string | string[] | undefined)[]>(
-    fixture.b.key,
-    undefined,
-    '',
-    [fixture.a.key, fixture.a.key],
-    [fixture.a.key, fixture.b.key],
-    fixture.a.key + ' ',
-    fixture.a.key.toUpperCase(),
-    fixture.a.key.slice(0, -1),
-    'x'.repeat(10_000),
-    "' or 1=1 --",
-    'tb_0123456789ab_' + 'A'.repeat(43),
-  ))
-  const authArb = mostly<string | string[] | undefined>(fixture.ann.headers.authorization!, fc.constantFrom<(string | string[] | undefined)[]>(
-    fixture.bob.headers.authorization!,
-    undefined,
-    '',
-    'Bearer',
-    'Bearer ',
-    'Bearer x.y.z',
-    'Bearer ' + 'a'.repeat(20_000),
-    'Basic YWxhZGRpbjpvcGVuc2VzYW1l',
-    fixture.ann.accessToken,
-    [fixture.ann.headers.authorization!, fixture.bob.headers.authorization!],
-    'bearer ' + fixture.ann.accessToken,
-    'Bearer  ' + fixture.ann.accessToken,
-  ))
+  const mostly = <T>(good: T, bad: fc.Arbitrary<T>) => fc.oneof({ arbitrary: fc.constant(good), weight: 6 }, { arbitrary: bad, weight: 1 })
+  const keyArb = mostly<string | string[] | undefined>(
+    fixture.a.key,
+    fc.constantFrom<(string | string[] | undefined)[]>(
+      fixture.b.key,
+      undefined,
+      '',
+      [fixture.a.key, fixture.a.key],
+      [fixture.a.key, fixture.b.key],
+      fixture.a.key + ' ',
+      fixture.a.key.toUpperCase(),
+      fixture.a.key.slice(0, -1),
+      'x'.repeat(10_000),
+      "' or 1=1 --",
+      'tb_0123456789ab_' + 'A'.repeat(43),
+    ),
+  )
+  const authArb = mostly<string | string[] | undefined>(
+    fixture.ann.headers.authorization!,
+    fc.constantFrom<(string | string[] | undefined)[]>(
+      fixture.bob.headers.authorization!,
+      undefined,
+      '',
+      'Bearer',
+      'Bearer ',
+      'Bearer x.y.z',
+      'Bearer ' + 'a'.repeat(20_000),
+      'Basic YWxhZGRpbjpvcGVuc2VzYW1l',
+      fixture.ann.accessToken,
+      [fixture.ann.headers.authorization!, fixture.bob.headers.authorization!],
+      'bearer ' + fixture.ann.accessToken,
+      'Bearer  ' + fixture.ann.accessToken,
+    ),
+  )
   const idArb = fc.oneof(
     fc.constantFrom(...ID_PARAMS),
     fc.constantFrom(...fixture.postIds.map(String)),
     fc.string({ maxLength: 30 }).map(percentEncode),
     fc.integer().map(String),
   )
-  const queryValue = fc.oneof(fc.constantFrom('1', '100', '101', '0', '-1', '1.5', 'me', 'abc', '', '%00', '1e309', 'cDE%3D', 'cDk5OTk5OTk5OTk5OTk5OTk5OTk%3D'), nastyString.map((v) => percentEncode(v.slice(0, 300))))
+  const queryValue = fc.oneof(
+    fc.constantFrom('1', '100', '101', '0', '-1', '1.5', 'me', 'abc', '', '%00', '1e309', 'cDE%3D', 'cDk5OTk5OTk5OTk5OTk5OTk5OTk%3D'),
+    nastyString.map((v) => percentEncode(v.slice(0, 300))),
+  )
   const queryArb = fc
-    .array(fc.tuple(fc.constantFrom('limit', 'cursor', 'author', 'limit[]', 'author[x]', '__proto__[a]', 'other'), queryValue), { maxLength: 4 })
+    .array(fc.tuple(fc.constantFrom('limit', 'cursor', 'author', 'limit[]', 'author[x]', '__proto__[a]', 'other'), queryValue), {
+      maxLength: 4,
+    })
     .map((pairs) => (pairs.length === 0 ? '' : '?' + pairs.map(([k, v]) => `${k}=${v}`).join('&')))
   const routeArb = fc.oneof(
-    fc.constantFrom('/api/users/register/', '/api/users/login/', '/api/users/token/refresh/', '/api/users/logout/', '/api/users/me/').map((url) => ({ url, method: url.endsWith('me/') ? 'GET' : 'POST' })),
+    fc
+      .constantFrom('/api/users/register/', '/api/users/login/', '/api/users/token/refresh/', '/api/users/logout/', '/api/users/me/')
+      .map((url) => ({ url, method: url.endsWith('me/') ? 'GET' : 'POST' })),
     fc.tuple(fc.constantFrom('GET', 'POST'), queryArb).map(([method, q]) => ({ url: `/api/posts/${q}`, method })),
     fc.tuple(fc.constantFrom('GET', 'PUT', 'PATCH', 'DELETE'), idArb).map(([method, id]) => ({ url: `/api/posts/${id}/`, method })),
     // Anything else: odd methods, the health routes, paths that are not routes.
-    fc.tuple(
-      fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'TRACE'),
-      fc.constantFrom('/healthz', '/readyz', '/api/users/', '/api/posts', '/api/posts//', '/api/posts/1/2/', '/api/users/me', '/api/../healthz', '/%00', '/api/posts/?limit=1&limit=2', '/swagger/json'),
-    ).map(([method, url]) => ({ method, url })),
+    fc
+      .tuple(
+        fc.constantFrom('GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'HEAD', 'TRACE'),
+        fc.constantFrom(
+          '/healthz',
+          '/readyz',
+          '/api/users/',
+          '/api/posts',
+          '/api/posts//',
+          '/api/posts/1/2/',
+          '/api/users/me',
+          '/api/../healthz',
+          '/%00',
+          '/api/posts/?limit=1&limit=2',
+          '/swagger/json',
+        ),
+      )
+      .map(([method, url]) => ({ method, url })),
   )
   const extraHeaders = fc.constantFrom<Record<string, string | string[]>[]>(
     {},
@@ -207,7 +266,14 @@ function requestArb(fixture: Fixture): fc.Arbitrary<DrawnRequest> {
     { 'x-http-method-override': 'DELETE' },
     { cookie: 'a=b; '.repeat(100) },
   )
-  return fc.record({ route: routeArb, key: keyArb, auth: authArb, contentType: mostly('application/json', fc.constantFrom(...CONTENT_TYPES)), body: fc.option(bodyArb, { freq: 4 }), extra: extraHeaders })
+  return fc.record({
+    route: routeArb,
+    key: keyArb,
+    auth: authArb,
+    contentType: mostly('application/json', fc.constantFrom(...CONTENT_TYPES)),
+    body: fc.option(bodyArb, { freq: 4 }),
+    extra: extraHeaders,
+  })
 }
 
 interface DrawnRequest {
@@ -246,7 +312,9 @@ function checkErrorShape(statusCode: number, body: string): string | undefined {
   } catch {
     return `not JSON: ${body.slice(0, 200)}`
   }
-  const keys = Object.keys(parsed ?? {}).sort().join(',')
+  const keys = Object.keys(parsed ?? {})
+    .sort()
+    .join(',')
   if (keys !== 'code,error,message,statusCode') return `shape ${keys}: ${body.slice(0, 200)}`
   if (parsed.statusCode !== statusCode) return `statusCode ${String(parsed.statusCode)} in a ${statusCode}`
   if (typeof parsed.code !== 'string' || !/^[A-Z][A-Z0-9_]*$/.test(parsed.code)) return `code ${String(parsed.code)}`
@@ -263,13 +331,22 @@ t.test('every route, fuzzed: no 5xx, one error shape, nothing written by a rejec
   const bob = await registerAndLogin(app, b, 'bob')
   const postIds: number[] = []
   for (let i = 0; i < 5; i++) {
-    postIds.push((await app.inject({ method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: `a${i}`, body: 'a' } })).json().id)
-    postIds.push((await app.inject({ method: 'POST', url: '/api/posts/', headers: bob.headers, payload: { title: `b${i}`, body: 'b' } })).json().id)
+    postIds.push(
+      (await app.inject({ method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: `a${i}`, body: 'a' } })).json().id,
+    )
+    postIds.push(
+      (await app.inject({ method: 'POST', url: '/api/posts/', headers: bob.headers, payload: { title: `b${i}`, body: 'b' } })).json().id,
+    )
   }
   const fixture: Fixture = { a, b, ann, bob, postIds }
   // The refresh token the fuzz refreshes and logs out with belongs to a login of its own:
   // ending it must not end the login whose access token the Bearer routes are sent with.
-  const juggled = await app.inject({ method: 'POST', url: '/api/users/login/', headers: { 'api-key': a.key }, payload: { email: ann.email, password: ann.password } })
+  const juggled = await app.inject({
+    method: 'POST',
+    url: '/api/users/login/',
+    headers: { 'api-key': a.key },
+    payload: { email: ann.email, password: ann.password },
+  })
   let refreshToken = juggled.json().refresh_token as string
 
   const statuses = new Map<number, number>()
@@ -287,10 +364,16 @@ t.test('every route, fuzzed: no 5xx, one error shape, nothing written by a rejec
     if (r.body) {
       // The one live refresh token of the fixture, now and then.
       const json = 'json' in r.body ? r.body.json : undefined
-      if (json && typeof json === 'object' && !Array.isArray(json) && 'refresh_token' in json && (json as { refresh_token: unknown }).refresh_token === 'rt_' + 'A'.repeat(43)) {
+      if (
+        json &&
+        typeof json === 'object' &&
+        !Array.isArray(json) &&
+        'refresh_token' in json &&
+        (json as { refresh_token: unknown }).refresh_token === 'rt_' + 'A'.repeat(43)
+      ) {
         ;(json as { refresh_token: unknown }).refresh_token = refreshToken
       }
-      payload = 'raw' in r.body ? r.body.raw : JSON.stringify(r.body.json) ?? 'undefined'
+      payload = 'raw' in r.body ? r.body.raw : (JSON.stringify(r.body.json) ?? 'undefined')
       if (r.contentType !== '') headers['content-type'] = r.contentType
     }
     // Values no HTTP client can put on the wire (Node refuses them) are sent over a socket below.
@@ -303,7 +386,12 @@ t.test('every route, fuzzed: no 5xx, one error shape, nothing written by a rejec
         delete headers[name]
       }
     }
-    const response = await app.inject({ method: r.route.method as 'GET', url: r.route.url, headers, ...(payload !== undefined && { payload }) })
+    const response = await app.inject({
+      method: r.route.method as 'GET',
+      url: r.route.url,
+      headers,
+      ...(payload !== undefined && { payload }),
+    })
     sent++
     statuses.set(response.statusCode, (statuses.get(response.statusCode) ?? 0) + 1)
     const label = `#${sent} ${r.route.method} ${r.route.url.slice(0, 80)} key=${String(r.key).slice(0, 20)} ct=${r.contentType} body=${(payload ?? '').slice(0, 80)}`
@@ -324,7 +412,12 @@ t.test('every route, fuzzed: no 5xx, one error shape, nothing written by a rejec
       if (typeof pair.refresh_token === 'string' && r.key === a.key) refreshToken = pair.refresh_token
     }
     if (response.statusCode === 204 && r.route.url.startsWith('/api/users/logout')) {
-      const login = await app.inject({ method: 'POST', url: '/api/users/login/', headers: { 'api-key': a.key }, payload: { email: ann.email, password: ann.password } })
+      const login = await app.inject({
+        method: 'POST',
+        url: '/api/users/login/',
+        headers: { 'api-key': a.key },
+        payload: { email: ann.email, password: ann.password },
+      })
       refreshToken = login.json().refresh_token
       before = await snapshot(ctx, fixture)
     }
@@ -338,7 +431,11 @@ t.test('every route, fuzzed: no 5xx, one error shape, nothing written by a rejec
   const good = { key: a.key, auth: ann.headers.authorization!, contentType: 'application/json', extra: {} }
   for (const id of ['-1', '1e309', '%00', '%ZZ', '9'.repeat(30), "1'%20OR%20'1'='1"]) {
     for (const method of ['GET', 'PUT', 'PATCH', 'DELETE']) {
-      await send({ ...good, route: { method, url: `/api/posts/${id}/` }, body: method.startsWith('P') ? { json: { title: 'x', body: 'y' } } : null })
+      await send({
+        ...good,
+        route: { method, url: `/api/posts/${id}/` },
+        body: method.startsWith('P') ? { json: { title: 'x', body: 'y' } } : null,
+      })
     }
   }
   for (const json of [
@@ -349,11 +446,22 @@ t.test('every route, fuzzed: no 5xx, one error shape, nothing written by a rejec
     { email: 'a@b.co', password: '\u0000'.repeat(8), name: '\u0000' },
     { refresh_token: 'rt_' + '\u0000'.repeat(43) },
   ]) {
-    for (const url of ['/api/posts/', `/api/posts/${postIds[0]}/`, '/api/users/register/', '/api/users/login/', '/api/users/token/refresh/', '/api/users/logout/']) {
+    for (const url of [
+      '/api/posts/',
+      `/api/posts/${postIds[0]}/`,
+      '/api/users/register/',
+      '/api/users/login/',
+      '/api/users/token/refresh/',
+      '/api/users/logout/',
+    ]) {
       await send({ ...good, route: { method: url === `/api/posts/${postIds[0]}/` ? 'PATCH' : 'POST', url }, body: { json } })
     }
   }
-  for (const raw of ['{"title":"a","title":"b","body":"dup"}', '['.repeat(100_000) + ']'.repeat(100_000), '{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000)]) {
+  for (const raw of [
+    '{"title":"a","title":"b","body":"dup"}',
+    '['.repeat(100_000) + ']'.repeat(100_000),
+    '{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000),
+  ]) {
     await send({ ...good, route: { method: 'POST', url: '/api/posts/' }, body: { raw } })
   }
   await send({ ...good, key: [a.key, b.key], route: { method: 'GET', url: '/api/posts/' }, body: null })
@@ -369,7 +477,9 @@ t.test('every route, fuzzed: no 5xx, one error shape, nothing written by a rejec
   t.equal(failures.length, 0, 'no 5xx, every error in the one shape, no write by a rejected request')
   t.ok(sent >= 5000, `${sent} requests`)
   t.ok(rejected > sent / 2 && (statuses.get(200) ?? 0) + (statuses.get(201) ?? 0) > 0, 'the fuzz reached both rejections and successes')
-  t.comment(`seed ${seed}: ${sent} requests (${rejected} rejected, ${skippedHeaders} header values no client can send left out) in ${((performance.now() - started) / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`)
+  t.comment(
+    `seed ${seed}: ${sent} requests (${rejected} rejected, ${skippedHeaders} header values no client can send left out) in ${((performance.now() - started) / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`,
+  )
 
   // The process survived and still serves.
   t.equal((await app.inject({ url: '/api/users/me/', headers: ann.headers })).statusCode, 200, 'a normal request still works')
@@ -409,12 +519,30 @@ t.test('malformed HTTP over a real socket: a 4xx in the one error shape, never a
     ['a NUL byte in the path', `GET /api/posts/\u0000/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\nConnection: close\r\n\r\n`],
     ['a broken request line', 'GARBAGE\r\n\r\n'],
     ['a header without a colon', post(`api-key ${a.key}\r\n${auth}`)],
-    ['a Content-Length that is not a number', `POST /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\n${auth}Content-Type: application/json\r\nContent-Length: abc\r\nConnection: close\r\n\r\n{}`],
-    ['two different Content-Lengths', `POST /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\n${auth}Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 30\r\nConnection: close\r\n\r\n{}`],
-    ['Content-Length and Transfer-Encoding together', `POST /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\n${auth}Content-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n`],
-    ['a bad chunk size', `POST /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`],
-    ['a body shorter than its Content-Length, then the connection half-closed', `POST /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\n${auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"title":`],
-    ['a header of 20 KB', `GET /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\nx-big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`],
+    [
+      'a Content-Length that is not a number',
+      `POST /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\n${auth}Content-Type: application/json\r\nContent-Length: abc\r\nConnection: close\r\n\r\n{}`,
+    ],
+    [
+      'two different Content-Lengths',
+      `POST /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\n${auth}Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 30\r\nConnection: close\r\n\r\n{}`,
+    ],
+    [
+      'Content-Length and Transfer-Encoding together',
+      `POST /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\n${auth}Content-Type: application/json\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n`,
+    ],
+    [
+      'a bad chunk size',
+      `POST /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\n${auth}Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
+    ],
+    [
+      'a body shorter than its Content-Length, then the connection half-closed',
+      `POST /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\n${auth}Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"title":`,
+    ],
+    [
+      'a header of 20 KB',
+      `GET /api/posts/ HTTP/1.1\r\nHost: x\r\napi-key: ${a.key}\r\nx-big: ${'a'.repeat(20_000)}\r\nConnection: close\r\n\r\n`,
+    ],
   ]
   for (const [label, bytes] of cases) {
     const answer = await new Promise<string>((resolve, reject) => {

@@ -11,22 +11,51 @@ t.test('transport errors get the one JSON error shape', async (t) => {
   const user = await registerAndLogin(app, tenant)
   const json = { ...user.headers, 'content-type': 'application/json' }
 
-  assertError(t, await app.inject({ method: 'POST', url: '/api/posts/', headers: json, payload: '{"title": "x", "body": ' }), 400, 'INVALID_JSON')
-  assertError(t, await app.inject({ method: 'POST', url: '/api/posts/', headers: json, payload: '' }), 400)
-  assertError(t, await app.inject({ method: 'POST', url: '/api/posts/', headers: { ...user.headers, 'content-type': 'text/plain' }, payload: 'title=x' }), 415, 'UNSUPPORTED_MEDIA_TYPE')
   assertError(
     t,
-    await app.inject({ method: 'POST', url: '/api/posts/', headers: { ...user.headers, 'content-type': 'application/x-www-form-urlencoded' }, payload: 'title=x&body=y' }),
+    await app.inject({ method: 'POST', url: '/api/posts/', headers: json, payload: '{"title": "x", "body": ' }),
+    400,
+    'INVALID_JSON',
+  )
+  assertError(t, await app.inject({ method: 'POST', url: '/api/posts/', headers: json, payload: '' }), 400)
+  assertError(
+    t,
+    await app.inject({
+      method: 'POST',
+      url: '/api/posts/',
+      headers: { ...user.headers, 'content-type': 'text/plain' },
+      payload: 'title=x',
+    }),
+    415,
+    'UNSUPPORTED_MEDIA_TYPE',
+  )
+  assertError(
+    t,
+    await app.inject({
+      method: 'POST',
+      url: '/api/posts/',
+      headers: { ...user.headers, 'content-type': 'application/x-www-form-urlencoded' },
+      payload: 'title=x&body=y',
+    }),
     415,
   )
   const big = JSON.stringify({ title: 'big', body: 'x'.repeat(1024 * 1024) })
   assertError(t, await app.inject({ method: 'POST', url: '/api/posts/', headers: json, payload: big }), 413, 'PAYLOAD_TOO_LARGE')
   const justUnder = JSON.stringify({ title: 'ok', body: 'x'.repeat(10_000) })
-  t.equal((await app.inject({ method: 'POST', url: '/api/posts/', headers: json, payload: justUnder })).statusCode, 201, 'a normal body passes')
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/api/posts/', headers: json, payload: justUnder })).statusCode,
+    201,
+    'a normal body passes',
+  )
   assertError(t, await app.inject({ url: '/nowhere' }), 404, 'ROUTE_NOT_FOUND')
   assertError(t, await app.inject({ url: '/api/nowhere/', headers: user.headers }), 404, 'ROUTE_NOT_FOUND')
   assertError(t, await app.inject({ method: 'DELETE', url: '/api/users/me/', headers: user.headers }), 405, 'METHOD_NOT_ALLOWED')
-  const proto = await app.inject({ method: 'POST', url: '/api/posts/', headers: json, payload: '{"title":"x","body":"y","__proto__":{"admin":true}}' })
+  const proto = await app.inject({
+    method: 'POST',
+    url: '/api/posts/',
+    headers: json,
+    payload: '{"title":"x","body":"y","__proto__":{"admin":true}}',
+  })
   t.equal(proto.statusCode, 400, 'prototype poisoning is refused')
   t.equal((app.initialConfig as { requestTimeout?: number }).requestTimeout, 30_000, 'a request timeout is set (REQUEST_TIMEOUT_MS)')
   t.equal(app.initialConfig.bodyLimit, 1024 * 1024, 'the body limit is 1 MiB (BODY_LIMIT_BYTES)')

@@ -40,15 +40,30 @@ async function seedTenant(app: FastifyInstance, ctx: TestContext, index: number)
   for (let u = 0; u < USERS_PER_TENANT; u++) {
     const email = `${marker.toLowerCase()}-u${u}@example.com`
     const password = `pw-${marker}-${u}`
-    const reg = await app.inject({ method: 'POST', url: '/api/users/register/', headers: { 'api-key': tenant.key }, payload: { email, password, name: `${marker} user ${u}` } })
-    const login = await app.inject({ method: 'POST', url: '/api/users/login/', headers: { 'api-key': tenant.key }, payload: { email, password } })
+    const reg = await app.inject({
+      method: 'POST',
+      url: '/api/users/register/',
+      headers: { 'api-key': tenant.key },
+      payload: { email, password, name: `${marker} user ${u}` },
+    })
+    const login = await app.inject({
+      method: 'POST',
+      url: '/api/users/login/',
+      headers: { 'api-key': tenant.key },
+      payload: { email, password },
+    })
     if (reg.statusCode !== 201 || login.statusCode !== 200) throw new Error(`seeding failed: ${reg.body} ${login.body}`)
     world.users.push({ id: reg.json().id, email, password, access: login.json().access_token, refresh: login.json().refresh_token })
   }
   // Different counts per tenant: some ids exist in one tenant only, some in all.
   for (let p = 0; p < 4 + index * 3; p++) {
     const author = world.users[p % USERS_PER_TENANT]!
-    const response = await app.inject({ method: 'POST', url: '/api/posts/', headers: { 'api-key': tenant.key, authorization: `Bearer ${author.access}` }, payload: { title: `${marker} title ${p}`, body: `${marker} body ${p}` } })
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/posts/',
+      headers: { 'api-key': tenant.key, authorization: `Bearer ${author.access}` },
+      payload: { title: `${marker} title ${p}`, body: `${marker} body ${p}` },
+    })
     world.posts.set(response.json().id, author.id)
   }
   return world
@@ -72,8 +87,16 @@ const draw = fc.record<Draw>({
   kind: fc.oneof(
     ...(
       [
-        ['me', 40], ['list', 60], ['get', 100], ['create', 30], ['put', 30], ['patch', 30], ['delete', 20],
-        ['refresh', 30], ['login', 2], ['logout', 2],
+        ['me', 40],
+        ['list', 60],
+        ['get', 100],
+        ['create', 30],
+        ['put', 30],
+        ['patch', 30],
+        ['delete', 20],
+        ['refresh', 30],
+        ['login', 2],
+        ['logout', 2],
       ] as const
     ).map(([kind, weight]) => ({ arbitrary: fc.constant(kind), weight })),
   ),
@@ -176,14 +199,16 @@ async function runIsolation(t: Test, app: FastifyInstance, worlds: World[], seed
     const body = response.body
     const label = `#${sent} ${method} ${url} key=${d.keyOf} token=${d.tokenOf} user=${d.user}`
     if (response.statusCode !== expected) failures.push(`${label}: status ${response.statusCode}, expected ${expected}: ${body}`)
-    if (expectedCode && response.statusCode === 401 && response.json().code !== expectedCode) failures.push(`${label}: code ${response.json().code}, expected ${expectedCode}`)
+    if (expectedCode && response.statusCode === 401 && response.json().code !== expectedCode)
+      failures.push(`${label}: code ${response.json().code}, expected ${expectedCode}`)
     for (const marker of markers) {
       if (marker !== keyWorld?.marker && body.includes(marker)) failures.push(`${label}: carries ${marker} of another tenant: ${body}`)
     }
     if (response.statusCode === 200 || response.statusCode === 201) {
       // Positive control: tenant data that is shown is marked with the key's tenant.
       const texts = [body.match(/"(title|body|name|email)":"[^"]*"/g) ?? []].flat()
-      for (const text of texts) if (!text.toLowerCase().includes(keyWorld!.marker.toLowerCase())) failures.push(`${label}: unmarked ${text}`)
+      for (const text of texts)
+        if (!text.toLowerCase().includes(keyWorld!.marker.toLowerCase())) failures.push(`${label}: unmarked ${text}`)
     }
     // Keep the model in step with what the server did.
     if (response.statusCode === 201 && d.kind === 'create') model!.set(response.json().id, user.id)
@@ -194,7 +219,12 @@ async function runIsolation(t: Test, app: FastifyInstance, worlds: World[], seed
     }
     if (response.statusCode === 204 && d.kind === 'logout') {
       // Logout revokes the whole login: log in again to keep a live pair.
-      const login = await app.inject({ method: 'POST', url: '/api/users/login/', headers: { 'api-key': keyWorld!.tenant.key }, payload: { email: user.email, password: user.password } })
+      const login = await app.inject({
+        method: 'POST',
+        url: '/api/users/login/',
+        headers: { 'api-key': keyWorld!.tenant.key },
+        payload: { email: user.email, password: user.password },
+      })
       user.refresh = login.json().refresh_token
       user.access = login.json().access_token
     }

@@ -17,7 +17,12 @@ t.test('requests are limited per api key', async (t) => {
   const secondKey = await ctx.services.apiKeys.issueApiKey(a, { name: 'second' })
 
   for (let i = 3; i <= 5; i++) t.equal((await app.inject({ url: '/api/users/me/', headers: user.headers })).statusCode, 200, `request ${i}`)
-  const limited = await app.inject({ method: 'POST', url: '/api/posts/', headers: user.headers, payload: { title: 'over the limit', body: 'x' } })
+  const limited = await app.inject({
+    method: 'POST',
+    url: '/api/posts/',
+    headers: user.headers,
+    payload: { title: 'over the limit', body: 'x' },
+  })
   assertError(t, limited, 429, 'TOO_MANY_REQUESTS')
   const retryAfter = Number(limited.headers['retry-after'])
   t.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 600, `Retry-After in seconds (${retryAfter})`)
@@ -26,7 +31,11 @@ t.test('requests are limited per api key', async (t) => {
 
   const other = { 'api-key': secondKey.key, authorization: user.headers.authorization! }
   t.equal((await app.inject({ url: '/api/users/me/', headers: other })).statusCode, 200, "the tenant's other key is not limited")
-  t.equal((await app.inject({ url: '/api/posts/', headers: { 'api-key': b.key } })).statusCode, 401, 'another tenant is not limited (401: no token)')
+  t.equal(
+    (await app.inject({ url: '/api/posts/', headers: { 'api-key': b.key } })).statusCode,
+    401,
+    'another tenant is not limited (401: no token)',
+  )
   assertError(t, await app.inject({ url: '/api/posts/', headers: { 'api-key': 'garbage' } }), 401, 'INVALID_API_KEY')
   t.equal((await app.inject({ url: '/healthz' })).statusCode, 200, 'health is not limited')
 })

@@ -15,7 +15,12 @@ async function everyRoute(app: FastifyInstance, tenant: TestTenant): Promise<{ c
   const created = await app.inject({ method: 'POST', url: '/api/posts/', headers: user.headers, payload: { title: 'T', body: 'B' } })
   const postId = created.json().id as number
   const calls: RouteCall[] = [
-    { method: 'POST', url: '/api/users/register/', payload: { email: `new-${Date.now()}@example.com`, password: 'password-123' }, bearer: false },
+    {
+      method: 'POST',
+      url: '/api/users/register/',
+      payload: { email: `new-${Date.now()}@example.com`, password: 'password-123' },
+      bearer: false,
+    },
     { method: 'POST', url: '/api/users/login/', payload: { email: user.email, password: user.password }, bearer: false },
     { method: 'POST', url: '/api/users/token/refresh/', payload: { refresh_token: user.refreshToken }, bearer: false },
     { method: 'POST', url: '/api/users/logout/', payload: { refresh_token: user.refreshToken }, bearer: false },
@@ -71,15 +76,36 @@ t.test('a read key calls every GET route and no other; a write key calls all of 
   const expected: Record<string, number> = { POST: 200, GET: 200, PUT: 200, PATCH: 200, DELETE: 204 }
   for (const planned of calls) {
     // The refresh just before rotated the refresh token: log out with a fresh login's.
-    const call = planned.url.endsWith('/logout/') ? { ...planned, payload: { refresh_token: (await registerAndLogin(app, tenant, 'leaver')).refreshToken } } : planned
+    const call = planned.url.endsWith('/logout/')
+      ? { ...planned, payload: { refresh_token: (await registerAndLogin(app, tenant, 'leaver')).refreshToken } }
+      : planned
     const response = await send(app, call, tenant.key, token)
-    const success = call.url === '/api/users/register/' || (call.method === 'POST' && call.url === '/api/posts/') ? 201 : call.url.endsWith('/logout/') ? 204 : expected[call.method]
-    t.equal(response.statusCode, success, `${call.method} ${call.url} with a write key: ${success} ${response.statusCode === success ? '' : response.body}`)
+    const success =
+      call.url === '/api/users/register/' || (call.method === 'POST' && call.url === '/api/posts/')
+        ? 201
+        : call.url.endsWith('/logout/')
+          ? 204
+          : expected[call.method]
+    t.equal(
+      response.statusCode,
+      success,
+      `${call.method} ${call.url} with a write key: ${success} ${response.statusCode === success ? '' : response.body}`,
+    )
   }
 
   // A rotated read key stays a read key.
   const { issued } = await ctx.services.apiKeys.rotateApiKey(reader.prefix, { graceMs: 60_000 })
-  assertError(t, await app.inject({ method: 'POST', url: '/api/posts/', headers: { 'api-key': issued.key, authorization: `Bearer ${token}` }, payload: { title: 'x', body: 'y' } }), 403, 'INSUFFICIENT_SCOPE')
+  assertError(
+    t,
+    await app.inject({
+      method: 'POST',
+      url: '/api/posts/',
+      headers: { 'api-key': issued.key, authorization: `Bearer ${token}` },
+      payload: { title: 'x', body: 'y' },
+    }),
+    403,
+    'INSUFFICIENT_SCOPE',
+  )
   t.equal((await app.inject({ url: '/api/posts/', headers: { 'api-key': issued.key, authorization: `Bearer ${token}` } })).statusCode, 200)
 })
 
@@ -103,7 +129,12 @@ t.test("a suspended tenant's every route is 403 TENANT_SUSPENDED, its data kept;
   }
   t.equal(await tenantRows(ctx, tenant.schemaName), before, 'its data stays as it was')
   t.equal((await app.inject({ url: '/api/posts/', headers: otherUser.headers })).statusCode, 200, 'another tenant is served')
-  assertError(t, await app.inject({ url: '/api/users/me/', headers: { 'api-key': `${tenant.key.slice(0, 16)}${'A'.repeat(43)}` } }), 401, 'INVALID_API_KEY')
+  assertError(
+    t,
+    await app.inject({ url: '/api/users/me/', headers: { 'api-key': `${tenant.key.slice(0, 16)}${'A'.repeat(43)}` } }),
+    401,
+    'INVALID_API_KEY',
+  )
 
   await ctx.services.tenants.resumeTenant(tenant.schemaName)
   await ctx.services.tenants.suspendTenant(tenant.schemaName, { reason: 'maintenance until 14:00 UTC', showReason: true })
@@ -112,5 +143,9 @@ t.test("a suspended tenant's every route is 403 TENANT_SUSPENDED, its data kept;
   t.equal(shown.json().message, 'this tenant is suspended: maintenance until 14:00 UTC', 'the reason, when the operator chose to show it')
 
   await ctx.services.tenants.resumeTenant(tenant.schemaName)
-  t.equal((await app.inject({ url: '/api/posts/', headers: { 'api-key': tenant.key, authorization: `Bearer ${token}` } })).statusCode, 200, 'resumed: served again, same token')
+  t.equal(
+    (await app.inject({ url: '/api/posts/', headers: { 'api-key': tenant.key, authorization: `Bearer ${token}` } })).statusCode,
+    200,
+    'resumed: served again, same token',
+  )
 })

@@ -43,7 +43,11 @@ t.test('GET /metrics: requests by route and status, the key cache, revocations, 
   const wrong = { email: users[0]!.email, password: 'wrong-password' }
   const key = { 'api-key': tenants[0]!.key }
   t.equal((await app.inject({ method: 'POST', url: '/api/users/login/', headers: key, payload: wrong })).statusCode, 401)
-  t.equal((await app.inject({ method: 'POST', url: '/api/users/login/', headers: key, payload: wrong })).statusCode, 429, 'refused by the limit')
+  t.equal(
+    (await app.inject({ method: 'POST', url: '/api/users/login/', headers: key, payload: wrong })).statusCode,
+    429,
+    'refused by the limit',
+  )
   const spare = await ctx.services.apiKeys.issueApiKey({ id: tenants[2]!.id, schemaName: tenants[2]!.schemaName }, { name: 'spare' })
   await ctx.services.apiKeys.revokeApiKey(spare.prefix)
   for (let i = 0; i < 200 && (listener.heard().key ?? 0) < 1; i++) await new Promise((resolve) => setTimeout(resolve, 10))
@@ -58,7 +62,15 @@ t.test('GET /metrics: requests by route and status, the key cache, revocations, 
   t.equal(count({ method: 'GET', route: 'unmatched', status_code: '404' }), 1, 'an unknown URL is one series, not one per URL')
   t.notMatch(page, /no\/such\/path/, 'no raw URL in any label')
   t.equal(count({ method: 'POST', route: '/api/users/login/', status_code: '429' }), 1)
-  t.ok(sample(page, 'tenantbase_http_request_duration_seconds_bucket', { method: 'GET', route: '/api/posts/', status_code: '200', le: '+Inf' }) === 7, 'a latency histogram')
+  t.ok(
+    sample(page, 'tenantbase_http_request_duration_seconds_bucket', {
+      method: 'GET',
+      route: '/api/posts/',
+      status_code: '200',
+      le: '+Inf',
+    }) === 7,
+    'a latency histogram',
+  )
   t.equal(sample(page, 'tenantbase_rate_limit_refusals_total', { limit: 'login_failures' }), 1)
   const hits = sample(page, 'tenantbase_api_key_cache_lookups_total', { result: 'hit' })!
   const misses = sample(page, 'tenantbase_api_key_cache_lookups_total', { result: 'miss' })!
@@ -90,7 +102,15 @@ t.test('without METRICS_PORT nothing is recorded; with it a real server serves t
   const [port, metricsPort] = [await freePort(), await freePort()]
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: packageDir,
-    env: { ...process.env, DATABASE_URL: ctx.db.url, JWT_SECRET, HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: String(metricsPort), LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      DATABASE_URL: ctx.db.url,
+      JWT_SECRET,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      METRICS_PORT: String(metricsPort),
+      LOG_LEVEL: 'warn',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   })
   t.teardown(() => void child.kill('SIGKILL'))

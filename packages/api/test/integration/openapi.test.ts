@@ -29,9 +29,18 @@ t.test('the OpenAPI document', async (t) => {
   t.match(doc.openapi, /^3\./)
 
   const listed = Object.fromEntries(
-    Object.entries(doc.paths as Record<string, object>).map(([path, item]) => [path, Object.keys(item).filter((k) => k !== 'parameters').sort()]),
+    Object.entries(doc.paths as Record<string, object>).map(([path, item]) => [
+      path,
+      Object.keys(item)
+        .filter((k) => k !== 'parameters')
+        .sort(),
+    ]),
   )
-  t.same(listed, Object.fromEntries(Object.entries(CONTRACT).map(([p, m]) => [p, [...m].sort()])), 'every route of the contract, nothing else')
+  t.same(
+    listed,
+    Object.fromEntries(Object.entries(CONTRACT).map(([p, m]) => [p, [...m].sort()])),
+    'every route of the contract, nothing else',
+  )
 
   t.match(doc.components.securitySchemes, {
     apiKey: { type: 'apiKey', in: 'header', name: 'api-key' },
@@ -46,7 +55,10 @@ t.test('the OpenAPI document', async (t) => {
       if (path.startsWith('/api/')) t.match(security, /apiKey/, `${where} needs the api key`)
       if (path.startsWith('/api/posts') || path === '/api/users/me/') t.match(security, /bearer/, `${where} needs a bearer token`)
       const statuses = Object.keys(op.responses)
-      t.ok(statuses.some((s) => s.startsWith('2')), `${where} documents its success`)
+      t.ok(
+        statuses.some((s) => s.startsWith('2')),
+        `${where} documents its success`,
+      )
       if (path.startsWith('/api/')) {
         t.ok(statuses.includes('401'), `${where} documents 401`)
         const error = op.responses['401'].content['application/json'].schema
@@ -56,7 +68,11 @@ t.test('the OpenAPI document', async (t) => {
         const forbidden = op.responses['403']?.content?.['application/json']
         const codes = Object.values((forbidden?.examples ?? {}) as Record<string, { value: { code: string } }>).map((e) => e.value.code)
         t.ok(codes.includes('TENANT_SUSPENDED'), `${where} documents 403 TENANT_SUSPENDED with an example`)
-        t.equal(codes.includes('INSUFFICIENT_SCOPE'), method !== 'get', `${where} ${method === 'get' ? 'is open to read keys' : 'documents 403 INSUFFICIENT_SCOPE with an example'}`)
+        t.equal(
+          codes.includes('INSUFFICIENT_SCOPE'),
+          method !== 'get',
+          `${where} ${method === 'get' ? 'is open to read keys' : 'documents 403 INSUFFICIENT_SCOPE with an example'}`,
+        )
       }
       if (['post', 'put', 'patch'].includes(method) && path.startsWith('/api/')) {
         t.ok(op.requestBody?.content?.['application/json']?.schema, `${where} documents its body`)
@@ -87,7 +103,10 @@ interface Operation {
   operationId?: string
   security?: unknown[]
   parameters?: { in: string; name: string; required?: boolean; schema?: { default?: unknown } }[]
-  responses: Record<string, { description: string; content?: Record<string, { examples?: Record<string, { value: Record<string, unknown> }> }> }>
+  responses: Record<
+    string,
+    { description: string; content?: Record<string, { examples?: Record<string, { value: Record<string, unknown> }> }> }
+  >
 }
 
 t.test('the OpenAPI document is lint-clean and its error examples are true', async (t) => {
@@ -155,7 +174,14 @@ t.test('the OpenAPI document is lint-clean and its error examples are true', asy
   t.same(codesOf('/api/posts/{id}/', 'put', '403'), ['INSUFFICIENT_SCOPE', 'NOT_POST_AUTHOR', 'TENANT_SUSPENDED'])
   t.same(codesOf('/api/posts/{id}/', 'get', '403'), ['TENANT_SUSPENDED'], 'a reading route: no scope refusal')
   t.same(codesOf('/api/posts/{id}/', 'delete', '404'), ['POST_NOT_FOUND'])
-  t.same(codesOf('/api/users/me/', 'get', '401'), ['ACCESS_TOKEN_REVOKED', 'INVALID_ACCESS_TOKEN', 'INVALID_API_KEY', 'MISSING_ACCESS_TOKEN', 'MISSING_API_KEY', 'TOKEN_TENANT_MISMATCH'])
+  t.same(codesOf('/api/users/me/', 'get', '401'), [
+    'ACCESS_TOKEN_REVOKED',
+    'INVALID_ACCESS_TOKEN',
+    'INVALID_API_KEY',
+    'MISSING_ACCESS_TOKEN',
+    'MISSING_API_KEY',
+    'TOKEN_TENANT_MISMATCH',
+  ])
   t.notOk(doc.paths['/api/users/me/'].get.responses['400'], 'a route without input documents no 400')
   t.notOk(doc.paths['/api/posts/{id}/'].get.responses['415'], 'a route without a body documents no 415')
 })
@@ -167,7 +193,9 @@ t.test("the document's examples are what the API answers, word for word", async 
   const other = await makeTenant(ctx.services, 'other')
   const ann = await registerAndLogin(app, tenant, 'ann')
   const bob = await registerAndLogin(app, tenant, 'bob')
-  const post = (await app.inject({ method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: 'Hello', body: 'x' } })).json()
+  const post = (
+    await app.inject({ method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: 'Hello', body: 'x' } })
+  ).json()
   const key = { 'api-key': tenant.key }
   const cases: [ApiErrorCode, InjectOptions][] = [
     ['VALIDATION_FAILED', { method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: '' } }],
@@ -178,19 +206,31 @@ t.test("the document's examples are what the API answers, word for word", async 
     ['MISSING_ACCESS_TOKEN', { url: '/api/users/me/', headers: key }],
     ['INVALID_ACCESS_TOKEN', { url: '/api/users/me/', headers: { ...key, authorization: 'Bearer nope' } }],
     ['TOKEN_TENANT_MISMATCH', { url: '/api/users/me/', headers: { 'api-key': other.key, authorization: ann.headers.authorization! } }],
-    ['INVALID_CREDENTIALS', { method: 'POST', url: '/api/users/login/', headers: key, payload: { email: ann.email, password: 'wrong password' } }],
+    [
+      'INVALID_CREDENTIALS',
+      { method: 'POST', url: '/api/users/login/', headers: key, payload: { email: ann.email, password: 'wrong password' } },
+    ],
     ['INVALID_REFRESH_TOKEN', { method: 'POST', url: '/api/users/token/refresh/', headers: key, payload: { refresh_token: 'rt_nope' } }],
     ['NOT_POST_AUTHOR', { method: 'DELETE', url: `/api/posts/${post.id}/`, headers: bob.headers }],
     ['POST_NOT_FOUND', { url: '/api/posts/987654/', headers: ann.headers }],
     ['ROUTE_NOT_FOUND', { url: '/api/nowhere/', headers: ann.headers }],
     ['METHOD_NOT_ALLOWED', { method: 'PATCH', url: '/api/posts/', headers: ann.headers }],
     ['EMAIL_TAKEN', { method: 'POST', url: '/api/users/register/', headers: key, payload: { email: ann.email, password: 'long enough' } }],
-    ['PAYLOAD_TOO_LARGE', { method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: 'x', body: 'x'.repeat(1024 * 1024) } }],
-    ['UNSUPPORTED_MEDIA_TYPE', { method: 'POST', url: '/api/posts/', headers: { ...ann.headers, 'content-type': 'text/plain' }, payload: 'x' }],
+    [
+      'PAYLOAD_TOO_LARGE',
+      { method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: 'x', body: 'x'.repeat(1024 * 1024) } },
+    ],
+    [
+      'UNSUPPORTED_MEDIA_TYPE',
+      { method: 'POST', url: '/api/posts/', headers: { ...ann.headers, 'content-type': 'text/plain' }, payload: 'x' },
+    ],
   ]
   for (const [code, request] of cases) {
     const response = await app.inject(request)
-    const expected = code === 'VALIDATION_FAILED' ? { ...errorBody(code), message: 'body is required; title must be 1 to 200 characters' } : errorBody(code)
+    const expected =
+      code === 'VALIDATION_FAILED'
+        ? { ...errorBody(code), message: 'body is required; title must be 1 to 200 characters' }
+        : errorBody(code)
     t.same(response.json(), expected, `${code}: ${API_ERRORS[code].example}`)
   }
   t.equal(API_ERRORS.VALIDATION_FAILED.example, 'body is required; title must be 1 to 200 characters')

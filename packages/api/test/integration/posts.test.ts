@@ -7,7 +7,8 @@ t.test('posts', async (t) => {
   const tenant = await makeTenant(ctx.services)
   const ann = await registerAndLogin(app, tenant, 'ann')
   const bob = await registerAndLogin(app, tenant, 'bob')
-  const create = (headers: Record<string, string>, payload: unknown) => app.inject({ method: 'POST', url: '/api/posts/', headers, payload: payload as object })
+  const create = (headers: Record<string, string>, payload: unknown) =>
+    app.inject({ method: 'POST', url: '/api/posts/', headers, payload: payload as object })
 
   t.test('create, read, replace, patch, delete', async (t) => {
     const created = await create(ann.headers, { title: ' Hello ', body: 'First.' })
@@ -20,7 +21,12 @@ t.test('posts', async (t) => {
     t.equal(read.statusCode, 200, 'any user of the tenant reads it')
     t.same(read.json(), post)
 
-    const put = await app.inject({ method: 'PUT', url: `/api/posts/${post.id}/`, headers: ann.headers, payload: { title: 'New', body: 'Second.' } })
+    const put = await app.inject({
+      method: 'PUT',
+      url: `/api/posts/${post.id}/`,
+      headers: ann.headers,
+      payload: { title: 'New', body: 'Second.' },
+    })
     t.equal(put.statusCode, 200)
     t.match(put.json(), { id: post.id, title: 'New', body: 'Second.', author_id: ann.id })
     t.ok(Date.parse(put.json().updated_at) >= Date.parse(post.updated_at))
@@ -29,17 +35,35 @@ t.test('posts', async (t) => {
     t.equal(patch.statusCode, 200)
     t.match(patch.json(), { title: 'New', body: 'Third.' })
 
-    assertError(t, await app.inject({ method: 'PUT', url: `/api/posts/${post.id}/`, headers: bob.headers, payload: { title: 'x', body: 'y' } }), 403, 'NOT_POST_AUTHOR')
-    assertError(t, await app.inject({ method: 'PATCH', url: `/api/posts/${post.id}/`, headers: bob.headers, payload: { title: 'x' } }), 403, 'NOT_POST_AUTHOR')
+    assertError(
+      t,
+      await app.inject({ method: 'PUT', url: `/api/posts/${post.id}/`, headers: bob.headers, payload: { title: 'x', body: 'y' } }),
+      403,
+      'NOT_POST_AUTHOR',
+    )
+    assertError(
+      t,
+      await app.inject({ method: 'PATCH', url: `/api/posts/${post.id}/`, headers: bob.headers, payload: { title: 'x' } }),
+      403,
+      'NOT_POST_AUTHOR',
+    )
     assertError(t, await app.inject({ method: 'DELETE', url: `/api/posts/${post.id}/`, headers: bob.headers }), 403, 'NOT_POST_AUTHOR')
-    t.equal((await app.inject({ url: `/api/posts/${post.id}/`, headers: ann.headers })).json().body, 'Third.', 'unchanged by the refused writes')
+    t.equal(
+      (await app.inject({ url: `/api/posts/${post.id}/`, headers: ann.headers })).json().body,
+      'Third.',
+      'unchanged by the refused writes',
+    )
 
     const deleted = await app.inject({ method: 'DELETE', url: `/api/posts/${post.id}/`, headers: ann.headers })
     t.equal(deleted.statusCode, 204)
     t.equal(deleted.body, '')
     assertError(t, await app.inject({ url: `/api/posts/${post.id}/`, headers: ann.headers }), 404, 'POST_NOT_FOUND')
     assertError(t, await app.inject({ method: 'DELETE', url: `/api/posts/${post.id}/`, headers: ann.headers }), 404)
-    assertError(t, await app.inject({ method: 'PUT', url: `/api/posts/${post.id}/`, headers: ann.headers, payload: { title: 'x', body: 'y' } }), 404)
+    assertError(
+      t,
+      await app.inject({ method: 'PUT', url: `/api/posts/${post.id}/`, headers: ann.headers, payload: { title: 'x', body: 'y' } }),
+      404,
+    )
     assertError(t, await app.inject({ method: 'PATCH', url: `/api/posts/${post.id}/`, headers: ann.headers, payload: { title: 'x' } }), 404)
     for (const id of ['abc', '0', '-1', '1.5', '99999999999999999999']) {
       assertError(t, await app.inject({ url: `/api/posts/${id}/`, headers: ann.headers }), 404)
@@ -47,7 +71,16 @@ t.test('posts', async (t) => {
   })
 
   t.test('invalid input is 400', async (t) => {
-    const bad = [{}, { title: '', body: 'x' }, { title: 'x' }, { title: 'x'.repeat(201), body: 'x' }, { title: 'x', body: 'y'.repeat(10_001) }, { title: { text: 'x' }, body: 'x' }, { title: '   ', body: 'x' }, []]
+    const bad = [
+      {},
+      { title: '', body: 'x' },
+      { title: 'x' },
+      { title: 'x'.repeat(201), body: 'x' },
+      { title: 'x', body: 'y'.repeat(10_001) },
+      { title: { text: 'x' }, body: 'x' },
+      { title: '   ', body: 'x' },
+      [],
+    ]
     for (const payload of bad) assertError(t, await create(ann.headers, payload), 400)
     const { id } = (await create(ann.headers, { title: 't', body: 'b' })).json()
     assertError(t, await app.inject({ method: 'PUT', url: `/api/posts/${id}/`, headers: ann.headers, payload: { title: 'only' } }), 400)
@@ -69,10 +102,17 @@ t.test('posts', async (t) => {
     t.equal(first.statusCode, 200)
     const page = first.json()
     t.equal(page.results.length, 20, 'default limit 20')
-    t.same(page.results.map((p: { id: number }) => p.id), ids.slice().reverse().slice(0, 20), 'newest first')
+    t.same(
+      page.results.map((p: { id: number }) => p.id),
+      ids.slice().reverse().slice(0, 20),
+      'newest first',
+    )
     t.type(page.next, 'string')
     const second = (await app.inject({ url: `/api/posts/?cursor=${encodeURIComponent(page.next)}`, headers: cy.headers })).json()
-    t.same(second.results.map((p: { id: number }) => p.id), ids.slice().reverse().slice(20))
+    t.same(
+      second.results.map((p: { id: number }) => p.id),
+      ids.slice().reverse().slice(20),
+    )
     t.equal(second.next, null, 'last page')
 
     const small = (await app.inject({ url: '/api/posts/?limit=3', headers: cy.headers })).json()
@@ -96,8 +136,18 @@ t.test('posts', async (t) => {
       ['DELETE', `/api/posts/${id}/`],
     ] as const
     for (const [method, url] of routes) {
-      assertError(t, await app.inject({ method, url, headers: { 'api-key': tenant.key }, payload: { title: 't', body: 'b' } }), 401, 'MISSING_ACCESS_TOKEN')
-      assertError(t, await app.inject({ method, url, headers: { authorization: ann.headers.authorization! }, payload: { title: 't', body: 'b' } }), 401, 'MISSING_API_KEY')
+      assertError(
+        t,
+        await app.inject({ method, url, headers: { 'api-key': tenant.key }, payload: { title: 't', body: 'b' } }),
+        401,
+        'MISSING_ACCESS_TOKEN',
+      )
+      assertError(
+        t,
+        await app.inject({ method, url, headers: { authorization: ann.headers.authorization! }, payload: { title: 't', body: 'b' } }),
+        401,
+        'MISSING_API_KEY',
+      )
     }
   })
 
@@ -123,7 +173,12 @@ t.test('posts', async (t) => {
     }
     const key = { 'api-key': tenant.key }
     for (const url of ['/api/users/register', '/api/users/register/']) {
-      const response = await app.inject({ method: 'POST', url, headers: key, payload: { email: `s${url.length}@example.com`, password: 'password-1' } })
+      const response = await app.inject({
+        method: 'POST',
+        url,
+        headers: key,
+        payload: { email: `s${url.length}@example.com`, password: 'password-1' },
+      })
       t.equal(response.statusCode, 201, `POST ${url}`)
     }
     for (const url of ['/api/users/login', '/api/users/login/']) {
@@ -134,7 +189,12 @@ t.test('posts', async (t) => {
       const rotated = await app.inject({ method: 'POST', url: refreshUrl, headers: key, payload: { refresh_token: refresh } })
       t.equal(rotated.statusCode, 200, `POST ${refreshUrl}`)
       const logoutUrl = url.endsWith('/') ? '/api/users/logout' : '/api/users/logout/'
-      t.equal((await app.inject({ method: 'POST', url: logoutUrl, headers: key, payload: { refresh_token: rotated.json().refresh_token } })).statusCode, 204, `POST ${logoutUrl}`)
+      t.equal(
+        (await app.inject({ method: 'POST', url: logoutUrl, headers: key, payload: { refresh_token: rotated.json().refresh_token } }))
+          .statusCode,
+        204,
+        `POST ${logoutUrl}`,
+      )
     }
     for (const url of ['/healthz', '/healthz/', '/readyz', '/readyz/', '/swagger/json', '/swagger/json/']) {
       t.equal((await app.inject({ url })).statusCode, 200, url)

@@ -20,7 +20,12 @@ t.test('failed logins are limited per tenant and email', async (t) => {
 
   const other = await registerAndLogin(app, a, 'other')
   t.equal((await login(a.key, other.email, other.password)).statusCode, 200, 'another email of the tenant is not limited')
-  await app.inject({ method: 'POST', url: '/api/users/register/', headers: { 'api-key': b.key }, payload: { email: ann.email, password: ann.password } })
+  await app.inject({
+    method: 'POST',
+    url: '/api/users/register/',
+    headers: { 'api-key': b.key },
+    payload: { email: ann.email, password: ann.password },
+  })
   t.equal((await login(b.key, ann.email, ann.password)).statusCode, 200, 'the same email in another tenant is not limited')
   t.equal((await app.inject({ url: '/api/users/me/', headers: ann.headers })).statusCode, 200, 'existing tokens keep working')
 })
@@ -32,7 +37,13 @@ t.test('all login attempts are limited per tenant and client address', async (t)
   const b = await makeTenant(ctx.services, 'b')
   const user = await registerAndLogin(app, a, 'u') // attempt 1
   const attempt = (key: string, remoteAddress = '127.0.0.1') =>
-    app.inject({ method: 'POST', url: '/api/users/login/', remoteAddress, headers: { 'api-key': key }, payload: { email: user.email, password: user.password } })
+    app.inject({
+      method: 'POST',
+      url: '/api/users/login/',
+      remoteAddress,
+      headers: { 'api-key': key },
+      payload: { email: user.email, password: user.password },
+    })
   for (let i = 2; i <= 4; i++) t.equal((await attempt(a.key)).statusCode, 200, `attempt ${i}`)
   const limited = await attempt(a.key)
   assertError(t, limited, 429, 'TOO_MANY_LOGIN_ATTEMPTS')
@@ -51,8 +62,18 @@ t.test('the defaults are ones an honest user never meets', async (t) => {
   const a = await makeTenant(ctx.services)
   const user = await registerAndLogin(app, a)
   for (let i = 0; i < 5; i++) {
-    await app.inject({ method: 'POST', url: '/api/users/login/', headers: { 'api-key': a.key }, payload: { email: user.email, password: 'typo-typo' } })
+    await app.inject({
+      method: 'POST',
+      url: '/api/users/login/',
+      headers: { 'api-key': a.key },
+      payload: { email: user.email, password: 'typo-typo' },
+    })
   }
-  const ok = await app.inject({ method: 'POST', url: '/api/users/login/', headers: { 'api-key': a.key }, payload: { email: user.email, password: user.password } })
+  const ok = await app.inject({
+    method: 'POST',
+    url: '/api/users/login/',
+    headers: { 'api-key': a.key },
+    payload: { email: user.email, password: user.password },
+  })
   t.equal(ok.statusCode, 200, 'five typos and then the right password logs in')
 })

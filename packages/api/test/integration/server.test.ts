@@ -19,7 +19,16 @@ interface RunningServer {
 function startServer(databaseUrl: string, extraEnv: Record<string, string> = {}): RunningServer {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: packageDir,
-    env: { ...process.env, DATABASE_URL: databaseUrl, JWT_SECRET, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'debug', BCRYPT_COST: '10', ...extraEnv },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      JWT_SECRET,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      LOG_LEVEL: 'debug',
+      BCRYPT_COST: '10',
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const lines: Record<string, unknown>[] = []
@@ -71,19 +80,38 @@ t.test('over a real socket: serves, answers both slash forms, shuts down gracefu
   })
   const started = await server.waitFor((line) => /tenantbase API on/.test(String(line.msg)))
   const base = /(http:\/\/127\.0\.0\.1:\d+)/.exec(String(started.msg))![1]!
-  t.notMatch(String(started.msg), /tenantctl create/, 'no first-tenant hint: there is a tenant (the root start test sees it on an empty database)')
+  t.notMatch(
+    String(started.msg),
+    /tenantctl create/,
+    'no first-tenant hint: there is a tenant (the root start test sees it on an empty database)',
+  )
   t.match(String(started.msg), /\/swagger\//, 'and where the docs are')
 
   const key = { 'api-key': tenant.key, 'content-type': 'application/json' }
   const health = await fetch(`${base}/healthz`)
   t.equal(health.status, 200)
-  const register = await fetch(`${base}/api/users/register`, { method: 'POST', headers: key, body: JSON.stringify({ email: 'sock@example.com', password: 'password-1' }), redirect: 'manual' })
+  const register = await fetch(`${base}/api/users/register`, {
+    method: 'POST',
+    headers: key,
+    body: JSON.stringify({ email: 'sock@example.com', password: 'password-1' }),
+    redirect: 'manual',
+  })
   t.equal(register.status, 201, 'no trailing slash, no redirect')
-  const login = await fetch(`${base}/api/users/login/`, { method: 'POST', headers: key, body: JSON.stringify({ email: 'sock@example.com', password: 'password-1' }), redirect: 'manual' })
+  const login = await fetch(`${base}/api/users/login/`, {
+    method: 'POST',
+    headers: key,
+    body: JSON.stringify({ email: 'sock@example.com', password: 'password-1' }),
+    redirect: 'manual',
+  })
   t.equal(login.status, 200)
   const { access_token: token } = (await login.json()) as { access_token: string }
   const auth = { ...key, authorization: `Bearer ${token}` }
-  const created = await fetch(`${base}/api/posts`, { method: 'POST', headers: auth, body: JSON.stringify({ title: 'over TCP', body: 'b' }), redirect: 'manual' })
+  const created = await fetch(`${base}/api/posts`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ title: 'over TCP', body: 'b' }),
+    redirect: 'manual',
+  })
   t.equal(created.status, 201)
   const list = await fetch(`${base}/api/posts`, { headers: auth, redirect: 'manual' })
   t.equal(list.status, 200)
@@ -93,13 +121,20 @@ t.test('over a real socket: serves, answers both slash forms, shuts down gracefu
   t.same(Object.keys((await unauthorised.json()) as object).sort(), ['code', 'error', 'message', 'statusCode'])
 
   // An in-flight request (registration runs bcrypt) when SIGTERM arrives still completes.
-  const inFlight = fetch(`${base}/api/users/register/`, { method: 'POST', headers: key, body: JSON.stringify({ email: 'late@example.com', password: 'password-1' }) })
+  const inFlight = fetch(`${base}/api/users/register/`, {
+    method: 'POST',
+    headers: key,
+    body: JSON.stringify({ email: 'late@example.com', password: 'password-1' }),
+  })
   // (The earlier registration used the path without its slash: this line is the late one.)
   await server.waitFor((line) => line.msg === 'incoming request' && line.path === '/api/users/register/')
   server.child.kill('SIGTERM')
   t.equal((await inFlight).status, 201, 'the in-flight request finished')
   t.equal(await server.exited, 0, 'exits 0 after SIGTERM')
-  t.ok(server.lines.some((line) => /shutting down/.test(String(line.msg))), 'logs the shutdown')
+  t.ok(
+    server.lines.some((line) => /shutting down/.test(String(line.msg))),
+    'logs the shutdown',
+  )
   t.equal(server.lines.at(-1)?.msg, 'stopped', 'and a last line once it is done')
   await t.rejects(fetch(`${base}/healthz`), 'no longer listening')
 })

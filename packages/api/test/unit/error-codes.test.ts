@@ -23,7 +23,8 @@ t.test("the api README's error table is the API's table of codes, status for sta
   const rows = tableRows(await readFile(path.join(packageDir, 'README.md'), 'utf8'), '## Errors')
   t.ok(rows.size >= 20, `found ${rows.size} rows`)
   const table = new Map(Object.entries(API_ERRORS).map(([code, { status }]) => [code, status]))
-  for (const [code, status] of rows) t.equal(table.get(code), status, `${code} (README: ${status}) is in src/schemas/errors.ts with that status`)
+  for (const [code, status] of rows)
+    t.equal(table.get(code), status, `${code} (README: ${status}) is in src/schemas/errors.ts with that status`)
   for (const [code, status] of table) t.equal(rows.get(code), status, `${code} (${status}) is in the README`)
 })
 

@@ -28,8 +28,19 @@ t.test('core errors map to their status with their code', async (t) => {
 })
 
 t.test('server errors show nothing of themselves', async (t) => {
-  for (const error of [new Error('select * from secret'), new MigrationError('m'), new ConfigError(['x']), new TypeError('boom'), 'a string']) {
-    t.same(toErrorResponse(error), { statusCode: 500, code: 'INTERNAL_ERROR', error: 'Internal Server Error', message: 'internal server error' })
+  for (const error of [
+    new Error('select * from secret'),
+    new MigrationError('m'),
+    new ConfigError(['x']),
+    new TypeError('boom'),
+    'a string',
+  ]) {
+    t.same(toErrorResponse(error), {
+      statusCode: 500,
+      code: 'INTERNAL_ERROR',
+      error: 'Internal Server Error',
+      message: 'internal server error',
+    })
   }
 })
 
@@ -48,16 +59,24 @@ t.test('fastify client errors keep their status under stable codes', async (t) =
     code: 'PAYLOAD_TOO_LARGE',
     error: 'Payload Too Large',
   })
-  t.match(toErrorResponse(Object.assign(new Error('Unsupported Media Type: text/plain'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' })), {
-    statusCode: 415,
-    code: 'UNSUPPORTED_MEDIA_TYPE',
-    message: 'the body must be JSON, sent with Content-Type: application/json',
-  })
-  t.match(toErrorResponse(Object.assign(new Error('Unexpected token } at 3'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' })), {
-    statusCode: 400,
-    code: 'INVALID_JSON',
-    message: 'the body is not valid JSON',
-  })
+  t.match(
+    toErrorResponse(
+      Object.assign(new Error('Unsupported Media Type: text/plain'), { statusCode: 415, code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE' }),
+    ),
+    {
+      statusCode: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: 'the body must be JSON, sent with Content-Type: application/json',
+    },
+  )
+  t.match(
+    toErrorResponse(Object.assign(new Error('Unexpected token } at 3'), { statusCode: 400, code: 'FST_ERR_CTP_INVALID_JSON_BODY' })),
+    {
+      statusCode: 400,
+      code: 'INVALID_JSON',
+      message: 'the body is not valid JSON',
+    },
+  )
   t.match(toErrorResponse(Object.assign(new Error('body/title must be string'), { statusCode: 400, validation: [{}] })), {
     statusCode: 400,
     code: 'VALIDATION_FAILED',

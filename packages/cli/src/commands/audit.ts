@@ -19,7 +19,8 @@ export function parseAuditFlags(flags: AuditFlags, now = Date.now()) {
   let limit = 50
   if (flags.limit !== undefined) {
     limit = /^[0-9]{1,4}$/.test(flags.limit.trim()) ? Number(flags.limit.trim()) : NaN
-    if (!(limit >= 1 && limit <= MAX_AUDIT_LIMIT)) throw new UsageError(`--limit: "${flags.limit}" is not a whole number from 1 to ${MAX_AUDIT_LIMIT}`)
+    if (!(limit >= 1 && limit <= MAX_AUDIT_LIMIT))
+      throw new UsageError(`--limit: "${flags.limit}" is not a whole number from 1 to ${MAX_AUDIT_LIMIT}`)
   }
   return {
     limit,

@@ -73,7 +73,8 @@ export async function runCreate(ctx: CommandContext, flags: CreateFlags): Promis
         message: 'Schema name',
         default: await suggestFreeSchemaName(name, isTaken),
         hint: schemaNameProblem,
-        validate: async (value) => schemaNameProblem(value) ?? ((await isTaken(value)) ? `schema "${value}" is already taken by another tenant` : true),
+        validate: async (value) =>
+          schemaNameProblem(value) ?? ((await isTaken(value)) ? `schema "${value}" is already taken by another tenant` : true),
       }))
     const keyName =
       flags.keyName ??
@@ -133,7 +134,9 @@ function printCreated(ctx: CommandContext, { tenant, apiKey }: { tenant: Tenant;
   }
   const s = output.style
   output.line()
-  output.line(`${s.green('✔')} Created tenant ${s.bold(tenant.name)} (schema ${tenant.schemaName}, id ${tenant.id}, version ${tenant.migrationVersion})`)
+  output.line(
+    `${s.green('✔')} Created tenant ${s.bold(tenant.name)} (schema ${tenant.schemaName}, id ${tenant.id}, version ${tenant.migrationVersion})`,
+  )
   output.line()
   output.line(`  api key "${apiKey.name}":`)
   output.line(`  ${s.bold(apiKey.key)}`)

@@ -33,6 +33,9 @@ export async function runDelete(ctx: CommandContext, schema: string, flags: { ye
   const deleted = await services.tenants.deleteTenant(tenant.schemaName, { force: flags.force ?? false })
   const result = { tenant: deleted, keysRevoked: keys.length }
   if (output.json) output.writeJson(result)
-  else output.line(`${output.style.green('✔')} Deleted tenant ${deleted.name}: schema ${deleted.schemaName} dropped, ${keys.length} api key${keys.length === 1 ? '' : 's'} revoked.`)
+  else
+    output.line(
+      `${output.style.green('✔')} Deleted tenant ${deleted.name}: schema ${deleted.schemaName} dropped, ${keys.length} api key${keys.length === 1 ? '' : 's'} revoked.`,
+    )
   return result
 }

@@ -12,7 +12,9 @@ export function parseExpiresIn(value: string, now = Date.now()): Date {
 /** Parses `--scope`: read or write. */
 export function parseScope(value: string): ApiKeyScope {
   if (!(API_KEY_SCOPES as readonly string[]).includes(value)) {
-    throw new UsageError(`--scope: "${value}" is not a scope; use ${API_KEY_SCOPES.join(' or ')} (read: GET routes only; write: everything)`)
+    throw new UsageError(
+      `--scope: "${value}" is not a scope; use ${API_KEY_SCOPES.join(' or ')} (read: GET routes only; write: everything)`,
+    )
   }
   return value as ApiKeyScope
 }

@@ -15,6 +15,9 @@ export async function runKeysList(ctx: CommandContext, schema: string) {
     output.line(`${tenant.schemaName} has no api keys. Issue one with \`tenantctl keys create ${tenant.schemaName}\`.`)
     return keys
   }
-  output.table(KEY_TABLE_HEAD, keys.map((key) => keyTableRow(key)))
+  output.table(
+    KEY_TABLE_HEAD,
+    keys.map((key) => keyTableRow(key)),
+  )
   return keys
 }

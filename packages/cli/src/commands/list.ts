@@ -32,7 +32,7 @@ export async function runList(ctx: CommandContext): Promise<(TenantSummary & { n
       String(t.activeKeys),
       String(t.migrationVersion),
       formatTime(t.createdAt),
-      ...(placements ? [('node' in t && t.node) || 'not distributed'] : []) as string[],
+      ...((placements ? [('node' in t && t.node) || 'not distributed'] : []) as string[]),
     ]),
   )
   output.line(output.style.dim(`${tenants.length} tenant${tenants.length === 1 ? '' : 's'}`))

@@ -39,6 +39,9 @@ export async function runShow(ctx: CommandContext, schema: string) {
     output.line('No api keys.')
     return result
   }
-  output.table(KEY_TABLE_HEAD, keys.map((key) => keyTableRow(key)))
+  output.table(
+    KEY_TABLE_HEAD,
+    keys.map((key) => keyTableRow(key)),
+  )
   return result
 }

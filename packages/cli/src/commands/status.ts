@@ -41,7 +41,10 @@ export async function runStatus(ctx: CommandContext) {
       result.ok
         ? s.green(`✔ ${tenants.length} tenant${tenants.length === 1 ? '' : 's'}, all at version ${latest}`)
         : s.yellow(
-            [sharedPending.length > 0 ? 'the shared schema is behind' : '', behind.length > 0 ? `${behind.length} of ${tenants.length} tenants behind version ${latest}` : '']
+            [
+              sharedPending.length > 0 ? 'the shared schema is behind' : '',
+              behind.length > 0 ? `${behind.length} of ${tenants.length} tenants behind version ${latest}` : '',
+            ]
               .filter(Boolean)
               .join('; '),
           ),
@@ -49,7 +52,10 @@ export async function runStatus(ctx: CommandContext) {
   }
   if (!result.ok) {
     throw new CommandFailedError(
-      `migrations are pending (${[sharedPending.length > 0 ? 'shared schema' : '', behind.length > 0 ? `${behind.length} tenant${behind.length === 1 ? '' : 's'}` : '']
+      `migrations are pending (${[
+        sharedPending.length > 0 ? 'shared schema' : '',
+        behind.length > 0 ? `${behind.length} tenant${behind.length === 1 ? '' : 's'}` : '',
+      ]
         .filter(Boolean)
         .join(', ')}): run \`tenantctl migrate\``,
     )

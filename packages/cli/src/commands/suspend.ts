@@ -20,7 +20,9 @@ export async function runSuspend(ctx: CommandContext, schema: string, flags: { r
     output.line(`${tenant.schemaName} is already suspended (since ${tenant.suspendedAt?.toISOString()}): nothing changed.`)
     return change
   }
-  const reason = tenant.suspensionReason ? ` Reason: ${tenant.suspensionReason}${tenant.suspensionReasonPublic ? ' (shown to its callers)' : ''}.` : ''
+  const reason = tenant.suspensionReason
+    ? ` Reason: ${tenant.suspensionReason}${tenant.suspensionReasonPublic ? ' (shown to its callers)' : ''}.`
+    : ''
   output.line(
     `${output.style.green('✔')} Suspended ${tenant.name} (${tenant.schemaName}): its requests get 403 TENANT_SUSPENDED; ` +
       `its data and keys are kept.${reason} Resume it with \`tenantctl resume ${tenant.schemaName}\`.`,

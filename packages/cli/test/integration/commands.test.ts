@@ -8,9 +8,15 @@ t.test('create, list, show, keys and delete by flags, with --json', async (t) =>
   const schema = randomSchema('json')
   const url = db.url
 
-  const created = await runCli(['create', '--name', `Json ${schema}`, '--address', '2 Side St', '--schema', schema, '--key-name', 'ci', '--json'], { url })
+  const created = await runCli(
+    ['create', '--name', `Json ${schema}`, '--address', '2 Side St', '--schema', schema, '--key-name', 'ci', '--json'],
+    { url },
+  )
   t.equal(created.code, 0, created.stderr)
-  const { tenant, apiKey } = parseJson<{ tenant: { id: number; schemaName: string }; apiKey: { key: string; prefix: string; name: string } }>(t, created)
+  const { tenant, apiKey } = parseJson<{
+    tenant: { id: number; schemaName: string }
+    apiKey: { key: string; prefix: string; name: string }
+  }>(t, created)
   t.equal(tenant.schemaName, schema)
   t.equal(apiKey.name, 'ci')
   t.equal((await services.apiKeys.resolveApiKey(apiKey.key)).id, tenant.id, 'the key printed works')
@@ -19,7 +25,10 @@ t.test('create, list, show, keys and delete by flags, with --json', async (t) =>
   const listed = await runCli(['list', '--json'], { url })
   t.equal(listed.code, 0)
   const rows = parseJson<{ schemaName: string; activeKeys: number; migrationVersion: number }[]>(t, listed)
-  t.same(rows.map((row) => [row.schemaName, row.activeKeys, row.migrationVersion]), [[schema, 1, services.migrations.tenant.at(-1)!.version]])
+  t.same(
+    rows.map((row) => [row.schemaName, row.activeKeys, row.migrationVersion]),
+    [[schema, 1, services.migrations.tenant.at(-1)!.version]],
+  )
 
   const human = await runCli(['list'], { url })
   t.match(human.stdout, /NAME\s+SCHEMA\s+STATE\s+ACTIVE KEYS\s+VERSION\s+CREATED/)
@@ -37,14 +46,23 @@ t.test('create, list, show, keys and delete by flags, with --json', async (t) =>
   await t.rejects(services.apiKeys.resolveApiKey(second.key), { code: 'INVALID_API_KEY' }, 'a revoked key no longer resolves')
 
   const keys = parseJson<{ prefix: string; status: string }[]>(t, await runCli(['keys', 'list', schema, '--json'], { url }))
-  t.same(keys.map((k) => [k.prefix, k.status]), [[apiKey.prefix, 'active'], [second.prefix, 'revoked']])
+  t.same(
+    keys.map((k) => [k.prefix, k.status]),
+    [
+      [apiKey.prefix, 'active'],
+      [second.prefix, 'revoked'],
+    ],
+  )
 
   const shown = parseJson<{ tenant: { schemaName: string }; keys: { prefix: string }[]; migrations: { pending: string[] } }>(
     t,
     await runCli(['show', schema, '--json'], { url }),
   )
   t.equal(shown.tenant.schemaName, schema)
-  t.same(shown.keys.map((k) => k.prefix), [apiKey.prefix, second.prefix])
+  t.same(
+    shown.keys.map((k) => k.prefix),
+    [apiKey.prefix, second.prefix],
+  )
   t.same(shown.migrations.pending, [])
   t.notMatch(JSON.stringify(shown), /tb_[0-9a-f]{12}_/, 'show never prints a key, only prefixes')
 
@@ -106,7 +124,10 @@ t.test('status is a CI gate: exit 1 while anything is pending', async (t) => {
   t.equal(ok.code, 0)
   const report = parseJson<{ ok: boolean; tenants: { schemaName: string; pending: string[] }[] }>(t, ok)
   t.equal(report.ok, true)
-  t.same(report.tenants.map((row) => [row.schemaName, row.pending]), [[schema, []]])
+  t.same(
+    report.tenants.map((row) => [row.schemaName, row.pending]),
+    [[schema, []]],
+  )
 
   await db.sql`update public.tenants set migration_version = 1 where schema_name = ${schema}`
   const behind = await runCli(['status'], { url: db.url })

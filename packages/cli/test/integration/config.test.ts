@@ -11,5 +11,8 @@ t.test('every configuration problem at once, exit 2; no JWT_SECRET needed', asyn
 
   const noSecret = await runCli(['list', '--json'], { url: db.url, env: { JWT_SECRET: '' } })
   t.equal(noSecret.code, 0, `tenantctl signs no tokens, so it needs no JWT_SECRET: ${noSecret.stderr}`)
-  t.same(parseJson<{ name: string }[]>(t, noSecret).map((row) => row.name), [])
+  t.same(
+    parseJson<{ name: string }[]>(t, noSecret).map((row) => row.name),
+    [],
+  )
 })

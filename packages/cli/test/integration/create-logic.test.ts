@@ -66,7 +66,10 @@ t.test('flags given are not asked; the rest are', async (t) => {
   ])
   const { ctx } = testContext(services, { prompts: prompter })
   const { tenant } = await runCreate(ctx, { name: `Flagged ${schema}`, schema })
-  t.same(asked.map((q) => q.message), ['Address (optional)', 'Name of the first api key', 'Create this tenant?'])
+  t.same(
+    asked.map((q) => q.message),
+    ['Address (optional)', 'Name of the first api key', 'Create this tenant?'],
+  )
   t.equal(tenant.schemaName, schema)
 })
 

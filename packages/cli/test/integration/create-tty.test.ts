@@ -57,7 +57,10 @@ t.test('answers every prompt in a terminal; the printed key resolves to the new 
   t.equal(resolved.name, name)
   const tenant = await services.tenants.getTenant(schema)
   t.equal(tenant.address, '1 Terminal Road')
-  t.same((await services.apiKeys.listApiKeys(tenant)).map((k) => k.name), ['operator'])
+  t.same(
+    (await services.apiKeys.listApiKeys(tenant)).map((k) => k.name),
+    ['operator'],
+  )
 })
 
 t.test('Ctrl-C at a prompt exits 130 and creates nothing', async (t) => {
@@ -100,7 +103,10 @@ t.test('--json in a terminal: prompts on stderr, only the JSON document on stdou
   const { db, services } = await setupDatabase(t)
   const schema = randomSchema('jsontty')
   const file = `${t.testdir()}/out.json`
-  const term = await openTerminal(t, `node ${BIN} create --json --name "Json ${schema}" --address "" > ${file}`, { DATABASE_URL: db.url, JWT_SECRET })
+  const term = await openTerminal(t, `node ${BIN} create --json --name "Json ${schema}" --address "" > ${file}`, {
+    DATABASE_URL: db.url,
+    JWT_SECRET,
+  })
   await term.waitFor(/Schema name/, 'the schema prompt')
   await term.type(schema)
   await term.press('Enter')

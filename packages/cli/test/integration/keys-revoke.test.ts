@@ -24,7 +24,10 @@ t.test('keys revoke takes the whole key, never prints it, and says when a key wa
   t.equal(again.code, 0, 'revoking twice is not a failure')
   t.match(again.stdout, /already revoked/)
   t.notMatch(again.stdout, /✔ Revoked/)
-  const againJson = parseJson<{ alreadyRevoked: boolean; revokedAt: string; prefix: string }>(t, await runCli(['keys', 'revoke', apiKey.key, '--json'], { url: db.url }))
+  const againJson = parseJson<{ alreadyRevoked: boolean; revokedAt: string; prefix: string }>(
+    t,
+    await runCli(['keys', 'revoke', apiKey.key, '--json'], { url: db.url }),
+  )
   t.equal(againJson.alreadyRevoked, true)
   t.equal(againJson.prefix, apiKey.prefix)
   t.notMatch(JSON.stringify(againJson), secret, 'nor under --json')

@@ -18,14 +18,21 @@ t.test('keys rotate: a new key printed once, the old one "expires in 23h (rotate
   const list = await runCli(['keys', 'list', schema], { url, env: { NO_COLOR: '1' } })
   t.equal(list.code, 0)
   t.match(list.stdout, /PREFIX\s+NAME\s+SCOPE\s+STATUS/)
-  t.match(list.stdout, new RegExp(`${apiKey.prefix}\\s+default\\s+write\\s+expires in 23h \\(rotated to ${newKey![1]}\\)`), 'the old key, in its grace')
+  t.match(
+    list.stdout,
+    new RegExp(`${apiKey.prefix}\\s+default\\s+write\\s+expires in 23h \\(rotated to ${newKey![1]}\\)`),
+    'the old key, in its grace',
+  )
   t.match(list.stdout, new RegExp(`${newKey![1]}\\s+default\\s+write\\s+active`))
   const shown = await runCli(['show', schema], { url, env: { NO_COLOR: '1' } })
   t.match(shown.stdout, new RegExp(`expires in 23h \\(rotated to ${newKey![1]}\\)`), 'show says it too')
   t.match(shown.stdout, /state\s+active/)
 
   // A read key with an expiry: rotation keeps both (JSON), and a long grace extends nothing.
-  const reader = parseJson<{ apiKey: KeyJson & { key: string } }>(t, await runCli(['keys', 'create', schema, '--name', 'dash', '--scope', 'read', '--expires-in', '15m', '--json'], { url })).apiKey
+  const reader = parseJson<{ apiKey: KeyJson & { key: string } }>(
+    t,
+    await runCli(['keys', 'create', schema, '--name', 'dash', '--scope', 'read', '--expires-in', '15m', '--json'], { url }),
+  ).apiKey
   t.equal(reader.scope, 'read')
   const again = await runCli(['keys', 'rotate', reader.key, '--grace', '30d', '--name', 'dash-2', '--json'], { url })
   t.equal(again.code, 0, again.stderr)
@@ -37,12 +44,15 @@ t.test('keys rotate: a new key printed once, the old one "expires in 23h (rotate
   t.equal(old.rotatedTo, issued.prefix)
 
   const keys = parseJson<KeyJson[]>(t, await runCli(['keys', 'list', schema, '--json'], { url }))
-  t.same(keys.map((k) => [k.name, k.scope, k.status, k.rotatedTo !== null]), [
-    ['default', 'write', 'active', true],
-    ['default', 'write', 'active', false],
-    ['dash', 'read', 'active', true],
-    ['dash-2', 'read', 'active', false],
-  ])
+  t.same(
+    keys.map((k) => [k.name, k.scope, k.status, k.rotatedTo !== null]),
+    [
+      ['default', 'write', 'active', true],
+      ['default', 'write', 'active', false],
+      ['dash', 'read', 'active', true],
+      ['dash-2', 'read', 'active', false],
+    ],
+  )
 
   const now = await runCli(['keys', 'rotate', issued.prefix, '--grace', '0', '--json'], { url })
   t.equal(now.code, 0, now.stderr)

@@ -7,7 +7,8 @@ import { parseJson, randomSchema, runCli, setupDatabase } from '../helpers.js'
 // `tenantctl migrate` against real tenant schemas, with a migrations folder of the test's own.
 
 const EXTRA = '0003_audit_log.sql'
-const EXTRA_SQL = 'create table audit_log (id bigint generated always as identity primary key, at timestamptz not null default now());\n' +
+const EXTRA_SQL =
+  'create table audit_log (id bigint generated always as identity primary key, at timestamptz not null default now());\n' +
   'create index audit_log_at_idx on audit_log (at);\n'
 
 interface Report {
@@ -31,12 +32,24 @@ t.test('one broken tenant: the others migrate, exit 1, and the broken one is nam
 
   const dry = await runCli(['migrate', '--dry-run', '--json', '--migrations-dir', dir], { url })
   t.equal(dry.code, 0, dry.stderr)
-  t.same(parseJson<Report>(t, dry).pending.map((p) => p.migrations), [[EXTRA], [EXTRA], [EXTRA]], 'the dry run lists what is pending')
-  t.same((await services.tenants.listTenants()).map((row) => row.migrationVersion), [2, 2, 2], 'and applies nothing')
+  t.same(
+    parseJson<Report>(t, dry).pending.map((p) => p.migrations),
+    [[EXTRA], [EXTRA], [EXTRA]],
+    'the dry run lists what is pending',
+  )
+  t.same(
+    (await services.tenants.listTenants()).map((row) => row.migrationVersion),
+    [2, 2, 2],
+    'and applies nothing',
+  )
 
   const result = await runCli(['migrate', '--migrations-dir', dir], { url })
   t.equal(result.code, 1, 'exit 1 when a schema failed')
-  t.match(result.stdout, new RegExp(`\\[\\d/3\\] ${broken} FAILED .*${EXTRA} line 1 failed: relation "audit_log" already exists`), 'a line per tenant names the failure, file and line')
+  t.match(
+    result.stdout,
+    new RegExp(`\\[\\d/3\\] ${broken} FAILED .*${EXTRA} line 1 failed: relation "audit_log" already exists`),
+    'a line per tenant names the failure, file and line',
+  )
   t.match(result.stdout, new RegExp(`\\[\\d/3\\] ${good1} ok 2 -> 3`))
   t.match(result.stdout, /2 migrated to version 3, 1 failed, 0 already up to date/)
   t.match(result.stdout, new RegExp(`✖ ${broken}: .*already exists`), 'the summary names it with its error')
@@ -49,13 +62,21 @@ t.test('one broken tenant: the others migrate, exit 1, and the broken one is nam
   // Status gates on the broken tenant; once fixed, migrate brings only it up to date.
   const status = await runCli(['status', '--json', '--migrations-dir', dir], { url })
   t.equal(status.code, 1)
-  t.same(parseJson<{ tenants: { schemaName: string; pending: string[] }[] }>(t, status).tenants.filter((row) => row.pending.length > 0).map((row) => row.schemaName), [broken])
+  t.same(
+    parseJson<{ tenants: { schemaName: string; pending: string[] }[] }>(t, status)
+      .tenants.filter((row) => row.pending.length > 0)
+      .map((row) => row.schemaName),
+    [broken],
+  )
 
   await db.sql`drop table ${db.sql(broken)}.audit_log`
   const fixed = await runCli(['migrate', '--json', '--migrations-dir', dir], { url })
   t.equal(fixed.code, 0, fixed.stderr)
   const report = parseJson<Report>(t, fixed)
-  t.same(report.tenants.map((row) => [row.schema, row.ok, row.from, row.to]), [[broken, true, 2, 3]])
+  t.same(
+    report.tenants.map((row) => [row.schema, row.ok, row.from, row.to]),
+    [[broken, true, 2, 3]],
+  )
   t.equal(report.upToDate, 2)
   t.equal((await runCli(['status', '--migrations-dir', dir], { url })).code, 0)
 })
@@ -72,13 +93,20 @@ t.test('--json reports each failure; --schema limits the run; TENANTCTL_MIGRATIO
 
   const only = await runCli(['migrate', '--schema', a, '--json', '--concurrency', '2'], { url: db.url, env })
   t.equal(only.code, 0, only.stderr)
-  t.same(parseJson<Report>(t, only).tenants.map((row) => row.schema), [a], 'only the schema asked for')
+  t.same(
+    parseJson<Report>(t, only).tenants.map((row) => row.schema),
+    [a],
+    'only the schema asked for',
+  )
 
   const rest = await runCli(['migrate', '--json', '--concurrency', '1'], { url: db.url, env })
   t.equal(rest.code, 1)
   const report = parseJson<Report>(t, rest)
   t.equal(report.failed, 1)
-  t.same(report.tenants.filter((row) => !row.ok).map((row) => row.schema), [b])
+  t.same(
+    report.tenants.filter((row) => !row.ok).map((row) => row.schema),
+    [b],
+  )
   t.match(report.tenants.find((row) => row.schema === b)?.error, /already exists/)
   t.match(rest.stderr, new RegExp(`${b} FAILED`), 'the per-tenant lines went to stderr, not into the JSON')
 
@@ -100,7 +128,10 @@ t.test('a fresh database: status says the shared schema is pending; migrate crea
   t.teardown(() => db.drop())
   const before = await runCli(['status'], { url: db.url })
   t.equal(before.code, 1)
-  t.match(before.stdout, /shared schema \(public\): version 0 of 3, pending: 0001_tenant_registry\.sql, 0002_key_and_tenant_lifecycle\.sql, 0003_revoked_sessions\.sql/)
+  t.match(
+    before.stdout,
+    /shared schema \(public\): version 0 of 3, pending: 0001_tenant_registry\.sql, 0002_key_and_tenant_lifecycle\.sql, 0003_revoked_sessions\.sql/,
+  )
   const migrated = await runCli(['migrate'], { url: db.url })
   t.equal(migrated.code, 0, migrated.stderr)
   t.match(migrated.stdout, /shared schema: migrated 0 -> 3/)

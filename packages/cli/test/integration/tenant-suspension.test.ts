@@ -10,7 +10,12 @@ t.test('suspend and resume: idempotent, shown by list, show and status; delete w
 
   const suspended = await runCli(['suspend', schema, '--reason', 'invoice overdue'], plain)
   t.equal(suspended.code, 0, suspended.stderr)
-  t.match(suspended.stdout, new RegExp(`Suspended Tenant ${schema} \\(${schema}\\): its requests get 403 TENANT_SUSPENDED; its data and keys are kept\\. Reason: invoice overdue\\.`))
+  t.match(
+    suspended.stdout,
+    new RegExp(
+      `Suspended Tenant ${schema} \\(${schema}\\): its requests get 403 TENANT_SUSPENDED; its data and keys are kept\\. Reason: invoice overdue\\.`,
+    ),
+  )
   await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { code: 'TENANT_SUSPENDED' }, 'refused at once')
 
   const before = await snapshot(db.sql)
@@ -22,8 +27,14 @@ t.test('suspend and resume: idempotent, shown by list, show and status; delete w
   t.match((await runCli(['list'], plain)).stdout, new RegExp(`${schema}\\s+suspended\\s+1\\s+`))
   t.match((await runCli(['show', schema], plain)).stdout, /state\s+suspended since \d{4}-\d\d-\d\dT\d\d:\d\dZ \(invoice overdue\)/)
   t.match((await runCli(['status'], plain)).stdout, new RegExp(`${schema} \\(suspended\\)\\s+\\d+\\s+-`))
-  t.match(parseJson<{ suspendedAt: string | null }[]>(t, await runCli(['list', '--json'], { url }))[0], { suspendedAt: /^\d{4}-/, suspensionReason: 'invoice overdue' })
-  t.match(parseJson<{ tenants: object[] }>(t, await runCli(['status', '--json'], { url })).tenants[0], { schemaName: schema, suspended: true })
+  t.match(parseJson<{ suspendedAt: string | null }[]>(t, await runCli(['list', '--json'], { url }))[0], {
+    suspendedAt: /^\d{4}-/,
+    suspensionReason: 'invoice overdue',
+  })
+  t.match(parseJson<{ tenants: object[] }>(t, await runCli(['status', '--json'], { url })).tenants[0], {
+    schemaName: schema,
+    suspended: true,
+  })
 
   const migrated = await runCli(['migrate', '--json'], { url })
   t.equal(migrated.code, 0, 'migrate runs with a suspended tenant')

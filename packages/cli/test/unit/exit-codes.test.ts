@@ -8,14 +8,22 @@ t.test('usage and invalid input exit 2', async (t) => {
   t.equal(exitCodeFor(new core.ValidationError('bad schema'), core).exitCode, 2)
   t.equal(exitCodeFor(new core.ConfigError(['JWT_SECRET is required']), core).exitCode, 2)
   const commander = new CommanderError(1, 'commander.unknownCommand', "error: unknown command 'x'")
-  t.same(exitCodeFor(commander), { exitCode: 2, message: undefined, json: { error: { code: 'USAGE', message: "unknown command 'x'" } }, unexpected: false }, 'commander printed it already; --json gets a document')
+  t.same(
+    exitCodeFor(commander),
+    { exitCode: 2, message: undefined, json: { error: { code: 'USAGE', message: "unknown command 'x'" } }, unexpected: false },
+    'commander printed it already; --json gets a document',
+  )
 })
 
 t.test('help and version exit 0', async (t) => {
   t.equal(exitCodeFor(new CommanderError(0, 'commander.helpDisplayed', '(outputHelp)')).exitCode, 0)
   t.equal(exitCodeFor(new CommanderError(0, 'commander.version', '0.1.0')).exitCode, 0)
   t.equal(exitCodeFor(new CommanderError(0, 'commander.help', '(outputHelp)')).exitCode, 0, '`tenantctl help create`')
-  t.equal(exitCodeFor(new CommanderError(1, 'commander.help', '(outputHelp)')).exitCode, 2, 'help shown for a missing subcommand is a usage error')
+  t.equal(
+    exitCodeFor(new CommanderError(1, 'commander.help', '(outputHelp)')).exitCode,
+    2,
+    'help shown for a missing subcommand is a usage error',
+  )
 })
 
 t.test('failures exit 1, interrupts 130', async (t) => {

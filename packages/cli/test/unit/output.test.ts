@@ -55,10 +55,7 @@ t.test('tables align columns as displayed, colour codes and wide characters incl
       ['\u001b[1mB\u001b[22m', 'b', '12'],
     ],
   )
-  t.equal(
-    table,
-    ['NAME       SCHEMA  KEYS', 'Ācme 東京  acme    1', '\u001b[1mB\u001b[22m          b       12'].join('\n'),
-  )
+  t.equal(table, ['NAME       SCHEMA  KEYS', 'Ācme 東京  acme    1', '\u001b[1mB\u001b[22m          b       12'].join('\n'))
 })
 
 t.test('flushed: output larger than a pipe holds reaches a slow reader before the process exits', async (t) => {

@@ -25,13 +25,16 @@ t.test('durations: seconds, minutes, hours, days, weeks, years; 0 only where all
   t.equal(parseDuration('--grace', '0', { allowZero: true }), 0)
   t.equal(parseDuration('--grace', '0s', { allowZero: true }), 0)
   t.throws(() => parseDuration('--grace', '0'), { message: /--grace: "0" is not a duration/ })
-  t.throws(() => parseDuration('--grace', '-1h', { allowZero: true }), { message: /use a whole number and a unit: 90s, 15m, 24h, 30d, 2w or 1y \(or 0\)/ })
+  t.throws(() => parseDuration('--grace', '-1h', { allowZero: true }), {
+    message: /use a whole number and a unit: 90s, 15m, 24h, 30d, 2w or 1y \(or 0\)/,
+  })
 })
 
 t.test('--scope is read or write', async (t) => {
   t.equal(parseScope('read'), 'read')
   t.equal(parseScope('write'), 'write')
-  for (const bad of ['admin', 'READ', '', 'read,write']) t.throws(() => parseScope(bad), { message: /use read or write/ }, `refuses "${bad}"`)
+  for (const bad of ['admin', 'READ', '', 'read,write'])
+    t.throws(() => parseScope(bad), { message: /use read or write/ }, `refuses "${bad}"`)
 })
 
 t.test('spans read as the largest whole unit', async (t) => {

@@ -19,7 +19,22 @@ t.test('`tenantctl help <command>` is help too, exit 0', async (t) => {
 })
 
 t.test('each command has --help with examples and the global options', async (t) => {
-  for (const command of [['create'], ['list'], ['show'], ['keys', 'create'], ['keys', 'list'], ['keys', 'revoke'], ['keys', 'rotate'], ['suspend'], ['resume'], ['audit'], ['migrate'], ['status'], ['delete'], ['doctor']]) {
+  for (const command of [
+    ['create'],
+    ['list'],
+    ['show'],
+    ['keys', 'create'],
+    ['keys', 'list'],
+    ['keys', 'revoke'],
+    ['keys', 'rotate'],
+    ['suspend'],
+    ['resume'],
+    ['audit'],
+    ['migrate'],
+    ['status'],
+    ['delete'],
+    ['doctor'],
+  ]) {
     const result = await runCli([...command, '--help'])
     t.equal(result.code, 0, `${command.join(' ')} --help`)
     t.match(result.stdout, /Examples:\n {2}\$ tenantctl /, `${command.join(' ')} has examples`)
@@ -35,9 +50,15 @@ t.test('usage errors exit 2 with a message and no stack trace', async (t) => {
     [['keys'], /Usage: tenantctl keys/],
     [['migrate', '--concurrency', 'many'], /--concurrency must be a whole number/],
     [['migrate', '--concurrency'], /argument missing/],
-    [['keys', 'create', 'acme', '--expires-in', 'soon'], /--expires-in: "soon" is not a duration; use a whole number and a unit: 90s, 15m, 24h, 30d, 2w or 1y/],
+    [
+      ['keys', 'create', 'acme', '--expires-in', 'soon'],
+      /--expires-in: "soon" is not a duration; use a whole number and a unit: 90s, 15m, 24h, 30d, 2w or 1y/,
+    ],
     [['keys', 'create', 'acme', '--scope', 'admin'], /--scope: "admin" is not a scope; use read or write/],
-    [['keys', 'rotate', 'tb_0123456789ab', '--grace', '3 days'], /--grace: "3 days" is not a duration; use .*90s, 15m, 24h, 30d.* \(or 0\)/],
+    [
+      ['keys', 'rotate', 'tb_0123456789ab', '--grace', '3 days'],
+      /--grace: "3 days" is not a duration; use .*90s, 15m, 24h, 30d.* \(or 0\)/,
+    ],
     [['keys', 'rotate', 'tb_0123456789ab', '--grace', '-1h'], /--grace: "-1h" is not a duration/],
     [['keys', 'rotate'], /missing required argument 'key'/],
     [['suspend'], /missing required argument 'schema'/],

@@ -167,9 +167,7 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
   const ttl = options.cacheTtlMs ?? 30_000
   const lastUsedIntervalMs = options.lastUsedIntervalMs ?? 60_000
   const cache =
-    ttl > 0 && (options.cacheMax ?? 10_000) > 0
-      ? new LRUCache<string, CachedKey>({ max: options.cacheMax ?? 10_000, ttl })
-      : undefined
+    ttl > 0 && (options.cacheMax ?? 10_000) > 0 ? new LRUCache<string, CachedKey>({ max: options.cacheMax ?? 10_000, ttl }) : undefined
   const lastUsedWrites = new LRUCache<number, number>({ max: Math.max(options.cacheMax ?? 10_000, 1000) })
 
   // NOTE: off while this process does not hear revocations (revocation-listener.ts): a
@@ -288,7 +286,16 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
     }
     const rotated = await sql.begin(async (tx) => {
       const [old] = await tx<
-        { tenantId: number; keyHash: Buffer; name: string; scope: ApiKeyScope; expiresAt: Date | null; revokedAt: Date | null; rotatedTo: string | null; expired: boolean }[]
+        {
+          tenantId: number
+          keyHash: Buffer
+          name: string
+          scope: ApiKeyScope
+          expiresAt: Date | null
+          revokedAt: Date | null
+          rotatedTo: string | null
+          expired: boolean
+        }[]
       >`
         select tenant_id, key_hash, name, scope, expires_at, revoked_at, rotated_to, expires_at <= now() as expired
         from public.api_keys where prefix = ${prefix} for update`
@@ -322,7 +329,12 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
         tenantId: old.tenantId,
         schemaName: await schemaNameOf(tx, old.tenantId),
         keyPrefix: prefix,
-        detail: { rotatedTo: issued.prefix, graceSeconds: graceMs / 1000, oldKeyEnds: updated!.revokedAt ?? updated!.expiresAt, scope: old.scope },
+        detail: {
+          rotatedTo: issued.prefix,
+          graceSeconds: graceMs / 1000,
+          oldKeyEnds: updated!.revokedAt ?? updated!.expiresAt,
+          scope: old.scope,
+        },
       })
       return { old: updated!, issued }
     })
@@ -386,7 +398,8 @@ export function createApiKeyService(options: ApiKeyServiceOptions) {
       row.suspendedAt === null
         ? null
         : `this tenant is suspended${row.suspensionReasonPublic && row.suspensionReason ? `: ${row.suspensionReason}` : ''}`
-    if (caching && evictions === evictionsBefore) cache?.set(prefix, { digest, keyId: row.keyId, expiresAt: row.expiresAt?.getTime() ?? null, tenant, suspended: suspension })
+    if (caching && evictions === evictionsBefore)
+      cache?.set(prefix, { digest, keyId: row.keyId, expiresAt: row.expiresAt?.getTime() ?? null, tenant, suspended: suspension })
     if (suspension !== null) throw suspended(suspension)
     touch(row.keyId)
     return tenant

@@ -84,11 +84,13 @@ export async function recordAuditEvent(sql: Sql | TransactionSql, actor: string,
 function validateListInput(input: ListAuditEventsInput): { limit: number } {
   const problems: string[] = []
   const limit = input.limit ?? 50
-  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT) problems.push(`limit must be a whole number from 1 to ${MAX_AUDIT_LIMIT}`)
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_AUDIT_LIMIT)
+    problems.push(`limit must be a whole number from 1 to ${MAX_AUDIT_LIMIT}`)
   if (input.action !== undefined && !(AUDIT_ACTIONS as readonly string[]).includes(input.action)) {
     problems.push(`action must be one of ${AUDIT_ACTIONS.join(', ')}`)
   }
-  if (input.since !== undefined && (!(input.since instanceof Date) || Number.isNaN(input.since.getTime()))) problems.push('since must be a valid date')
+  if (input.since !== undefined && (!(input.since instanceof Date) || Number.isNaN(input.since.getTime())))
+    problems.push('since must be a valid date')
   if (problems.length > 0) throw new ValidationError(problems.join('; '), 'INVALID_AUDIT_FILTER', problems)
   return { limit }
 }

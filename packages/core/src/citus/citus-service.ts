@@ -40,8 +40,7 @@ export function parseNode(text: string): CitusNode {
   return { host: match[1]!.replace(/^\[|\]$/g, ''), port }
 }
 
-const notCitus = () =>
-  new ValidationError('not a Citus cluster: the database has no citus extension (see docs/scaling.md)', 'NOT_CITUS')
+const notCitus = () => new ValidationError('not a Citus cluster: the database has no citus extension (see docs/scaling.md)', 'NOT_CITUS')
 
 /**
  * Citus schema-based sharding as tenantbase uses it: each tenant schema is a distributed
@@ -100,7 +99,11 @@ export function createCitusService({ sql }: CitusServiceOptions) {
    * before anything starts, a schema that is not distributed, an unknown target node, one
    * that already holds it, and a table without a primary key (logical replication needs one).
    */
-  async function moveTenant(schemaName: string, target: CitusNode, options: MoveTenantOptions = {}): Promise<{ from: CitusNode; to: CitusNode }> {
+  async function moveTenant(
+    schemaName: string,
+    target: CitusNode,
+    options: MoveTenantOptions = {},
+  ): Promise<{ from: CitusNode; to: CitusNode }> {
     assertValidSchemaName(schemaName)
     const placements = await tenantPlacements()
     if (placements === null) throw notCitus()
@@ -148,7 +151,8 @@ export function createCitusService({ sql }: CitusServiceOptions) {
           select max(status) as status, sum(target_shard_size)::text as copied, sum(source_shard_size)::text as total
           from get_rebalance_progress() p
           where (select c.relnamespace from pg_class c where c.oid = p.table_name) = ${schemaName}::regnamespace`
-        if (row?.status && !done) options.onProgress?.({ status: row.status, copiedBytes: Number(row.copied), totalBytes: Number(row.total) })
+        if (row?.status && !done)
+          options.onProgress?.({ status: row.status, copiedBytes: Number(row.copied), totalBytes: Number(row.total) })
       }
     }
     const watching = options.onProgress ? watch().catch(() => {}) : Promise.resolve()

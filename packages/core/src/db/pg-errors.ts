@@ -7,7 +7,9 @@ export function isConnectionError(error: unknown): boolean {
     code.startsWith('08') ||
     // admin_shutdown, crash_shutdown, cannot_connect_now (the server is stopping or starting)
     ['57P01', '57P02', '57P03'].includes(code) ||
-    ['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE'].includes(code)
+    ['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE'].includes(
+      code,
+    )
   )
 }
 

@@ -34,7 +34,10 @@ export const DEFAULT_DETOUR_AT = 16
  * Homes tenants on `connections`, single-connection pools: tenant `id` on
  * `id % connections.length`. Ids are sequential, so the shares are even.
  */
-export function createTenantConnections<S extends Pick<Sql, 'end'> = Sql>(connections: readonly S[], detourAt = DEFAULT_DETOUR_AT): TenantConnections<S> {
+export function createTenantConnections<S extends Pick<Sql, 'end'> = Sql>(
+  connections: readonly S[],
+  detourAt = DEFAULT_DETOUR_AT,
+): TenantConnections<S> {
   const waiting = connections.map(() => 0)
   let detours = 0
 

@@ -60,10 +60,7 @@ export async function readMigrationList(dir: string): Promise<Migration[]> {
 
 /** Reads `<dir>/shared` and `<dir>/tenant`. */
 export async function readMigrations(dir: string = DEFAULT_MIGRATIONS_DIR): Promise<MigrationSet> {
-  const [shared, tenant] = await Promise.all([
-    readMigrationList(path.join(dir, 'shared')),
-    readMigrationList(path.join(dir, 'tenant')),
-  ])
+  const [shared, tenant] = await Promise.all([readMigrationList(path.join(dir, 'shared')), readMigrationList(path.join(dir, 'tenant'))])
   return { shared, tenant }
 }
 

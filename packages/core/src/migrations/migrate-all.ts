@@ -22,7 +22,13 @@ export type MigrationProgress =
   | { readonly type: 'waiting-for-lock' }
   | { readonly type: 'shared-done'; readonly report: SchemaMigrationReport }
   | { readonly type: 'tenants-found'; readonly total: number; readonly upToDate: number }
-  | { readonly type: 'tenant-done'; readonly report: SchemaMigrationReport; readonly done: number; readonly failed: number; readonly total: number }
+  | {
+      readonly type: 'tenant-done'
+      readonly report: SchemaMigrationReport
+      readonly done: number
+      readonly failed: number
+      readonly total: number
+    }
 
 export interface MigrateAllOptions {
   /** Batches of tenants migrated at once (each holds one pooled connection). Default 4. */
@@ -96,60 +102,67 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
   const dryRun = options.dryRun ?? false
   const latest = latestVersion(migrations.tenant)
 
-  return withMigrationLock(sql, () => onProgress({ type: 'waiting-for-lock' }), async () => {
-    const sharedStart = performance.now()
-    const sharedVersions = dryRun ? await wouldMigrateShared(sql, migrations.shared) : await migrateSharedSchema(sql, migrations.shared)
-    const shared: SchemaMigrationReport = { schema: 'public', ...sharedVersions, ok: true, ms: elapsed(sharedStart) }
-    onProgress({ type: 'shared-done', report: shared })
-    await verifyTenantMigrationFiles(sql, migrations.tenant)
+  return withMigrationLock(
+    sql,
+    () => onProgress({ type: 'waiting-for-lock' }),
+    async () => {
+      const sharedStart = performance.now()
+      const sharedVersions = dryRun ? await wouldMigrateShared(sql, migrations.shared) : await migrateSharedSchema(sql, migrations.shared)
+      const shared: SchemaMigrationReport = { schema: 'public', ...sharedVersions, ok: true, ms: elapsed(sharedStart) }
+      onProgress({ type: 'shared-done', report: shared })
+      await verifyTenantMigrationFiles(sql, migrations.tenant)
 
-    const only = options.schemas ?? null
-    if (dryRun && !(await registryExists(sql))) {
-      onProgress({ type: 'tenants-found', total: 0, upToDate: 0 })
-      return { shared, tenants: [], upToDate: 0, failed: 0, latestTenantVersion: latest, dryRun, pending: [] }
-    }
-    const behind = await sql<TenantToMigrate[]>`
+      const only = options.schemas ?? null
+      if (dryRun && !(await registryExists(sql))) {
+        onProgress({ type: 'tenants-found', total: 0, upToDate: 0 })
+        return { shared, tenants: [], upToDate: 0, failed: 0, latestTenantVersion: latest, dryRun, pending: [] }
+      }
+      const behind = await sql<TenantToMigrate[]>`
       select id, schema_name, migration_version from public.tenants
       where migration_version < ${latest} ${only ? sql`and schema_name in ${sql(only)}` : sql``}
       order by id`
-    const [{ count: selected } = { count: 0 }] = await sql<{ count: number }[]>`
+      const [{ count: selected } = { count: 0 }] = await sql<{ count: number }[]>`
       select count(*)::int as count from public.tenants ${only ? sql`where schema_name in ${sql(only)}` : sql``}`
-    if (only) {
-      const known = await sql<{ schemaName: string }[]>`select schema_name from public.tenants where schema_name in ${sql(only)}`
-      const missing = only.filter((name) => !known.some((row) => row.schemaName === name))
-      if (missing.length > 0) throw new NotFoundError(`no tenant with schema ${missing.join(', ')}`, 'TENANT_NOT_FOUND')
-    }
-    const upToDate = selected - behind.length
-    onProgress({ type: 'tenants-found', total: behind.length, upToDate })
-    const pending = behind.map((t) => ({ schema: t.schemaName, migrations: migrationState(migrations.tenant, t.migrationVersion).pending }))
-
-    const reports: SchemaMigrationReport[] = []
-    let failed = 0
-    if (!dryRun) {
-      const limit = pLimit(concurrency)
-      const migrateBatch = async (batch: readonly TenantToMigrate[]) => {
-        const outcomes = await migrateTenantBatch(sql, batch, migrations.tenant)
-        batch.forEach((tenant, index) => {
-          const outcome = outcomes[index]!
-          const report: SchemaMigrationReport = {
-            schema: tenant.schemaName,
-            from: outcome.from,
-            to: outcome.to,
-            ok: outcome.error === undefined,
-            ...(outcome.error && { error: outcome.error.message, errorCode: outcome.error.code }),
-            ms: outcome.ms,
-          }
-          if (!report.ok) failed++
-          reports.push(report)
-          onProgress({ type: 'tenant-done', report, done: reports.length, failed, total: behind.length })
-        })
+      if (only) {
+        const known = await sql<{ schemaName: string }[]>`select schema_name from public.tenants where schema_name in ${sql(only)}`
+        const missing = only.filter((name) => !known.some((row) => row.schemaName === name))
+        if (missing.length > 0) throw new NotFoundError(`no tenant with schema ${missing.join(', ')}`, 'TENANT_NOT_FOUND')
       }
-      const batches: TenantToMigrate[][] = []
-      for (let i = 0; i < behind.length; i += TENANTS_PER_TRANSACTION) batches.push(behind.slice(i, i + TENANTS_PER_TRANSACTION))
-      await Promise.all(batches.map((batch) => limit(() => migrateBatch(batch))))
-    }
-    return { shared, tenants: reports, upToDate, failed, latestTenantVersion: latest, dryRun, pending }
-  })
+      const upToDate = selected - behind.length
+      onProgress({ type: 'tenants-found', total: behind.length, upToDate })
+      const pending = behind.map((t) => ({
+        schema: t.schemaName,
+        migrations: migrationState(migrations.tenant, t.migrationVersion).pending,
+      }))
+
+      const reports: SchemaMigrationReport[] = []
+      let failed = 0
+      if (!dryRun) {
+        const limit = pLimit(concurrency)
+        const migrateBatch = async (batch: readonly TenantToMigrate[]) => {
+          const outcomes = await migrateTenantBatch(sql, batch, migrations.tenant)
+          batch.forEach((tenant, index) => {
+            const outcome = outcomes[index]!
+            const report: SchemaMigrationReport = {
+              schema: tenant.schemaName,
+              from: outcome.from,
+              to: outcome.to,
+              ok: outcome.error === undefined,
+              ...(outcome.error && { error: outcome.error.message, errorCode: outcome.error.code }),
+              ms: outcome.ms,
+            }
+            if (!report.ok) failed++
+            reports.push(report)
+            onProgress({ type: 'tenant-done', report, done: reports.length, failed, total: behind.length })
+          })
+        }
+        const batches: TenantToMigrate[][] = []
+        for (let i = 0; i < behind.length; i += TENANTS_PER_TRANSACTION) batches.push(behind.slice(i, i + TENANTS_PER_TRANSACTION))
+        await Promise.all(batches.map((batch) => limit(() => migrateBatch(batch))))
+      }
+      return { shared, tenants: reports, upToDate, failed, latestTenantVersion: latest, dryRun, pending }
+    },
+  )
 }
 
 /** What a dry run reports for the shared schema: its version, and the latest it would reach. */

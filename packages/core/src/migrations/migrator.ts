@@ -101,9 +101,16 @@ export async function migrateSharedSchema(sql: Sql, migrations: readonly Migrati
  * Checks the tenant migration files against the ones recorded when first applied to any
  * tenant: one query, whatever the number of tenants. Returns the versions recorded.
  */
-export async function verifyTenantMigrationFiles(sql: Sql | TransactionSql, migrations: readonly Migration[]): Promise<ReadonlySet<number>> {
+export async function verifyTenantMigrationFiles(
+  sql: Sql | TransactionSql,
+  migrations: readonly Migration[],
+): Promise<ReadonlySet<number>> {
   const recorded = await sql<AppliedMigration[]>`select version, name, checksum from public.tenant_migration_files order by version`
-  assertUnchanged('the tenant schemas', recorded.filter((row) => migrations.some((m) => m.version === row.version)), migrations)
+  assertUnchanged(
+    'the tenant schemas',
+    recorded.filter((row) => migrations.some((m) => m.version === row.version)),
+    migrations,
+  )
   return new Set(recorded.map((row) => row.version))
 }
 
@@ -138,7 +145,12 @@ export async function migrateNewTenantSchema(
     for (const statement of migration.statements) sent.push({ query: tx.unsafe(statement.sql).simple(), migration, line: statement.line })
   }
   if (migrations.length > 0) sent.push({ query: tx`insert into schema_migrations ${tx(migrations.map(ledgerRow))}` })
-  sent.push({ query: recordTenantMigrationFiles(tx, migrations.filter((m) => !recorded.has(m.version))) })
+  sent.push({
+    query: recordTenantMigrationFiles(
+      tx,
+      migrations.filter((m) => !recorded.has(m.version)),
+    ),
+  })
   const settled = await Promise.allSettled(sent.map((item) => item.query))
   const first = settled.findIndex((result) => result.status === 'rejected')
   if (first >= 0) {
@@ -183,7 +195,11 @@ async function applyTenantMigration(tx: TransactionSql, tenant: TenantToMigrate,
  * the registry never drifts from the schema and two migrators never apply one migration
  * twice. Stops at the first failing migration.
  */
-export async function migrateTenantSchema(sql: Sql, tenant: TenantToMigrate, migrations: readonly Migration[]): Promise<TenantMigrationOutcome> {
+export async function migrateTenantSchema(
+  sql: Sql,
+  tenant: TenantToMigrate,
+  migrations: readonly Migration[],
+): Promise<TenantMigrationOutcome> {
   assertValidSchemaName(tenant.schemaName)
   const from = tenant.migrationVersion
   let to = from
@@ -239,7 +255,12 @@ export async function migrateTenantBatch(
         const start = performance.now()
         let version = current.get(tenant.id)
         if (version === undefined) {
-          outcomes.set(tenant.id, { from: tenant.migrationVersion, to: tenant.migrationVersion, error: tenantGone(tenant), ms: elapsed(start) })
+          outcomes.set(tenant.id, {
+            from: tenant.migrationVersion,
+            to: tenant.migrationVersion,
+            error: tenantGone(tenant),
+            ms: elapsed(start),
+          })
           continue
         }
         for (const migration of migrations.filter((m) => m.version > version!)) {

@@ -154,7 +154,10 @@ export function createPostService({ inTenant }: { readonly inTenant: InTenant })
 
   async function deletePost(tenant: TenantRef, actorId: number, id: number): Promise<void> {
     if (!validId(id)) throw postNotFound()
-    const deleted = await inTenant(tenant, (sql) => sql`delete from ${schemaOf(sql, tenant)}.posts where id = ${id} and author_id = ${actorId}`)
+    const deleted = await inTenant(
+      tenant,
+      (sql) => sql`delete from ${schemaOf(sql, tenant)}.posts where id = ${id} and author_id = ${actorId}`,
+    )
     if (deleted.count === 0) await forbiddenOrMissing(tenant, id)
   }
 

@@ -81,21 +81,23 @@ export function createRefreshTokenService({
   async function rotateRefreshToken(tenant: TenantRef, token: unknown): Promise<IssuedRefreshToken> {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw rejected()
     const digest = digestRefreshToken(token)
-    const outcome = await inTenant(tenant, (sql) => sql.begin(async (tx) => {
-      const schema = schemaOf(tx, tenant)
-      const [current] = await tx<{ userId: number; familyId: string }[]>`
+    const outcome = await inTenant(tenant, (sql) =>
+      sql.begin(async (tx) => {
+        const schema = schemaOf(tx, tenant)
+        const [current] = await tx<{ userId: number; familyId: string }[]>`
         update ${schema}.refresh_tokens set rotated_at = now()
         where token_hash = ${digest} and rotated_at is null and revoked_at is null and expires_at > now()
         returning user_id, family_id`
-      if (current) return { issued: await insertToken(tx, tenant, current.userId, current.familyId) }
-      const [reused] = await tx<{ familyId: string }[]>`
+        if (current) return { issued: await insertToken(tx, tenant, current.userId, current.familyId) }
+        const [reused] = await tx<{ familyId: string }[]>`
         select family_id from ${schema}.refresh_tokens where token_hash = ${digest} and rotated_at is not null`
-      if (!reused) return {}
-      const revoked = await tx`
+        if (!reused) return {}
+        const revoked = await tx`
         update ${schema}.refresh_tokens set revoked_at = now()
         where family_id = ${reused.familyId} and revoked_at is null`
-      return revoked.count > 0 ? { ended: await endSession(tx, tenant, reused.familyId) } : {}
-    }))
+        return revoked.count > 0 ? { ended: await endSession(tx, tenant, reused.familyId) } : {}
+      }),
+    )
     if (outcome.ended) rememberEnded(outcome.ended)
     if (!outcome.issued) throw rejected()
     return outcome.issued
@@ -118,17 +120,19 @@ export function createRefreshTokenService({
    */
   async function revokeRefreshToken(tenant: TenantRef, token: unknown): Promise<void> {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw rejected()
-    const loggedOut = await inTenant(tenant, (sql) => sql.begin(async (tx) => {
-      const schema = schemaOf(tx, tenant)
-      const [family] = await tx<{ familyId: string }[]>`
+    const loggedOut = await inTenant(tenant, (sql) =>
+      sql.begin(async (tx) => {
+        const schema = schemaOf(tx, tenant)
+        const [family] = await tx<{ familyId: string }[]>`
         update ${schema}.refresh_tokens set revoked_at = now()
         where revoked_at is null and family_id = (
           select family_id from ${schema}.refresh_tokens
           where token_hash = ${digestRefreshToken(token)} and rotated_at is null and revoked_at is null and expires_at > now()
         )
         returning family_id`
-      return family && endSession(tx, tenant, family.familyId)
-    }))
+        return family && endSession(tx, tenant, family.familyId)
+      }),
+    )
     if (!loggedOut) throw rejected()
     rememberEnded(loggedOut)
   }

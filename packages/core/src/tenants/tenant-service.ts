@@ -79,7 +79,8 @@ function validateCreateInput(input: CreateTenantInput): { name: string; address:
   const problems: string[] = []
   const name = typeof input.name === 'string' ? input.name.trim() : ''
   const address = typeof input.address === 'string' ? input.address.trim() : ''
-  if (name.length === 0 || name.length > MAX_TENANT_NAME_LENGTH) problems.push(`tenant name must be 1 to ${MAX_TENANT_NAME_LENGTH} characters`)
+  if (name.length === 0 || name.length > MAX_TENANT_NAME_LENGTH)
+    problems.push(`tenant name must be 1 to ${MAX_TENANT_NAME_LENGTH} characters`)
   if (address.length > MAX_ADDRESS) problems.push(`address must be at most ${MAX_ADDRESS} characters`)
   if (problems.length > 0) throw new ValidationError(problems.join('; '), 'VALIDATION_FAILED', problems)
   assertValidSchemaName(input.schemaName)
@@ -154,7 +155,11 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
       typeof idOrSchema === 'number'
         ? await sql<Tenant[]>`select ${sql.unsafe(TENANT_COLUMNS)} from public.tenants where id = ${idOrSchema}`
         : await sql<Tenant[]>`select ${sql.unsafe(TENANT_COLUMNS)} from public.tenants where schema_name = ${idOrSchema}`
-    if (!row) throw new NotFoundError(`no tenant ${typeof idOrSchema === 'number' ? `with id ${idOrSchema}` : `with schema ${idOrSchema}`}`, 'TENANT_NOT_FOUND')
+    if (!row)
+      throw new NotFoundError(
+        `no tenant ${typeof idOrSchema === 'number' ? `with id ${idOrSchema}` : `with schema ${idOrSchema}`}`,
+        'TENANT_NOT_FOUND',
+      )
     return row
   }
 

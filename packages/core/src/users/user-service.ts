@@ -46,7 +46,11 @@ function validateRegistration(input: RegisterUserInput): { email: string; name: 
   if (name !== null && name.length > MAX_NAME) problems.push(`name must be at most ${MAX_NAME} characters`)
   // NOTE: PostgreSQL's text cannot hold U+0000 (it was a 500 before this check). The
   // password is refused too, so that no account ever holds one (login relies on it).
-  for (const [field, value] of [['email', input.email], ['password', input.password], ['name', input.name]] as const) {
+  for (const [field, value] of [
+    ['email', input.email],
+    ['password', input.password],
+    ['name', input.name],
+  ] as const) {
     if (typeof value === 'string' && value.includes('\u0000')) problems.push(`${field} must not contain NUL characters`)
   }
   if (problems.length > 0) throw new ValidationError(problems.join('; '), 'VALIDATION_FAILED', problems)
@@ -104,7 +108,10 @@ export function createUserService({ inTenant, bcryptCost = 12 }: UserServiceOpti
 
   async function getUser(tenant: TenantRef, id: number): Promise<User> {
     if (!Number.isSafeInteger(id) || id < 1) throw new NotFoundError('user not found', 'USER_NOT_FOUND')
-    const [user] = await inTenant(tenant, (sql) => sql<User[]>`select id, email, name, created_at from ${schemaOf(sql, tenant)}.users where id = ${id}`)
+    const [user] = await inTenant(
+      tenant,
+      (sql) => sql<User[]>`select id, email, name, created_at from ${schemaOf(sql, tenant)}.users where id = ${id}`,
+    )
     if (!user) throw new NotFoundError('user not found', 'USER_NOT_FOUND')
     return user
   }

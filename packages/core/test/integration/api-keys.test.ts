@@ -8,7 +8,10 @@ t.test('issue, list and revoke; the key itself is never stored or listed', async
   const { tenant, apiKey } = await makeTenant(services)
   const second = await services.apiKeys.issueApiKey(tenant, { name: 'deploy', expiresAt: new Date(Date.now() + 86_400_000) })
   const listed = await services.apiKeys.listApiKeys(tenant)
-  t.same(listed.map((key) => key.name), ['default', 'deploy'])
+  t.same(
+    listed.map((key) => key.name),
+    ['default', 'deploy'],
+  )
   t.notOk(JSON.stringify(listed).includes(second.key.slice(16)), 'listing shows no secret')
   const stored = await db.sql`select * from public.api_keys`
   const dump = JSON.stringify(stored)
@@ -50,7 +53,7 @@ t.test('a cached key expires when its expiry passes', async (t) => {
   await t.rejects(services.apiKeys.resolveApiKey(key.key), AuthenticationError)
 })
 
-t.test('a revocation evicts the key from another pool\'s cache through NOTIFY', async (t) => {
+t.test("a revocation evicts the key from another pool's cache through NOTIFY", async (t) => {
   const { db, services } = await setupServices(t)
   const { apiKey } = await makeTenant(services)
   // A second process: its own pool and its own long-lived cache.
@@ -70,7 +73,10 @@ t.test('a revocation evicts the key from another pool\'s cache through NOTIFY', 
   await services.apiKeys.revokeApiKey(apiKey.prefix)
   let rejected = false
   for (let i = 0; i < 100 && !rejected; i++) {
-    rejected = await other.resolveApiKey(apiKey.key).then(() => false, () => true)
+    rejected = await other.resolveApiKey(apiKey.key).then(
+      () => false,
+      () => true,
+    )
     if (!rejected) await new Promise((resolve) => setTimeout(resolve, 10))
   }
   t.ok(rejected, 'the other pool rejects the revoked key')

@@ -44,7 +44,12 @@ const cases: Case[] = [
   { name: 'timestamptz from a Date', type: 'timestamptz', value: () => when, stored: '2026-11-27 12:34:56.789+00' },
   { name: 'timestamptz from an ISO string', type: 'timestamptz', value: () => when.toISOString(), stored: '2026-11-27 12:34:56.789+00' },
   { name: 'timestamptz from epoch milliseconds', type: 'timestamptz', value: () => when.getTime(), stored: '2026-11-27 12:34:56.789+00' },
-  { name: 'numeric from a string', type: 'numeric', value: () => '12345678901234567890.123456789', stored: '12345678901234567890.123456789' },
+  {
+    name: 'numeric from a string',
+    type: 'numeric',
+    value: () => '12345678901234567890.123456789',
+    stored: '12345678901234567890.123456789',
+  },
   { name: 'numeric from a number', type: 'numeric', value: () => 1.5, stored: '1.5' },
   { name: 'bigint from a number', type: 'bigint', value: () => Number.MAX_SAFE_INTEGER, stored: '9007199254740991' },
   { name: 'bigint from a string', type: 'bigint', value: () => '-42', stored: '-42' },
@@ -52,7 +57,12 @@ const cases: Case[] = [
   // Without a type, sql.array of numbers is sent as text[]: refused the same way on every path.
   { name: 'int[] (sql.array, no type)', type: 'int[]', value: (sql) => sql.array([1, 2, 3]), stored: { error: '42804' } },
   { name: 'int[] (a plain array)', type: 'int[]', value: () => [4, 5], stored: '{4,5}' },
-  { name: 'text[]', type: 'text[]', value: (sql) => sql.array(['a', 'b,c', 'with "quotes"', '']), stored: '{a,"b,c","with \\"quotes\\"",""}' },
+  {
+    name: 'text[]',
+    type: 'text[]',
+    value: (sql) => sql.array(['a', 'b,c', 'with "quotes"', '']),
+    stored: '{a,"b,c","with \\"quotes\\"",""}',
+  },
   { name: 'bytea', type: 'bytea', value: () => Buffer.from([0, 1, 127, 255]), stored: '\\x00017fff' },
   { name: 'text', type: 'text', value: () => 'héllo ✓', stored: 'héllo ✓' },
   // PostgreSQL's text cannot hold U+0000: the server refuses it (character_not_in_repertoire).
@@ -118,7 +128,11 @@ t.test('every value is stored the same way on every path', async (t) => {
     if (Date.now() > deadline) throw new Error('the connection was not replaced within 30 s')
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  t.same((await preparedNames(shortLived)).filter((s) => s.includes('insert into stored')), [], 'the replacing connection starts with none of them prepared')
+  t.same(
+    (await preparedNames(shortLived)).filter((s) => s.includes('insert into stored')),
+    [],
+    'the replacing connection starts with none of them prepared',
+  )
   paths['fresh connection after max_lifetime'] = await storeEach(shortLived, 'fresh connection')
   t.notOk(pidOf(paths['fresh connection after max_lifetime']).has(oldPid), 'on the new connection')
   t.same(before.map(storedOf), firstUse.map(storedOf), 'the short-lived pool stored the same before its replacement')
@@ -134,7 +148,9 @@ t.test('every value is stored the same way on every path', async (t) => {
 
   // What reached the table agrees with what each insert answered: one row per path and
   // success, nothing for a refused value.
-  const rows = await db.sql.unsafe(`select path, ${cases.map((_, i) => `${column(i)}::text as ${column(i)}`).join(', ')} from stored where path <> 'before replacement'`)
+  const rows = await db.sql.unsafe(
+    `select path, ${cases.map((_, i) => `${column(i)}::text as ${column(i)}`).join(', ')} from stored where path <> 'before replacement'`,
+  )
   for (const [i, c] of cases.entries()) {
     const values = rows.filter((row) => row[column(i)] !== null).map((row) => row[column(i)] as string)
     t.same(values, typeof c.stored === 'string' ? Array(4).fill(c.stored) : [], `${c.name}: in the table`)
@@ -153,7 +169,15 @@ t.test('values read back are the same on every path', async (t) => {
              ${Number.MAX_SAFE_INTEGER}::bigint as big`
     return row
   }
-  const expected = { doc: { a: [1, 'b'] }, yes: true, at: when, bytes: Buffer.from([0, 255]), ints: [1, 2], amount: '12.50', big: Number.MAX_SAFE_INTEGER }
+  const expected = {
+    doc: { a: [1, 'b'] },
+    yes: true,
+    at: when,
+    bytes: Buffer.from([0, 255]),
+    ints: [1, 2],
+    amount: '12.50',
+    big: Number.MAX_SAFE_INTEGER,
+  }
   const prepared = pool({ prepare: true })
   t.same(await read(prepared), expected, 'first use')
   t.same(await read(prepared), expected, 'prepared')
@@ -168,8 +192,16 @@ t.test('text with a NUL byte is a ValidationError in core, and writes nothing, o
     await services.migrateAll()
     const { tenant } = await makeTenant(services)
     const user = await services.users.registerUser(tenant, { email: 'nul@example.com', password: 'password1' })
-    await t.rejects(services.posts.createPost(tenant, user.id, { title: 'a\u0000b', body: 'c' }), ValidationError, `title, prepare ${prepare}`)
-    await t.rejects(services.posts.createPost(tenant, user.id, { title: 'ok', body: '\u0000' }), ValidationError, `body, prepare ${prepare}`)
+    await t.rejects(
+      services.posts.createPost(tenant, user.id, { title: 'a\u0000b', body: 'c' }),
+      ValidationError,
+      `title, prepare ${prepare}`,
+    )
+    await t.rejects(
+      services.posts.createPost(tenant, user.id, { title: 'ok', body: '\u0000' }),
+      ValidationError,
+      `body, prepare ${prepare}`,
+    )
     await t.rejects(services.users.registerUser(tenant, { email: 'a\u0000@example.com', password: 'password1' }), ValidationError)
     t.same((await services.posts.listPosts(tenant)).results, [], 'no post was written')
   }

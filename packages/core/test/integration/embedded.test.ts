@@ -6,7 +6,6 @@ import t from 'tap'
 import { startEmbeddedCluster } from '../../src/index.js'
 import { freePort } from '../../src/testing.js'
 
-
 t.test('starts once, is joined by a second caller, and keeps its data across restarts', async (t) => {
   const root = await mkdtemp(path.join(tmpdir(), 'tenantbase-embedded-'))
   t.teardown(() => rm(root, { recursive: true, force: true }))
@@ -43,6 +42,10 @@ t.test('starts once, is joined by a second caller, and keeps its data across res
   t.equal(again.startedHere, true)
   const reopened = postgres(again.url, { max: 1 })
   const rows = await reopened`select note from kept`
-  t.same(rows.map((row) => row.note), ['still here'], 'data kept between runs')
+  t.same(
+    rows.map((row) => row.note),
+    ['still here'],
+    'data kept between runs',
+  )
   await reopened.end()
 })

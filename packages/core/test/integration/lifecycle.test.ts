@@ -24,7 +24,10 @@ t.test('rotation: a new key of the same scope and expiry; the old one ends at mi
   t.equal(issued.name, apiKey.name, 'the new key keeps the name by default')
   t.equal(issued.scope, 'write')
   t.equal(issued.expiresAt, null, 'a key without expiry rotates to a key without expiry')
-  t.ok(old.expiresAt && Math.abs(old.expiresAt.getTime() - (start + HOUR)) < 5000, `the old key ends in an hour (${old.expiresAt?.toISOString()})`)
+  t.ok(
+    old.expiresAt && Math.abs(old.expiresAt.getTime() - (start + HOUR)) < 5000,
+    `the old key ends in an hour (${old.expiresAt?.toISOString()})`,
+  )
   t.equal(old.revokedAt, null)
   t.equal((await services.apiKeys.resolveApiKey(apiKey.key)).id, tenant.id, 'the old key works during the grace')
   t.equal((await services.apiKeys.resolveApiKey(issued.key)).id, tenant.id, 'and so does the new one')
@@ -41,7 +44,10 @@ t.test('rotation: a new key of the same scope and expiry; the old one ends at mi
 
   // A short grace shortens an expiry.
   const shortened = await services.apiKeys.rotateApiKey(rotated.issued.prefix, { graceMs: 60_000 })
-  t.ok(shortened.old.expiresAt!.getTime() < expiresAt.getTime() && shortened.old.expiresAt!.getTime() <= Date.now() + 61_000, 'a shorter grace brings the expiry forward')
+  t.ok(
+    shortened.old.expiresAt!.getTime() < expiresAt.getTime() && shortened.old.expiresAt!.getTime() <= Date.now() + 61_000,
+    'a shorter grace brings the expiry forward',
+  )
 
   // Grace 0 revokes at once, the cache included.
   const now = await services.apiKeys.rotateApiKey(issued.prefix, { graceMs: 0 })
@@ -74,12 +80,18 @@ t.test('refused rotations change nothing and say why', async (t) => {
     code: 'KEY_NOT_ROTATABLE',
     message: `api key ${revoked.prefix} is revoked: revoke is final; create a new key`,
   })
-  await t.rejects(services.apiKeys.rotateApiKey(expired.key, { graceMs: HOUR }), { code: 'KEY_NOT_ROTATABLE', message: /is expired: revoke is final; create a new key/ })
+  await t.rejects(services.apiKeys.rotateApiKey(expired.key, { graceMs: HOUR }), {
+    code: 'KEY_NOT_ROTATABLE',
+    message: /is expired: revoke is final; create a new key/,
+  })
   await t.rejects(services.apiKeys.rotateApiKey(apiKey.prefix, { graceMs: HOUR }), {
     code: 'KEY_ALREADY_ROTATED',
     message: `api key ${apiKey.prefix} was already rotated to ${issued.prefix}; rotate that key instead`,
   })
-  await t.rejects(services.apiKeys.rotateApiKey('tb_000000000000', { graceMs: HOUR }), { code: 'API_KEY_NOT_FOUND', message: /tb_000000000000/ })
+  await t.rejects(services.apiKeys.rotateApiKey('tb_000000000000', { graceMs: HOUR }), {
+    code: 'API_KEY_NOT_FOUND',
+    message: /tb_000000000000/,
+  })
   const wrongSecret = `${issued.prefix}_${'A'.repeat(43)}`
   await t.rejects(services.apiKeys.rotateApiKey(wrongSecret, { graceMs: HOUR }), { code: 'API_KEY_NOT_FOUND' }, 'a full key must match')
   await t.rejects(services.apiKeys.rotateApiKey('nonsense', { graceMs: HOUR }), { code: 'INVALID_KEY_PREFIX' })
@@ -100,8 +112,15 @@ t.test('scopes: a read key reads; a write key does everything', async (t) => {
   t.doesNotThrow(() => assertKeyScope(asReader, 'read'))
   t.doesNotThrow(() => assertKeyScope(asWriter, 'read'))
   t.doesNotThrow(() => assertKeyScope(asWriter, 'write'))
-  t.throws(() => assertKeyScope(asReader, 'write'), { code: 'INSUFFICIENT_SCOPE', message: 'this api key has scope read; this request needs scope write' })
-  t.same((await services.apiKeys.listApiKeys(tenant)).map((k) => k.scope), ['write', 'read'], 'kept with each key')
+  t.throws(() => assertKeyScope(asReader, 'write'), {
+    code: 'INSUFFICIENT_SCOPE',
+    message: 'this api key has scope read; this request needs scope write',
+  })
+  t.same(
+    (await services.apiKeys.listApiKeys(tenant)).map((k) => k.scope),
+    ['write', 'read'],
+    'kept with each key',
+  )
 })
 
 t.test('suspension: refused with 403 (cache included), data kept, idempotent both ways', async (t) => {
@@ -117,7 +136,11 @@ t.test('suspension: refused with 403 (cache included), data kept, idempotent bot
   const refused = await services.apiKeys.resolveApiKey(apiKey.key).catch((error: unknown) => error)
   t.type(refused, ForbiddenError)
   t.match(refused, { code: 'TENANT_SUSPENDED', message: 'this tenant is suspended' }, 'the reason is not shown unless asked')
-  await t.rejects(services.apiKeys.resolveApiKey(`${apiKey.prefix}_${'A'.repeat(43)}`), { code: 'INVALID_API_KEY' }, 'a wrong key is still 401')
+  await t.rejects(
+    services.apiKeys.resolveApiKey(`${apiKey.prefix}_${'A'.repeat(43)}`),
+    { code: 'INVALID_API_KEY' },
+    'a wrong key is still 401',
+  )
   t.equal((await services.apiKeys.resolveApiKey(other.apiKey.key)).id, other.tenant.id, 'other tenants are served')
 
   const before = await snapshot(db.sql)
@@ -136,13 +159,19 @@ t.test('suspension: refused with 403 (cache included), data kept, idempotent bot
   t.notOk((await services.tenants.resumeTenant(tenant.schemaName)).changed, 'resuming an active tenant changes nothing')
 
   await services.tenants.suspendTenant(tenant.schemaName, { reason: 'maintenance until 14:00 UTC', showReason: true })
-  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { code: 'TENANT_SUSPENDED', message: 'this tenant is suspended: maintenance until 14:00 UTC' })
+  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), {
+    code: 'TENANT_SUSPENDED',
+    message: 'this tenant is suspended: maintenance until 14:00 UTC',
+  })
   await t.rejects(services.tenants.suspendTenant('no_such_tenant'), { code: 'TENANT_NOT_FOUND' })
   await t.rejects(services.tenants.suspendTenant(tenant.schemaName, { reason: 'x'.repeat(501) }), { code: 'INVALID_SUSPENSION_REASON' })
-  t.same((await services.migrationStatus()).tenants.map((s) => [s.schemaName, s.suspended]), [
-    [tenant.schemaName, true],
-    [other.tenant.schemaName, false],
-  ])
+  t.same(
+    (await services.migrationStatus()).tenants.map((s) => [s.schemaName, s.suspended]),
+    [
+      [tenant.schemaName, true],
+      [other.tenant.schemaName, false],
+    ],
+  )
 })
 
 t.test('the audit log: one row per action, in its transaction, with the actor; it outlives the tenant', async (t) => {
@@ -189,7 +218,10 @@ t.test('the audit log: one row per action, in its transaction, with the actor; i
   t.notMatch(JSON.stringify(events), /tb_[0-9a-f]{12}_/, 'never a key, only prefixes')
 
   t.same((await services.auditLog.listAuditEvents({ schemaName, action: 'tenant.suspend' })).length, 2)
-  t.same((await services.auditLog.listAuditEvents({ limit: 2 })).map((e) => e.action), ['migrate', 'tenant.delete'])
+  t.same(
+    (await services.auditLog.listAuditEvents({ limit: 2 })).map((e) => e.action),
+    ['migrate', 'tenant.delete'],
+  )
   t.same(await services.auditLog.listAuditEvents({ since: new Date(Date.now() + 60_000) }), [])
   await t.rejects(services.auditLog.listAuditEvents({ action: 'key.steal' }), { code: 'INVALID_AUDIT_FILTER' })
   await t.rejects(services.auditLog.listAuditEvents({ limit: 0 }), { code: 'INVALID_AUDIT_FILTER' })

@@ -1,7 +1,14 @@
 import { appendFile, cp, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import { DEFAULT_MIGRATIONS_DIR, MigrationError, createPool, createServices, inTenantTransaction, type MigrationProgress } from '../../src/index.js'
+import {
+  DEFAULT_MIGRATIONS_DIR,
+  MigrationError,
+  createPool,
+  createServices,
+  inTenantTransaction,
+  type MigrationProgress,
+} from '../../src/index.js'
 import { FAST_CONFIG, makeTenant, setupServices } from '../helpers.js'
 
 /** A copy of core's migrations that a test may extend or break. */
@@ -33,7 +40,10 @@ t.test('new tenant migrations reach every tenant; one broken tenant stops no one
   const broken = tenants[2]!
   // Something in one schema that the next migration collides with.
   await db.sql`create table ${db.sql(broken.schemaName)}.tags (oops int)`
-  await writeFile(path.join(dir, 'tenant', '0003_tags.sql'), 'create table tags (id bigint generated always as identity primary key, label text not null);\n')
+  await writeFile(
+    path.join(dir, 'tenant', '0003_tags.sql'),
+    'create table tags (id bigint generated always as identity primary key, label text not null);\n',
+  )
   await writeFile(path.join(dir, 'tenant', '0004_tag_index.sql'), 'create index tags_label_idx on tags (label);\n')
   const next = await reload(db.sql, dir)
 
@@ -63,7 +73,10 @@ t.test('new tenant migrations reach every tenant; one broken tenant stops no one
   // Fix it by hand and rerun: only the broken one is picked up.
   await db.sql`drop table ${db.sql(broken.schemaName)}.tags`
   const rerun = await next.migrateAll()
-  t.same(rerun.tenants.map((r) => [r.schema, r.ok, r.to]), [[broken.schemaName, true, 4]])
+  t.same(
+    rerun.tenants.map((r) => [r.schema, r.ok, r.to]),
+    [[broken.schemaName, true, 4]],
+  )
 })
 
 t.test('a migration runs statement by statement in one transaction; a failing one is named by file and line', async (t) => {
@@ -93,7 +106,10 @@ t.test('two concurrent runs apply nothing twice', async (t) => {
   const dir = await migrationsCopy(t)
   const { db, services } = await setupServices(t, { migrationsDir: dir, poolMax: 12 })
   for (let i = 0; i < 8; i++) await makeTenant(services, 'c')
-  await writeFile(path.join(dir, 'tenant', '0003_counter.sql'), 'create table counter (id int primary key);\ninsert into counter values (1);\n')
+  await writeFile(
+    path.join(dir, 'tenant', '0003_counter.sql'),
+    'create table counter (id int primary key);\ninsert into counter values (1);\n',
+  )
   const next = await reload(db.sql, dir)
   const waits: string[] = []
   const [first, second] = await Promise.all([

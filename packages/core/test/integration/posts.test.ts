@@ -14,7 +14,11 @@ t.test('create, read, update (full and partial) and delete', async (t) => {
   t.ok(replaced.updatedAt >= post.updatedAt)
   const patched = await services.posts.patchPost(tenant, author.id, post.id, { body: 'Only body' })
   t.match(patched, { title: 'New', body: 'Only body' })
-  await t.rejects(services.posts.replacePost(tenant, author.id, post.id, { body: 'no title' } as never /* a JavaScript caller's input */), ValidationError, 'full update needs both')
+  await t.rejects(
+    services.posts.replacePost(tenant, author.id, post.id, { body: 'no title' } as never /* a JavaScript caller's input */),
+    ValidationError,
+    'full update needs both',
+  )
   await services.posts.deletePost(tenant, author.id, post.id)
   await t.rejects(services.posts.getPost(tenant, post.id), NotFoundError)
   await t.rejects(services.posts.deletePost(tenant, author.id, post.id), NotFoundError)
@@ -61,9 +65,15 @@ t.test('lists newest first with a keyset cursor and an author filter', async (t)
     seen.push(...page.results.map((post) => post.title))
     cursor = page.next
   } while (cursor)
-  t.same(seen, Array.from({ length: 25 }, (_, i) => `P${24 - i}`))
+  t.same(
+    seen,
+    Array.from({ length: 25 }, (_, i) => `P${24 - i}`),
+  )
   const bobs = await services.posts.listPosts(tenant, { authorId: bob.id, limit: 100 })
-  t.same(bobs.results.map((post) => post.title), ['P20', 'P15', 'P10', 'P5', 'P0'])
+  t.same(
+    bobs.results.map((post) => post.title),
+    ['P20', 'P15', 'P10', 'P5', 'P0'],
+  )
   t.equal(bobs.next, null)
   t.equal((await services.posts.listPosts(tenant)).results.length, 20, 'default limit')
   for (const limit of [0, 101, 1.5]) await t.rejects(services.posts.listPosts(tenant, { limit }), { code: 'INVALID_LIMIT' })
@@ -76,7 +86,12 @@ t.test('titles and bodies are bounded', async (t) => {
   const { services } = await setupServices(t)
   const { tenant } = await makeTenant(services)
   const user = await services.users.registerUser(tenant, { email: 'a@example.com', password: 'password1' })
-  const bad = [{ title: '', body: '' }, { title: '   ', body: '' }, { title: 'x'.repeat(201), body: '' }, { title: 'ok', body: 'x'.repeat(10_001) }]
+  const bad = [
+    { title: '', body: '' },
+    { title: '   ', body: '' },
+    { title: 'x'.repeat(201), body: '' },
+    { title: 'ok', body: 'x'.repeat(10_001) },
+  ]
   for (const input of bad) await t.rejects(services.posts.createPost(tenant, user.id, input), ValidationError)
   t.ok(await services.posts.createPost(tenant, user.id, { title: '🙂'.repeat(200), body: 'x'.repeat(10_000) }), 'limits count characters')
   t.equal((await services.posts.listPosts(tenant)).results.length, 1, 'nothing written by rejected input')

@@ -37,7 +37,11 @@ t.test('reusing a rotated token revokes the whole family, other families live on
   const other = await services.refreshTokens.issueRefreshToken(tenant, user.id)
   const second = await services.refreshTokens.rotateRefreshToken(tenant, first.token)
   await t.rejects(services.refreshTokens.rotateRefreshToken(tenant, first.token), { code: 'INVALID_REFRESH_TOKEN' }, 'reuse refused')
-  await t.rejects(services.refreshTokens.rotateRefreshToken(tenant, second.token), AuthenticationError, 'the live token of the family is revoked too')
+  await t.rejects(
+    services.refreshTokens.rotateRefreshToken(tenant, second.token),
+    AuthenticationError,
+    'the live token of the family is revoked too',
+  )
   t.ok(await services.refreshTokens.rotateRefreshToken(tenant, other.token), 'another login is untouched')
 })
 

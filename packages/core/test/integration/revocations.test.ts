@@ -57,7 +57,10 @@ t.test('an ended login reaches every listening process, and one that starts late
   t.notOk(late.revokedSessions.isRevoked(loggedOut.familyId), 'before listening, a new process knows nothing')
   const lateListener = await late.listenForRevocations()
   t.teardown(() => lateListener.stop())
-  t.ok(late.revokedSessions.isRevoked(loggedOut.familyId) && late.revokedSessions.isRevoked(reused.familyId), 'a process that starts later loads both')
+  t.ok(
+    late.revokedSessions.isRevoked(loggedOut.familyId) && late.revokedSessions.isRevoked(reused.familyId),
+    'a process that starts later loads both',
+  )
 
   const [row] = await db.sql<{ seconds: number }[]>`
     select extract(epoch from expires_at - revoked_at)::int as seconds from public.revoked_sessions where family_id = ${loggedOut.familyId}`
@@ -74,7 +77,11 @@ t.test('each revocation prunes expired ended logins', async (t) => {
   const session = await services.refreshTokens.issueRefreshToken(tenant, user.id)
   await services.refreshTokens.revokeRefreshToken(tenant, session.token)
   const rows = await db.sql<{ familyId: string }[]>`select family_id from public.revoked_sessions`
-  t.same(rows.map((r) => r.familyId), [session.familyId], 'only the living one is left')
+  t.same(
+    rows.map((r) => r.familyId),
+    [session.familyId],
+    'only the living one is left',
+  )
 })
 
 t.test('a listener that does not hear its own NOTIFY says so and fails closed', async (t) => {
@@ -95,7 +102,10 @@ t.test('a listener that does not hear its own NOTIFY says so and fails closed', 
   t.teardown(() => listener.stop())
   t.equal(listener.status().state, 'deaf')
   t.match(listener.status().problem, /DATABASE_LISTEN_URL/, 'the problem names the fix')
-  t.same(changes.map((c) => c.state), ['starting', 'deaf'])
+  t.same(
+    changes.map((c) => c.state),
+    ['starting', 'deaf'],
+  )
   t.same(deaf.revocationStatus(), listener.status())
 
   // The key cache is off: a key whose row changes is looked up again, not served from memory.

@@ -1,5 +1,14 @@
 import t from 'tap'
-import { createPool, createServices, createTenantConnections, DatabaseUnavailableError, loadConfig, openDatabase, TenantGoneError, type Sql } from '../../src/index.js'
+import {
+  createPool,
+  createServices,
+  createTenantConnections,
+  DatabaseUnavailableError,
+  loadConfig,
+  openDatabase,
+  TenantGoneError,
+  type Sql,
+} from '../../src/index.js'
 import { createTestDatabase, freePort } from '../../src/testing.js'
 import { FAST_CONFIG, makeTenant } from './../helpers.js'
 
@@ -22,7 +31,11 @@ t.test("each tenant's queries run on its home connection; a busy home sends the 
       homes.set(tenantId, (homes.get(tenantId) ?? new Set()).add(pid))
     }
   }
-  t.same([...homes.values()].map((pids) => pids.size), [1, 1, 1, 1, 1, 1], 'a tenant always meets the same server connection')
+  t.same(
+    [...homes.values()].map((pids) => pids.size),
+    [1, 1, 1, 1, 1, 1],
+    'a tenant always meets the same server connection',
+  )
   const pidOf = (tenantId: number) => [...homes.get(tenantId)!][0]!
   t.equal(pidOf(1), pidOf(4), 'tenants 1 and 4 share a home (id modulo 3)')
   t.equal(new Set([pidOf(1), pidOf(2), pidOf(3)]).size, 3, 'three homes for tenants 1, 2 and 3')
@@ -81,7 +94,10 @@ t.test('tenant queries report driver errors as core errors', async (t) => {
 t.test('openDatabase homes tenants on DB_TENANT_CONNECTIONS connections, or on the pool with 0', async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
-  for (const [setting, size] of [['4', 4], ['0', 0]] as const) {
+  for (const [setting, size] of [
+    ['4', 4],
+    ['0', 0],
+  ] as const) {
     const config = loadConfig({ DATABASE_URL: db.url, DB_TENANT_CONNECTIONS: setting, JWT_SECRET: 'x'.repeat(32) })
     const opened = await openDatabase(config.database)
     t.equal(opened.tenantConnections.size, size, `DB_TENANT_CONNECTIONS=${setting}`)

@@ -17,9 +17,15 @@ t.test('creates a tenant with its schema, tables, migrations and first key', asy
   t.equal(apiKey.name, 'ci')
   const tables = await db.sql`
     select table_name from information_schema.tables where table_schema = ${tenant.schemaName} order by 1`
-  t.same(tables.map((row) => row.tableName), ['posts', 'refresh_tokens', 'schema_migrations', 'users'])
+  t.same(
+    tables.map((row) => row.tableName),
+    ['posts', 'refresh_tokens', 'schema_migrations', 'users'],
+  )
   const ledger = await db.sql`select version from ${db.sql(tenant.schemaName)}.schema_migrations order by version`
-  t.same(ledger.map((row) => row.version), services.migrations.tenant.map((m) => m.version))
+  t.same(
+    ledger.map((row) => row.version),
+    services.migrations.tenant.map((m) => m.version),
+  )
   t.same((await services.apiKeys.resolveApiKey(apiKey.key)).id, tenant.id)
   t.same((await services.tenants.getTenant(tenant.schemaName)).id, tenant.id)
   t.same((await services.tenants.getTenant(tenant.id)).schemaName, tenant.schemaName)

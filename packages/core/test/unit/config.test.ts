@@ -19,7 +19,13 @@ t.test('defaults work on the embedded database', async (t) => {
 })
 
 t.test('numbers are parsed from strings', async (t) => {
-  const config = loadConfig({ PORT: '9000', EMBEDDED_PG_PORT: '6000', DB_POOL_MAX: '20', DB_CONNECTION_MAX_LIFETIME_SECONDS: '60', LOG_LEVEL: 'debug' })
+  const config = loadConfig({
+    PORT: '9000',
+    EMBEDDED_PG_PORT: '6000',
+    DB_POOL_MAX: '20',
+    DB_CONNECTION_MAX_LIFETIME_SECONDS: '60',
+    LOG_LEVEL: 'debug',
+  })
   t.equal(config.http.port, 9000)
   t.equal(config.database.poolMax, 20)
   t.equal(config.database.connectionMaxLifetimeSeconds, 60)
@@ -33,9 +39,14 @@ t.test('DB_TENANT_CONNECTIONS: how many connections the tenants are homed on, 0 
   for (const value of ['-1', '1.5', 'many']) t.throws(() => loadConfig({ DB_TENANT_CONNECTIONS: value }), /DB_TENANT_CONNECTIONS/, value)
 })
 
-t.test('DB_PREPARED_STATEMENTS is a switch, as postgres.js\'s prepare is', async (t) => {
+t.test("DB_PREPARED_STATEMENTS is a switch, as postgres.js's prepare is", async (t) => {
   t.equal(loadConfig({}).database.preparedStatements, true, 'on by default')
-  for (const [value, expected] of [['0', false], ['false', false], ['1', true], ['true', true]] as const) {
+  for (const [value, expected] of [
+    ['0', false],
+    ['false', false],
+    ['1', true],
+    ['true', true],
+  ] as const) {
     t.equal(loadConfig({ DB_PREPARED_STATEMENTS: value }).database.preparedStatements, expected, value)
   }
   // A count (the old bounded meaning) is refused, not silently read as "on".
@@ -44,13 +55,30 @@ t.test('DB_PREPARED_STATEMENTS is a switch, as postgres.js\'s prepare is', async
 
 t.test('every problem is reported at once', async (t) => {
   try {
-    loadConfig({ PORT: 'eighty', LOG_LEVEL: 'loud', DB_POOL_MAX: '0', DB_PREPARED_STATEMENTS: '200', DB_CONNECTION_MAX_LIFETIME_SECONDS: '1', BCRYPT_COST: '4' })
+    loadConfig({
+      PORT: 'eighty',
+      LOG_LEVEL: 'loud',
+      DB_POOL_MAX: '0',
+      DB_PREPARED_STATEMENTS: '200',
+      DB_CONNECTION_MAX_LIFETIME_SECONDS: '1',
+      BCRYPT_COST: '4',
+    })
     t.fail('should throw')
   } catch (error) {
     t.type(error, ConfigError)
     const details = (error as ConfigError).details ?? []
-    for (const name of ['PORT', 'LOG_LEVEL', 'DB_POOL_MAX', 'DB_PREPARED_STATEMENTS', 'DB_CONNECTION_MAX_LIFETIME_SECONDS', 'BCRYPT_COST']) {
-      t.ok(details.some((line) => line.startsWith(name)), `${name} reported: ${details.join(' | ')}`)
+    for (const name of [
+      'PORT',
+      'LOG_LEVEL',
+      'DB_POOL_MAX',
+      'DB_PREPARED_STATEMENTS',
+      'DB_CONNECTION_MAX_LIFETIME_SECONDS',
+      'BCRYPT_COST',
+    ]) {
+      t.ok(
+        details.some((line) => line.startsWith(name)),
+        `${name} reported: ${details.join(' | ')}`,
+      )
     }
     t.equal((error as ConfigError).code, 'CONFIG_INVALID')
   }
@@ -110,9 +138,15 @@ t.test('CORS_ORIGINS: off by default, a list of origins, or * alone', async (t) 
     const details = (error as ConfigError).details ?? []
     t.ok(details.includes('CORS_ORIGINS is either * alone or a list of origins'), details.join(' | '))
     for (const origin of ['https://app.example.com/', 'app.example.com', 'ftp://files.example.com']) {
-      t.ok(details.some((line) => line.includes(`"${origin}" is not an origin`)), `${origin} refused`)
+      t.ok(
+        details.some((line) => line.includes(`"${origin}" is not an origin`)),
+        `${origin} refused`,
+      )
     }
-    t.notOk(details.some((line) => line.includes('"https://app.example.com" is not')), 'a real origin passes')
+    t.notOk(
+      details.some((line) => line.includes('"https://app.example.com" is not')),
+      'a real origin passes',
+    )
   }
 })
 
@@ -121,7 +155,10 @@ t.test('DATABASE_LISTEN_URL: a direct connection for LISTEN, only beside an exte
   t.equal(loadConfig(external).database.listenUrl, 'postgres://u:p@bouncer:6432/app', 'defaults to DATABASE_URL')
   t.equal(loadConfig({ ...external, DATABASE_LISTEN_URL: 'postgres://u:p@db:5432/app' }).database.listenUrl, 'postgres://u:p@db:5432/app')
   t.throws(() => loadConfig({ ...external, DATABASE_LISTEN_URL: 'mysql://db/app' }), /DATABASE_LISTEN_URL/)
-  t.throws(() => loadConfig({ DATABASE_LISTEN_URL: 'postgres://u:p@db:5432/app' }), /DATABASE_LISTEN_URL needs DATABASE_URL or POSTGRES_HOST/)
+  t.throws(
+    () => loadConfig({ DATABASE_LISTEN_URL: 'postgres://u:p@db:5432/app' }),
+    /DATABASE_LISTEN_URL needs DATABASE_URL or POSTGRES_HOST/,
+  )
 })
 
 t.test('metrics: off by default, on their own port, per-tenant series only when asked', async (t) => {
@@ -136,8 +173,14 @@ t.test('schema problems and cross-variable problems are reported in one pass', a
   const error = t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', PORT: 'abc' })) as ConfigError
   t.type(error, ConfigError)
   t.equal(error.details?.length, 2, `both problems: ${error.details?.join(' | ')}`)
-  t.ok(error.details?.some((line) => line.startsWith('PORT')), 'PORT reported')
-  t.ok(error.details?.some((line) => line.startsWith('JWT_SECRET is required')), 'JWT_SECRET reported')
+  t.ok(
+    error.details?.some((line) => line.startsWith('PORT')),
+    'PORT reported',
+  )
+  t.ok(
+    error.details?.some((line) => line.startsWith('JWT_SECRET is required')),
+    'JWT_SECRET reported',
+  )
 })
 
 t.test('no secret has a default outside the embedded database', async (t) => {
@@ -154,6 +197,14 @@ t.test('a process that signs no tokens needs no JWT_SECRET', async (t) => {
   const config = loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app' }, { signsTokens: false })
   t.equal(config.database.mode, 'external')
   t.equal(config.auth.jwtSecret, undefined)
-  t.equal(loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', JWT_SECRET: 'short' }, { signsTokens: false }).auth.jwtSecret, undefined, 'nor checks one it is given')
-  t.throws(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', PORT: 'abc' }, { signsTokens: false }), /PORT/, 'the rest is still validated')
+  t.equal(
+    loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', JWT_SECRET: 'short' }, { signsTokens: false }).auth.jwtSecret,
+    undefined,
+    'nor checks one it is given',
+  )
+  t.throws(
+    () => loadConfig({ DATABASE_URL: 'postgres://u:p@db:5432/app', PORT: 'abc' }, { signsTokens: false }),
+    /PORT/,
+    'the rest is still validated',
+  )
 })

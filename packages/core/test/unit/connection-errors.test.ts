@@ -15,7 +15,13 @@ t.test('a server that is gone, stopping or starting is a connection error (503),
 
 t.test('the pool retries a lost server quickly, never waiting more than 0.25 s', async (t) => {
   const delays = Array.from({ length: 30 }, (_, retries) => reconnectDelaySeconds(retries))
-  t.ok(delays.every((delay) => delay > 0 && delay <= 0.25), 'between 0 and 0.25 s')
-  t.ok(delays.every((delay, i) => i === 0 || delay >= delays[i - 1]!), 'never shorter after more failures')
+  t.ok(
+    delays.every((delay) => delay > 0 && delay <= 0.25),
+    'between 0 and 0.25 s',
+  )
+  t.ok(
+    delays.every((delay, i) => i === 0 || delay >= delays[i - 1]!),
+    'never shorter after more failures',
+  )
   t.equal(delays.at(-1), 0.25, 'capped')
 })

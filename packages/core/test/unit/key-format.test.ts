@@ -20,7 +20,18 @@ t.test('keys are unique', async (t) => {
 t.test('parses only well-formed keys', async (t) => {
   const { key, prefix } = generateApiKey()
   t.equal(parseApiKey(key), prefix)
-  for (const bad of ['', 'tb_', `${key}x`, key.slice(0, -1), key.toUpperCase(), ` ${key}`, `${prefix}_${'!'.repeat(43)}`, 42, null, undefined]) {
+  for (const bad of [
+    '',
+    'tb_',
+    `${key}x`,
+    key.slice(0, -1),
+    key.toUpperCase(),
+    ` ${key}`,
+    `${prefix}_${'!'.repeat(43)}`,
+    42,
+    null,
+    undefined,
+  ]) {
     t.equal(parseApiKey(bad), undefined, String(bad))
   }
   t.ok(isApiKeyPrefix(prefix))

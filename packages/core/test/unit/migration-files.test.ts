@@ -6,7 +6,11 @@ t.test('core ships numbered shared and tenant migrations', async (t) => {
   const { shared, tenant } = await readMigrations(DEFAULT_MIGRATIONS_DIR)
   t.ok(shared.length >= 1 && tenant.length >= 1)
   for (const list of [shared, tenant]) {
-    t.same(list.map((m) => m.version), [...list.map((m) => m.version)].sort((a, b) => a - b), 'in version order')
+    t.same(
+      list.map((m) => m.version),
+      [...list.map((m) => m.version)].sort((a, b) => a - b),
+      'in version order',
+    )
     for (const m of list) t.match(m.checksum, /^[0-9a-f]{64}$/)
   }
   t.equal(latestVersion(tenant), tenant.at(-1)!.version)
@@ -22,7 +26,10 @@ t.test('checksums ignore line endings but nothing else', async (t) => {
 
 t.test('versions order numerically, whatever their zero padding', async (t) => {
   const dir = t.testdir({ '0010_c.sql': '', '002_b.sql': '', '1_a.sql': '' })
-  t.same((await readMigrationList(dir)).map((m) => m.version), [1, 2, 10])
+  t.same(
+    (await readMigrationList(dir)).map((m) => m.version),
+    [1, 2, 10],
+  )
 })
 
 t.test('badly named or duplicated files are refused, naming the file', async (t) => {

@@ -40,7 +40,10 @@ do $$ begin raise notice 'x;y'; end $$;
 select 1;`
   const statements = await split(body)
   t.equal(statements.length, 3)
-  t.same(statements.map(([line]) => line), [1, 7, 8])
+  t.same(
+    statements.map(([line]) => line),
+    [1, 7, 8],
+  )
   t.match(statements[0]![1], /^create function f\(\)[\s\S]*\$fn\$$/)
   t.equal(statements[1]![1], "do $$ begin raise notice 'x;y'; end $$")
 })

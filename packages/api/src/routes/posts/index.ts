@@ -14,7 +14,6 @@ import {
   toPostResponse,
 } from '../../schemas/posts.js'
 
-
 /**
  * onRequest of the `/:id/` routes: `/api/posts//` reaches them with an empty id, but names
  * no post and no route: 404 ROUTE_NOT_FOUND, not POST_NOT_FOUND.
@@ -115,7 +114,10 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Delete a post (its author only)',
       security: USER_SECURITY,
       params: PostParams,
-      response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses([...WRITE_USER_ERRORS, 'VALIDATION_FAILED', 'NOT_POST_AUTHOR', 'POST_NOT_FOUND']) },
+      response: {
+        204: Type.Null({ description: 'Deleted' }),
+        ...errorResponses([...WRITE_USER_ERRORS, 'VALIDATION_FAILED', 'NOT_POST_AUTHOR', 'POST_NOT_FOUND']),
+      },
     },
     handler: async (request, reply) => {
       await posts.deletePost(request.tenant!, request.userId!, parseId(request.params.id))

@@ -34,7 +34,10 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
         'Rate limited per tenant: failed attempts per email, and all attempts per client address. Over a limit: 429 with Retry-After.',
       security: API_KEY_SECURITY,
       body: LoginBody,
-      response: { 200: TokenPair, ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_CREDENTIALS', 'TOO_MANY_LOGIN_ATTEMPTS']) },
+      response: {
+        200: TokenPair,
+        ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_CREDENTIALS', 'TOO_MANY_LOGIN_ATTEMPTS']),
+      },
     },
     config: { rateLimit: app.loginAttemptLimit },
     handler: async (request) => {
@@ -77,7 +80,10 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       description: "The login's access tokens are refused from then on (401 `ACCESS_TOKEN_REVOKED`), by every API process within a second.",
       security: API_KEY_SECURITY,
       body: RefreshBody,
-      response: { 204: Type.Null({ description: 'Logged out' }), ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']) },
+      response: {
+        204: Type.Null({ description: 'Logged out' }),
+        ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']),
+      },
     },
     handler: async (request, reply) => {
       await refreshTokens.revokeRefreshToken(request.tenant!, request.body.refresh_token)
