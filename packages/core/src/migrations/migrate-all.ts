@@ -85,6 +85,15 @@ async function withMigrationLock<T>(sql: Sql, onWait: () => void, work: () => Pr
 const TENANTS_PER_TRANSACTION = 20
 
 /**
+ * Tenants per transaction for `tenants` tenants on `concurrency` workers: at most
+ * {@link TENANTS_PER_TRANSACTION}, and small enough that each worker gets four batches, so a
+ * small run keeps every worker busy and reports progress tenant by tenant, not in one lump.
+ */
+function batchSize(tenants: number, concurrency: number): number {
+  return Math.max(1, Math.min(TENANTS_PER_TRANSACTION, Math.ceil(tenants / (concurrency * 4))))
+}
+
+/**
  * Migrates the shared schema, then every tenant schema that is behind, with bounded
  * concurrency. Which tenants are behind comes from the registry in one query, so a run with
  * nothing to do costs the same for 10 or 10,000 tenants. A tenant's failure is reported by
@@ -157,7 +166,8 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
           })
         }
         const batches: TenantToMigrate[][] = []
-        for (let i = 0; i < behind.length; i += TENANTS_PER_TRANSACTION) batches.push(behind.slice(i, i + TENANTS_PER_TRANSACTION))
+        const size = batchSize(behind.length, concurrency)
+        for (let i = 0; i < behind.length; i += size) batches.push(behind.slice(i, i + size))
         await Promise.all(batches.map((batch) => limit(() => migrateBatch(batch))))
       }
       return { shared, tenants: reports, upToDate, failed, latestTenantVersion: latest, dryRun, pending }
