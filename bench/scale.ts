@@ -12,7 +12,7 @@
  * the tenant migrations' own statements, its ledger, a user and 20 posts, with its registry
  * row and a key, in batches of simple queries. Sizes are cumulative: one database grows.
  *
- *   pnpm bench:scale [--sizes 1000,10000,100000] [--svg docs/scale.svg] [--seconds 3] [--rounds 3]
+ *   pnpm bench:scale [--sizes 1000,10000,100000] [--svg docs/scale.svg] [--seconds 3] [--rounds 3] [--keep]
  *
  * Targets at 100,000 tenants: creation p95 <= 50 ms alone and <= 100 ms with 4 creators,
  * no-op migrate and status <= 3 s, doctor <= 30 s, the two-statement migration of all
@@ -20,6 +20,8 @@
  *
  * Runs on a throwaway embedded PostgreSQL (or in a new database of BENCH_DATABASE_URL's
  * server) with a copy of core's migrations plus one benchmark-only migration per size.
+ * `--keep` (with BENCH_DATABASE_URL) leaves that database in place and prints its URL, to
+ * profile a command against the grown database afterwards.
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -47,13 +49,20 @@ const { values } = parseArgs({
     svg: { type: 'string', default: fileURLToPath(new URL('../docs/scale.svg', import.meta.url)) },
     seconds: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '3' },
+    keep: { type: 'boolean', default: false },
   },
 })
 const SIZES = values.sizes.split(',').map((s) => Number(s.trim()))
 const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 if (SIZES.some((n, i) => !Number.isInteger(n) || n < 40 || (i > 0 && n <= SIZES[i - 1]!)) || !(SECONDS > 0) || !(ROUNDS >= 1)) {
-  console.error('usage: pnpm bench:scale [--sizes 1000,10000,100000] (increasing, each >= 40) [--svg FILE] [--seconds S] [--rounds R]')
+  console.error(
+    'usage: pnpm bench:scale [--sizes 1000,10000,100000] (increasing, each >= 40) [--svg FILE] [--seconds S] [--rounds R] [--keep]',
+  )
+  process.exit(2)
+}
+if (values.keep && !process.env.BENCH_DATABASE_URL) {
+  console.error('--keep needs BENCH_DATABASE_URL: the embedded cluster is removed with its folder')
   process.exit(2)
 }
 const CLI = fileURLToPath(new URL('../packages/cli/dist/bin.js', import.meta.url))
@@ -254,10 +263,11 @@ try {
   await fill.end({ timeout: 5 })
   await Promise.all([sql.end({ timeout: 5 }), tenantConnections.end({ timeout: 5 })])
   // A throwaway cluster goes with its folder: dropping 100,000 schemas one file at a time takes long.
-  if (given) await admin`drop database if exists ${admin(dbName)} with (force)`
+  if (values.keep) console.log(`kept: DATABASE_URL=${url} TENANTCTL_MIGRATIONS_DIR=${migrationsDir}`)
+  else if (given) await admin`drop database if exists ${admin(dbName)} with (force)`
   await admin.end({ timeout: 5 })
   await cluster?.stop()
-  await rm(work, { recursive: true, force: true })
+  if (!values.keep) await rm(work, { recursive: true, force: true })
 }
 process.exit(failed ? 1 : 0)
 
