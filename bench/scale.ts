@@ -133,7 +133,7 @@ const cliEnv = { DATABASE_URL: url, TENANTCTL_MIGRATIONS_DIR: migrationsDir, TEN
 
 const sql = createPool(url, { max: PAGE_POOL })
 // The API's defaults: the tenants' pages on PAGE_POOL home connections (DB_TENANT_CONNECTIONS).
-const tenantConnections = createTenantConnections(Array.from({ length: PAGE_POOL }, () => createPool(url, { max: 1 })))
+const tenantConnections = createTenantConnections(PAGE_POOL, (onClose) => createPool(url, { max: 1, onClose }))
 const fill = postgres(url, { max: FILL_CONNECTIONS, onnotice: () => {}, prepare: false })
 const rows: ScaleRow[] = []
 let nextIndex = 0

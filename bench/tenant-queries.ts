@@ -100,12 +100,21 @@ const fixedSql = postgres(cluster.url, options('fixed'))
 const unpreparedSql = postgres(cluster.url, options('unprepared', { prepare: false }))
 const preparedSql = postgres(cluster.url, options('prepared'))
 const recycledSql = postgres(cluster.url, options('recycled', { max_lifetime: LIFETIME }))
-const affineSql = Array.from({ length: POOL }, () => postgres(cluster.url, options('affine', { max: 1 })))
-const affine = createTenantConnections(affineSql, DEPTH)
-const affineUnpreparedSql = Array.from({ length: POOL }, () =>
-  postgres(cluster.url, options('affine_unprepared', { max: 1, prepare: false })),
+const affineSql: postgres.Sql[] = []
+const affine = createTenantConnections(
+  POOL,
+  (onclose) => affineSql[affineSql.push(postgres(cluster.url, options('affine', { max: 1, onclose }))) - 1]!,
+  DEPTH,
 )
-const affineUnprepared = createTenantConnections(affineUnpreparedSql, DEPTH)
+const affineUnpreparedSql: postgres.Sql[] = []
+const affineUnprepared = createTenantConnections(
+  POOL,
+  (onclose) =>
+    affineUnpreparedSql[
+      affineUnpreparedSql.push(postgres(cluster.url, options('affine_unprepared', { max: 1, prepare: false, onclose }))) - 1
+    ]!,
+  DEPTH,
+)
 const homeOf = (shard: number) => schemas.flatMap((_, t) => (t % POOL === shard ? [t] : []))
 const searchPathSql = postgres(cluster.url, options('search_path'))
 

@@ -23,7 +23,7 @@ const EnvSchema = Type.Object({
   // NOTE: no default: a secret has one only for the embedded database (EMBEDDED_PASSWORD).
   POSTGRES_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
-  DB_TENANT_CONNECTIONS: Type.Integer({ minimum: 0, maximum: 1000, default: 0 }),
+  DB_TENANT_CONNECTIONS: Type.Integer({ minimum: 0, maximum: 1000, default: 10 }),
   // postgres.js's `prepare` is on or off; 0 and 1 are accepted as well as false and true.
   DB_PREPARED_STATEMENTS: Type.Union(
     SWITCH_VALUES.map((value) => Type.Literal(value)),

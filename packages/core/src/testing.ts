@@ -88,7 +88,7 @@ export async function createTestDatabase(
   if (workers.length > 0) await makeCitusDatabase(serverUrl, name, workers)
   const url = urlOf(serverUrl, name)
   const sql = createPool(url, { max: options.poolMax ?? 10 })
-  const tenantConnections = createTenantConnections(Array.from({ length: 3 }, () => createPool(url, { max: 1 })))
+  const tenantConnections = createTenantConnections(3, (onClose) => createPool(url, { max: 1, onClose }))
   return {
     url,
     sql,

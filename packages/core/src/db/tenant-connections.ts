@@ -1,4 +1,6 @@
+import { DatabaseUnavailableError } from '../errors.js'
 import type { Sql } from './connect.js'
+import { isConnectionError } from './pg-errors.js'
 
 /**
  * Where a tenant's queries run: each tenant has a home connection, so a server connection
@@ -16,7 +18,7 @@ export interface TenantConnections<S = Sql> {
   /**
    * Runs `work` on the home connection of tenant `tenantId`, or on the least busy one when
    * the home connection already has `detourAt` queries waiting (a hot tenant, or a slow
-   * transaction, cannot stall the other tenants of its connection for long).
+   * transaction, cannot stall the other tenants of its connection for long), or is not up.
    */
   use<T>(tenantId: number, work: (sql: S) => Promise<T>): Promise<T>
   /** How many connections the tenants are homed on (0: the shared pool serves them). */
@@ -31,32 +33,74 @@ export interface TenantConnections<S = Sql> {
 export const DEFAULT_DETOUR_AT = 16
 
 /**
- * Homes tenants on `connections`, single-connection pools: tenant `id` on
- * `id % connections.length`. Ids are sequential, so the shares are even.
+ * Homes tenants on `count` one-connection pools made by `open`: tenant `id` on
+ * `id % count`. Ids are sequential, so the shares are even. `open` receives the callback
+ * its pool must call when its connection closes (postgres.js's `onclose`).
+ *
+ * NOTE: a connection is up from a query that succeeded on it until it closes or a query
+ * on it fails with a connection error. The first query for a home that is not up is its
+ * reconnection attempt; the queries that come meanwhile go to a connection that is up, or,
+ * when none is, wait for that attempt: they run if it succeeds and fail with it at once if
+ * not. Without this, queries queued on a one-connection pool while the database
+ * was down were refused one per reconnection attempt, a backoff apart, so requests caught
+ * by a shutdown hung for seconds instead of failing (test/stress/db-outage.test.ts).
  */
 export function createTenantConnections<S extends Pick<Sql, 'end'> = Sql>(
-  connections: readonly S[],
+  count: number,
+  open: (onClose: () => void) => S,
   detourAt = DEFAULT_DETOUR_AT,
 ): TenantConnections<S> {
-  const waiting = connections.map(() => 0)
+  const up = Array.from({ length: count }, () => false)
+  /** Per connection that is not up: its reconnection attempt under way, resolving to whether it succeeded. */
+  const attempts: (Promise<boolean> | undefined)[] = Array.from({ length: count }, () => undefined)
+  const connections = up.map((_, i) => open(() => (up[i] = false)))
+  const waiting = up.map(() => 0)
   let detours = 0
 
   function pick(tenantId: number): number {
-    const home = tenantId % connections.length
-    if (waiting[home]! < detourAt) return home
-    let least = 0
-    for (let i = 1; i < waiting.length; i++) if (waiting[i]! < waiting[least]!) least = i
+    const home = tenantId % count
+    if (up[home] ? waiting[home]! < detourAt : attempts[home] === undefined) return home
+    let least = -1
+    for (let i = 0; i < count; i++) if (up[i] && (least < 0 || waiting[i]! < waiting[least]!)) least = i
+    if (least < 0) return home
     if (least !== home) detours++
     return least
   }
 
+  async function run<T>(index: number, work: (sql: S) => Promise<T>): Promise<T> {
+    if (up[index]) return work(connections[index]!)
+    const attempt = attempts[index]
+    if (attempt) {
+      if (await attempt) return work(connections[index]!)
+      throw new DatabaseUnavailableError('database unreachable: the tenant connection failed to reconnect')
+    }
+    let settle!: (ok: boolean) => void
+    attempts[index] = new Promise((resolve) => (settle = resolve))
+    try {
+      const result = await work(connections[index]!)
+      up[index] = true
+      settle(true)
+      return result
+    } catch (error) {
+      // A statement's error came from a server that answered: the connection is up.
+      up[index] = !isConnectionError(error)
+      settle(up[index])
+      throw error
+    } finally {
+      attempts[index] = undefined
+    }
+  }
+
   return {
-    size: connections.length,
+    size: count,
     async use(tenantId, work) {
       const index = pick(tenantId)
       waiting[index]!++
       try {
-        return await work(connections[index]!)
+        return await run(index, work)
+      } catch (error) {
+        if (isConnectionError(error)) up[index] = false
+        throw error
       } finally {
         waiting[index]!--
       }

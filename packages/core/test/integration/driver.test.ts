@@ -5,11 +5,13 @@ import { tmpdir, userInfo } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
 import { ValidationError, createPool, createServices, type Sql } from '../../src/index.js'
+import { driverSkipsCompositeArrayTypes } from '../../src/db/connect.js'
 import { createTestDatabase, freePort } from '../../src/testing.js'
 import { FAST_CONFIG, makeTenant } from '../helpers.js'
 
 /**
- * postgres.js is used as published. A value must be stored the same way whichever path its
+ * postgres.js is used as published but for one patch (patches/, see
+ * driverSkipsCompositeArrayTypes in connect.ts), tested at the end. A value must be stored the same way whichever path its
  * statement takes: its first use on a connection (described, then prepared), a prepared
  * one, the first use on a connection that replaced an old one (max_lifetime), and a pool
  * that prepares nothing (as behind a transaction-mode PgBouncer, tested through a real one
@@ -289,4 +291,40 @@ t.test('behind a transaction-mode PgBouncer, DB_PREPARED_STATEMENTS=0 stores and
   const page = await services.posts.listPosts(tenant, { limit: 5 })
   t.equal(page.results.length, 5)
   t.equal((await services.posts.listPosts(tenant, { limit: 100 })).results.length, 12, 'every post written once')
+})
+
+t.test("a new connection's array types do not grow with the tables: the patched driver skips composite ones", async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const source = await readFile(new URL('./connection.js', import.meta.resolve('postgres')), 'utf8')
+  t.ok(driverSkipsCompositeArrayTypes(source), 'the installed postgres.js has the patch (createPool refuses to start without it)')
+  t.notOk(driverSkipsCompositeArrayTypes(source.replace(" and b.typcategory <> 'C'", '')), 'the query as published is told apart')
+
+  const parsersOfANewPool = async () => {
+    const sql = createPool(db.url, { max: 1 })
+    try {
+      await sql`select 1`
+      return Object.keys(sql.options.parsers).length
+    } finally {
+      await sql.end({ timeout: 1 })
+    }
+  }
+  const before = await parsersOfANewPool()
+  await db.sql.unsafe(Array.from({ length: 40 }, (_, i) => `create table wide_${i} (id int)`).join(';'))
+  await db.sql`create type mood as enum ('calm', 'busy')`
+  const after = await parsersOfANewPool()
+  t.equal(after, before + 1, `40 tables add no parser; an enum adds its array's (${before} then ${after})`)
+
+  const sql = createPool(db.url, { max: 1 })
+  t.teardown(() => sql.end({ timeout: 1 }))
+  const [row] = await sql<{ ints: number[]; texts: string[]; moods: string[] }[]>`
+    select array[1, 2]::int[] as ints, array['a', 'b,c']::text[] as texts, array['calm', 'busy']::mood[] as moods`
+  t.same(row!.ints, [1, 2], 'int arrays parse')
+  t.same(row!.texts, ['a', 'b,c'], 'text arrays parse')
+  t.same(row!.moods, ['calm', 'busy'], 'arrays of a type created later parse on a new connection')
+  await sql`insert into wide_0 values (7), (8)`
+  const [table] = await sql<{ rows: unknown; one: unknown }[]>`select array_agg(w order by id) as rows, min(w::text) as one from wide_0 w`
+  t.equal(table!.rows, '{(7),(8)}', "an array of a table's rows comes back as its text literal, as a row itself does")
+  t.equal(table!.one, '(7)')
+  t.same(await sql`select ${[1, 2, 3]}::int[] as sent`.then((rows) => rows[0]!.sent), [1, 2, 3], 'arrays are sent as before')
 })

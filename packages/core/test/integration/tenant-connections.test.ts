@@ -12,15 +12,14 @@ import {
 import { createTestDatabase, freePort } from '../../src/testing.js'
 import { FAST_CONFIG, makeTenant } from './../helpers.js'
 
+/** How the driver reports a query whose backend was terminated. */
+const CLOSED = ['57P01', 'CONNECTION_CLOSED']
 const backendOf = async (sql: Sql) => (await sql<{ pid: number }[]>`select pg_backend_pid() as pid`)[0]!.pid
 
 t.test("each tenant's queries run on its home connection; a busy home sends the next ones elsewhere", async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
-  const connections = createTenantConnections(
-    Array.from({ length: 3 }, () => createPool(db.url, { max: 1 })),
-    2,
-  )
+  const connections = createTenantConnections(3, (onClose) => createPool(db.url, { max: 1, onClose }), 2)
   t.teardown(() => connections.end({ timeout: 1 }))
   t.equal(connections.size, 3)
 
@@ -54,6 +53,70 @@ t.test("each tenant's queries run on its home connection; a busy home sends the 
   await slow
 })
 
+t.test('a home connection that lost its server takes one reconnection attempt; the rest detour', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const connections = createTenantConnections(2, (onClose) => createPool(db.url, { max: 1, onClose }))
+  t.teardown(() => connections.end({ timeout: 1 }))
+  const homePid = await connections.use(2, backendOf)
+  const otherPid = await connections.use(1, backendOf)
+
+  // Tenant 2's home is killed under a running query: a connection error marks it down.
+  const sleeping = connections.use(2, (sql) => sql`select pg_sleep(30)`)
+  await db.sql`select pg_terminate_backend(${homePid})`
+  const killed = (await sleeping.catch((error: unknown) => error)) as { code?: string }
+  t.ok(CLOSED.includes(killed.code!), `the query of the killed backend fails with a connection error (${killed.code})`)
+
+  const outcomes = await Promise.allSettled(Array.from({ length: 10 }, () => connections.use(2, backendOf)))
+  const answered = outcomes.map((outcome) => (outcome.status === 'fulfilled' ? outcome.value : (outcome.reason as { code: string }).code))
+  t.equal(answered.filter((pid) => pid === otherPid).length, 9, 'nine of ten queries meanwhile ran on the other connection')
+  // NOTE: postgres.js may report the killed backend's FATAL to the first query of the new
+  // connection: the attempt either answers from a new backend or fails as a lost connection.
+  const attempt = answered.find((pid) => pid !== otherPid)
+  t.ok(
+    CLOSED.includes(attempt as string) || (typeof attempt === 'number' && attempt !== homePid),
+    `one reconnected the home connection (${attempt})`,
+  )
+  t.equal(connections.detours(), 9, 'counted as detours')
+  let pid = await connections.use(2, backendOf).catch(() => connections.use(2, backendOf))
+  t.ok(pid !== homePid && pid !== otherPid, 'the home is up again on a new backend and serves its tenant')
+  pid = await connections.use(2, backendOf)
+  t.not(pid, otherPid)
+  t.equal(connections.detours(), 9, 'no detour since')
+})
+
+t.test('with the database gone, queued tenant queries fail at once instead of waiting their turn to reconnect', async (t) => {
+  // A port nothing listens on: every connection attempt is refused, as while PostgreSQL is stopped.
+  const url = `postgres://nobody:nothing@127.0.0.1:${await freePort()}/gone`
+  const connections = createTenantConnections(3, (onClose) => createPool(url, { max: 1, onClose }))
+  t.teardown(() => connections.end({ timeout: 1 }))
+  await t.rejects(
+    connections.use(0, (sql) => sql`select 1`),
+    { code: 'ECONNREFUSED' },
+    'the first query meets the refusal',
+  )
+
+  for (let round = 0; round < 3; round++) {
+    const start = performance.now()
+    const outcomes = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => connections.use(i, (sql) => sql`select 1`)))
+    const slowest = performance.now() - start
+    const errors = outcomes.map((outcome) => (outcome.status === 'rejected' ? (outcome.reason as Error) : undefined))
+    t.ok(
+      errors.every((error) => error !== undefined),
+      `round ${round + 1}: all 40 fail`,
+    )
+    const attempts = errors.filter((error) => !(error instanceof DatabaseUnavailableError))
+    t.ok(attempts.length <= 3, `at most one reconnection attempt per connection (${attempts.length})`)
+    t.ok(
+      attempts.every((error) => (error as { code?: string }).code === 'ECONNREFUSED'),
+      'each attempt meets the refusal',
+    )
+    t.equal(errors.length - attempts.length, 40 - attempts.length, 'the others fail as database unavailable without queuing')
+    // A hang guard, far above the milliseconds this takes: the pool's backoff is at most 250 ms.
+    t.ok(slowest < 5000, `answered in ${slowest.toFixed(0)} ms`)
+  }
+})
+
 t.test('tenant queries report driver errors as core errors', async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
@@ -77,7 +140,7 @@ t.test('tenant queries report driver errors as core errors', async (t) => {
   // The database gone: every service reports DatabaseUnavailableError.
   const deadUrl = `postgres://postgres:postgres@127.0.0.1:${await freePort()}/none`
   const dead = createPool(deadUrl, { max: 1 })
-  const deadConnections = createTenantConnections([createPool(deadUrl, { max: 1 })])
+  const deadConnections = createTenantConnections(1, (onClose) => createPool(deadUrl, { max: 1, onClose }))
   t.teardown(() => Promise.all([dead.end({ timeout: 0 }), deadConnections.end({ timeout: 0 })]))
   const unreachable = await createServices({ sql: dead, tenantConnections: deadConnections, migrations: services.migrations })
   for (const [what, call] of [

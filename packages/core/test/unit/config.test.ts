@@ -33,8 +33,8 @@ t.test('numbers are parsed from strings', async (t) => {
 })
 
 t.test('DB_TENANT_CONNECTIONS: how many connections the tenants are homed on, 0 for none', async (t) => {
-  t.equal(loadConfig({}).database.tenantConnections, 0, 'off by default: tenants share the pool')
-  t.equal(loadConfig({ DB_TENANT_CONNECTIONS: '10' }).database.tenantConnections, 10)
+  t.equal(loadConfig({}).database.tenantConnections, 10, '10 by default')
+  t.equal(loadConfig({ DB_TENANT_CONNECTIONS: '0' }).database.tenantConnections, 0, '0: tenants share the pool')
   t.equal(loadConfig({ DB_TENANT_CONNECTIONS: '32' }).database.tenantConnections, 32)
   for (const value of ['-1', '1.5', 'many']) t.throws(() => loadConfig({ DB_TENANT_CONNECTIONS: value }), /DB_TENANT_CONNECTIONS/, value)
 })
@@ -93,7 +93,7 @@ t.test('an external database requires a strong JWT secret', async (t) => {
     url: 'postgres://u:p@db:5432/app',
     listenUrl: 'postgres://u:p@db:5432/app',
     poolMax: 10,
-    tenantConnections: 0,
+    tenantConnections: 10,
     preparedStatements: true,
     connectionMaxLifetimeSeconds: 600,
   })
@@ -114,7 +114,7 @@ t.test('POSTGRES_* build the URL when DATABASE_URL is absent', async (t) => {
     url: 'postgres://svc:p%40ss%20word@postgres:5433/app',
     listenUrl: 'postgres://svc:p%40ss%20word@postgres:5433/app',
     poolMax: 10,
-    tenantConnections: 0,
+    tenantConnections: 10,
     preparedStatements: true,
     connectionMaxLifetimeSeconds: 600,
   })
