@@ -9,8 +9,8 @@
  *   list         GET /api/posts/ (20 posts), another tenant each request     target >= 85% of fixed, p99 <= 1.5x fixed's
  *   few          the same, each request naming one of only 10 of the tenants
  *   unprepared   the same as list from a second API process with DB_PREPARED_STATEMENTS=0
- *   homed        the same from an API process with DB_TENANT_CONNECTIONS=10 (each tenant's queries
- *                on a home connection)
+ *   shared       the same from an API process with DB_TENANT_CONNECTIONS=0 (every tenant's queries
+ *                on one shared pool, no home connections)
  *   metrics      the same from another API process recording metrics (METRICS_PORT,
  *                METRICS_PER_TENANT set to the tenant count: every tenant has its series)    target >= 97% of list
  *   create       POST /api/posts/, another tenant each request
@@ -117,8 +117,8 @@ async function backendMemoryMiB(applicationName: string): Promise<number> {
 
 // A second API with DB_PREPARED_STATEMENTS=0 shows what prepared statements give.
 // A third with metrics recorded shows what they cost.
-// A fourth with home connections for tenants shows what they give.
-const [hello, fixed, api, apiUnprepared, apiMetrics, apiHomed] = await Promise.all([
+// A fourth without home connections for tenants shows what they give.
+const [hello, fixed, api, apiUnprepared, apiMetrics, apiShared] = await Promise.all([
   startServer('hello'),
   startServer('fixed', [named(cluster.url, 'bench_fixed'), seeded[0]!.schemaName]),
   startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api') }),
@@ -128,7 +128,7 @@ const [hello, fixed, api, apiUnprepared, apiMetrics, apiHomed] = await Promise.a
     METRICS_PORT: String(await freePort()),
     METRICS_PER_TENANT: String(TENANTS),
   }),
-  startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api_homed'), DB_TENANT_CONNECTIONS: '10' }),
+  startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api_shared'), DB_TENANT_CONNECTIONS: '0' }),
 ])
 
 /**
@@ -180,7 +180,7 @@ const targets: Record<string, Target> = {
   list: { server: api, options: { url: `${api.url}/api/posts/`, requests: perTenant() } },
   few: { server: api, options: { url: `${api.url}/api/posts/`, requests: perTenant({}, sessions.slice(0, FEW_TENANTS)) } },
   unprepared: { server: apiUnprepared, options: { url: `${apiUnprepared.url}/api/posts/`, requests: perTenant() } },
-  homed: { server: apiHomed, options: { url: `${apiHomed.url}/api/posts/`, requests: perTenant() } },
+  shared: { server: apiShared, options: { url: `${apiShared.url}/api/posts/`, requests: perTenant() } },
   metrics: { server: apiMetrics, options: { url: `${apiMetrics.url}/api/posts/`, requests: perTenant() } },
   create: {
     server: api,
@@ -253,7 +253,7 @@ const memory = {
   fixed: await backendMemoryMiB('bench_fixed'),
   api: await backendMemoryMiB('bench_api'),
   unprepared: await backendMemoryMiB('bench_api_unprepared'),
-  homed: await backendMemoryMiB('bench_api_homed'),
+  shared: await backendMemoryMiB('bench_api_shared'),
 }
 
 function median(values: number[]): number {
@@ -283,7 +283,7 @@ const labels: Record<string, string> = {
   list: 'API: GET /api/posts/, another tenant each request',
   few: `the same over ${FEW_TENANTS} of the tenants`,
   unprepared: 'the same, DB_PREPARED_STATEMENTS=0',
-  homed: 'the same, DB_TENANT_CONNECTIONS=10',
+  shared: 'the same, DB_TENANT_CONNECTIONS=0',
   metrics: 'the same, recording metrics (METRICS_PORT, per tenant)',
   create: 'API: POST /api/posts/, another tenant each request',
 }
@@ -312,7 +312,7 @@ const lines: [string, [number, number], string][] = [
   ['list / fixed', ratios('list', 'fixed', 'rps'), 'target >= 85%'],
   ['healthz / hello', ratios('healthz', 'hello', 'rps'), "the API's base cost, for reading auth / hello"],
   ['unprepared / fixed', ratios('unprepared', 'fixed', 'rps'), 'the list without prepared statements'],
-  ['homed / fixed', ratios('homed', 'fixed', 'rps'), 'the list on home connections for tenants'],
+  ['shared / fixed', ratios('shared', 'fixed', 'rps'), 'the list on one shared pool, without home connections'],
   ['list / few', ratios('list', 'few', 'rps'), `all tenants against ${FEW_TENANTS} of them`],
   ['list, metrics / list', ratios('metrics', 'list', 'rps'), 'target >= 97%'],
   ['fixed / hello', ratios('fixed', 'hello', 'rps'), ''],
@@ -331,7 +331,7 @@ for (const [label, [of, perRound], note] of p99Lines) {
 console.log(
   `\nserver memory of each pool after the rounds (RssAnon of its backends): fixed-schema page ${memory.fixed.toFixed(0)} MiB, ` +
     `API ${memory.api.toFixed(0)} MiB, API with DB_PREPARED_STATEMENTS=0 ${memory.unprepared.toFixed(0)} MiB, ` +
-    `API with DB_TENANT_CONNECTIONS=10 ${memory.homed.toFixed(0)} MiB`,
+    `API with DB_TENANT_CONNECTIONS=0 ${memory.shared.toFixed(0)} MiB`,
 )
 
 // What a request records, alone: the hook's CPU time in this process, steadier than the
