@@ -5,8 +5,8 @@
  *   fixed          one schema, no tenancy, prepared (the ceiling)
  *   unprepared     "tenant".posts, postgres.js with prepare: false (DB_PREPARED_STATEMENTS=0)
  *   prepared       "tenant".posts, prepared: one statement per tenant per connection, kept
- *                  as long as the connection lives (core's default, whose connections
- *                  live DB_CONNECTION_MAX_LIFETIME_SECONDS)
+ *                  as long as the connection lives (core's shared pool, DB_TENANT_CONNECTIONS=0,
+ *                  whose connections live DB_CONNECTION_MAX_LIFETIME_SECONDS)
  *   recycled       the same, each connection replaced after --lifetime seconds (max_lifetime)
  *   affine         "tenant".posts, prepared, through core's tenant connections (the API's
  *                  default): POOL single-connection pools, each the home of a tenth of the
