@@ -3,8 +3,9 @@
  * and 100,000 tenants. At each size it prints tenant creation p50/p95 (alone, and with 4
  * creators at once), a two-statement migration of every tenant, a no-op `migrate`,
  * `status`, `doctor`, `list --json`, deleting one tenant, the database's size and a random
- * tenant's 20-post page per second beside the same over 10 of the tenants (measured
- * alternately in the same run). Then the README's markdown table and docs/scale.svg.
+ * tenant's 20-post page per second, on first visits and warm, beside the same over 10 of the
+ * tenants (measured alternately in the same run), with the pages' server memory. Then the
+ * README's markdown table and docs/scale.svg.
  *
  * What is timed goes through core's real paths: creation is `createTenant`, every command is
  * a whole `tenantctl` process (node start-up included, as an operator or CI sees it), the
@@ -25,7 +26,7 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -134,7 +135,9 @@ const cliEnv = { DATABASE_URL: url, TENANTCTL_MIGRATIONS_DIR: migrationsDir, TEN
 
 const sql = createPool(url, { max: PAGE_POOL })
 // The API's defaults: the tenants' pages on PAGE_POOL home connections (DB_TENANT_CONNECTIONS).
-const tenantConnections = createTenantConnections(PAGE_POOL, (onClose) => createPool(url, { max: 1, onClose }))
+const PAGES_APPLICATION = 'bench_scale_pages'
+const pagesUrl = Object.assign(new URL(url), { search: `?application_name=${PAGES_APPLICATION}` }).toString()
+const tenantConnections = createTenantConnections(PAGE_POOL, (onClose) => createPool(pagesUrl, { max: 1, onClose }))
 // The fixture's connections are replaced every FILL_LIFETIME_SECONDS: each insert into a
 // tenant's posts leaves a cached foreign-key check plan in its backend, and the backend walks
 // all of them on every catalog change (each table the fixture creates), so one long-lived
@@ -216,7 +219,9 @@ try {
     )
     const pages = await measurePages(services)
     console.log(
-      `   page/s, random tenant     ${pages.all.toFixed(0)} against ${pages.ten.toFixed(0)} over 10 tenants: ${(pages.all / pages.ten).toFixed(2)} (load ${load()})\n`,
+      `   page/s, random tenant     first visits ${pages.cold.toFixed(0)}, then every tenant visited once (${ms(pages.warmUpMs)}), ` +
+        `warm ${pages.warm.toFixed(0)} against ${pages.ten.toFixed(0)} over 10 tenants: ${(pages.warm / pages.ten).toFixed(2)}; ` +
+        `the pages' server memory ${pages.memoryMiB.toFixed(0)} MiB (load ${load()})\n`,
     )
     loads.push(loadavg()[0]!)
 
@@ -233,8 +238,10 @@ try {
       list: list.ms,
       deleteOne: deleteOne.ms,
       databaseBytes: Number(bytes),
-      pagesPerSecond: pages.all,
+      pagesPerSecondCold: pages.cold,
+      pagesPerSecond: pages.warm,
       pagesPerSecondTen: pages.ten,
+      pagesMemoryMiB: pages.memoryMiB,
     })
   }
 
@@ -366,27 +373,42 @@ async function timeCreations(services: Services, stage: number, samples: number,
 
 /**
  * A random tenant's first page of 20 posts through core's listPosts, PAGE_CALLERS callers
- * on PAGE_POOL home connections, beside the same over 10 of the tenants, alternating round by round
- * (after one short round of each to warm up). Medians of pages per second.
+ * on PAGE_POOL home connections: first one round over every tenant as a freshly started
+ * server meets them (its connections have cached few of them), then, after each tenant's
+ * page has been read once (so each home connection holds its share of tenants' plans and
+ * catalog entries, as a long-running server's would), rounds over every tenant alternating
+ * with rounds over 10 of them. Medians of pages per second, and the private memory
+ * (RssAnon) of the home connections' server backends at the end.
  */
-async function measurePages(services: Services): Promise<{ all: number; ten: number }> {
+async function measurePages(services: Services): Promise<{ cold: number; warmUpMs: number; warm: number; ten: number; memoryMiB: number }> {
   const tenants = await sql<{ id: number; schemaName: string }[]>`select id, schema_name from public.tenants order by id`
   const ten = tenants.slice(0, 10)
+  const read = async (tenant: { id: number; schemaName: string }) => {
+    const page = await services.posts.listPosts(tenant)
+    if (page.results.length !== 20) throw new Error(`a tenant's page had ${page.results.length} posts, not 20`)
+  }
   const round = async (from: readonly { id: number; schemaName: string }[], seconds: number) => {
     const deadline = performance.now() + seconds * 1000
     let done = 0
     await Promise.all(
       Array.from({ length: PAGE_CALLERS }, async () => {
         while (performance.now() < deadline) {
-          const page = await services.posts.listPosts(from[Math.floor(Math.random() * from.length)]!)
-          if (page.results.length !== 20) throw new Error(`a tenant's page had ${page.results.length} posts, not 20`)
+          await read(from[Math.floor(Math.random() * from.length)]!)
           done++
         }
       }),
     )
     return done / seconds
   }
-  await round(tenants, 1)
+  const cold = await round(tenants, SECONDS)
+  const warmUpStart = performance.now()
+  let next = 0
+  await Promise.all(
+    Array.from({ length: PAGE_CALLERS }, async () => {
+      while (next < tenants.length) await read(tenants[next++]!)
+    }),
+  )
+  const warmUpMs = performance.now() - warmUpStart
   await round(ten, 1)
   const all: number[] = []
   const few: number[] = []
@@ -395,5 +417,16 @@ async function measurePages(services: Services): Promise<{ all: number; ten: num
     few.push(await round(ten, SECONDS))
   }
   const median = (xs: number[]) => sortedTimes(xs)[Math.floor(xs.length / 2)]!
-  return { all: median(all), ten: median(few) }
+  return { cold, warmUpMs, warm: median(all), ten: median(few), memoryMiB: await backendMemoryMiB(PAGES_APPLICATION) }
+}
+
+/** The private memory (RssAnon) of one application's server backends, in MiB (0 for a server on another machine). */
+async function backendMemoryMiB(applicationName: string): Promise<number> {
+  const backends = await sql<{ pid: number }[]>`select pid from pg_stat_activity where application_name = ${applicationName}`
+  let kib = 0
+  for (const { pid } of backends) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
+    kib += Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0)
+  }
+  return kib / 1024
 }
