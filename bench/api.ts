@@ -26,14 +26,16 @@
  */
 import { createHmac, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
+import postgres from 'postgres'
 import { createServices, loadConfig, openDatabase, startEmbeddedCluster } from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
 import { createApiMetrics } from '@tenantbase/api/metrics'
+import { backendMemoryMiB } from './backend-memory.js'
 import { startServerProcess, stopServerProcesses, type ServerProcess } from './server-processes.js'
 
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
@@ -71,6 +73,10 @@ const db = await openDatabase(config.database)
 const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config })
 await services.migrateAll()
 
+// The fixture's inserts run on connections of their own, unprepared and replaced every 20 s:
+// a connection that inserts into many tenants' posts keeps a foreign-key check plan for each,
+// and every table createTenant then creates costs it a walk over all of them.
+const fixture = postgres(cluster.url, { max: 1, prepare: false, max_lifetime: 20, onnotice: () => {} })
 console.log(`seeding ${TENANTS} tenants (createTenant), each with a user and ${POSTS} posts...`)
 const seeded: { key: string; tenantId: number; userId: number; schemaName: string }[] = []
 const seedStart = performance.now()
@@ -79,8 +85,8 @@ for (let i = 0; i < TENANTS; i++) {
   const { tenant, apiKey } = await services.tenants.createTenant({ name: `Bench ${i}`, schemaName })
   // A benchmark fixture, not core's path: one statement writes the user and the posts
   // (registerUser's bcrypt would take minutes over 10,000 tenants, and no one logs in).
-  const schema = db.sql(schemaName)
-  const [user] = await db.sql<{ id: number }[]>`
+  const schema = fixture(schemaName)
+  const [user] = await fixture<{ id: number }[]>`
     with author as (
       insert into ${schema}.users (email, password_hash) values (${`user${i}@example.com`}, 'bench: no login') returning id
     ), posts as (
@@ -91,6 +97,7 @@ for (let i = 0; i < TENANTS; i++) {
   seeded.push({ key: apiKey.key, tenantId: tenant.id, userId: user!.id, schemaName })
   if ((i + 1) % 1000 === 0) console.log(`  ${i + 1} tenants (${((performance.now() - seedStart) / 1000).toFixed(0)} s)`)
 }
+await fixture.end()
 await db.sql`vacuum analyze`
 
 type Server = ServerProcess
@@ -102,17 +109,6 @@ function named(url: string, applicationName: string): string {
   const named = new URL(url)
   named.searchParams.set('application_name', applicationName)
   return named.toString()
-}
-
-/** The private memory (RssAnon) of the server backends of one application, in MiB. */
-async function backendMemoryMiB(applicationName: string): Promise<number> {
-  const rows = await db.sql<{ pid: number }[]>`select pid from pg_stat_activity where application_name = ${applicationName}`
-  let kib = 0
-  for (const { pid } of rows) {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-    kib += Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0)
-  }
-  return kib / 1024
 }
 
 // A second API with DB_PREPARED_STATEMENTS=0 shows what prepared statements give.
@@ -250,10 +246,10 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 
 const memory = {
-  fixed: await backendMemoryMiB('bench_fixed'),
-  api: await backendMemoryMiB('bench_api'),
-  unprepared: await backendMemoryMiB('bench_api_unprepared'),
-  shared: await backendMemoryMiB('bench_api_shared'),
+  fixed: await backendMemoryMiB(db.sql, 'bench_fixed'),
+  api: await backendMemoryMiB(db.sql, 'bench_api'),
+  unprepared: await backendMemoryMiB(db.sql, 'bench_api_unprepared'),
+  shared: await backendMemoryMiB(db.sql, 'bench_api_shared'),
 }
 
 function median(values: number[]): number {

@@ -30,7 +30,7 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,6 +46,7 @@ import {
   type Services,
 } from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
+import { backendMemoryMiB } from './backend-memory.js'
 import { markdownTable, ms, scaleChart, type ScaleRow } from './scale-report.js'
 
 const { values } = parseArgs({
@@ -423,16 +424,5 @@ async function measurePages(services: Services): Promise<{ cold: number; warmUpM
     few.push(await round(ten, SECONDS))
   }
   const median = (xs: number[]) => sortedTimes(xs)[Math.floor(xs.length / 2)]!
-  return { cold, warmUpMs, warm: median(all), ten: median(few), memoryMiB: await backendMemoryMiB(PAGES_APPLICATION) }
-}
-
-/** The private memory (RssAnon) of one application's server backends, in MiB (0 for a server on another machine). */
-async function backendMemoryMiB(applicationName: string): Promise<number> {
-  const backends = await sql<{ pid: number }[]>`select pid from pg_stat_activity where application_name = ${applicationName}`
-  let kib = 0
-  for (const { pid } of backends) {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-    kib += Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0)
-  }
-  return kib / 1024
+  return { cold, warmUpMs, warm: median(all), ten: median(few), memoryMiB: await backendMemoryMiB(sql, PAGES_APPLICATION) }
 }

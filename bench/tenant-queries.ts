@@ -27,13 +27,14 @@
  *
  *   pnpm bench:queries [--tenants 1000] [--seconds 3] [--rounds 3] [--callers 64] [--lifetime 5] [--depth 16] [--shared-buffers 1GB]
  */
-import { readFile, mkdtemp } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import { createTenantConnections, startEmbeddedCluster } from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
+import { backendMemoryMiB } from './backend-memory.js'
 
 const { values } = parseArgs({
   options: {
@@ -192,16 +193,6 @@ async function measure(name: string): Promise<number> {
   return done / SECONDS
 }
 
-async function backendMemoryMiB(name: string): Promise<number> {
-  const rows = await admin`select pid from pg_stat_activity where application_name = ${'bench_' + name}`
-  let kib = 0
-  for (const { pid } of rows) {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '')
-    kib += Number(/RssAnon:\s+(\d+)/.exec(status)?.[1] ?? 0)
-  }
-  return kib / 1024
-}
-
 const results: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((n) => [n, []]))
 const memory: Record<string, number> = {}
 console.log('warming every connection up with every tenant it may serve...')
@@ -215,7 +206,7 @@ const detoursBefore = affine.detours()
 for (let round = 1; round <= ROUNDS; round++) {
   for (const name of Object.keys(variants)) {
     results[name]!.push(await measure(name))
-    if (round === ROUNDS) memory[name] = await backendMemoryMiB(name)
+    if (round === ROUNDS) memory[name] = await backendMemoryMiB(admin, 'bench_' + name)
   }
   console.log(`round ${round}/${ROUNDS} done`)
 }
