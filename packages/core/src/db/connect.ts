@@ -163,7 +163,7 @@ export async function explainDatabaseError(error: unknown, url: string): Promise
   if (error instanceof CoreError) return error
   const probe = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} })
   try {
-    await pingDatabase(probe as unknown as Sql)
+    await pingDatabase(probe)
     return error
   } catch (failure) {
     const cause = (failure as Error).cause

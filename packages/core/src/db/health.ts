@@ -1,4 +1,4 @@
-import type { Sql } from './connect.js'
+import type postgres from 'postgres'
 import { DatabaseUnavailableError } from '../errors.js'
 
 /**
@@ -6,7 +6,7 @@ import { DatabaseUnavailableError } from '../errors.js'
  * after `timeoutMs` at the latest (a dead server would otherwise hold the caller for the
  * pool's whole connect timeout).
  */
-export async function pingDatabase(sql: Sql, timeoutMs = 2000): Promise<void> {
+export async function pingDatabase<Types extends Record<string, unknown>>(sql: postgres.Sql<Types>, timeoutMs = 2000): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new DatabaseUnavailableError(`the database did not answer within ${timeoutMs} ms`)), timeoutMs)

@@ -102,7 +102,7 @@ function batchSize(tenants: number, concurrency: number): number {
  */
 export async function migrateAll(sql: Sql, migrations: MigrationSet, options: MigrateAllOptions = {}): Promise<MigrateAllReport> {
   // One connection holds the lock for the whole run; the others do the work.
-  const poolMax = (sql as unknown as { options: { max: number } }).options.max
+  const poolMax = sql.options.max
   if (poolMax < 2) {
     throw new ValidationError(`migrating needs a pool of at least 2 connections (this one has ${poolMax})`, 'POOL_TOO_SMALL')
   }
