@@ -143,8 +143,9 @@ const cliEnv = { DATABASE_URL: url, TENANTCTL_MIGRATIONS_DIR: migrationsDir, TEN
 const sql = createPool(url, { max: PAGE_POOL })
 // The API's defaults: the tenants' pages on PAGE_POOL home connections (DB_TENANT_CONNECTIONS).
 const PAGES_APPLICATION = 'bench_scale_pages'
-const pagesUrl = Object.assign(new URL(url), { search: `?application_name=${PAGES_APPLICATION}` }).toString()
-const tenantConnections = createTenantConnections(PAGE_POOL, (onClose) => createPool(pagesUrl, { max: 1, onClose }))
+const tenantConnections = createTenantConnections(PAGE_POOL, (onClose) =>
+  createPool(url, { max: 1, onClose, applicationName: PAGES_APPLICATION }),
+)
 // The fixture's connections are replaced every FILL_LIFETIME_SECONDS: each insert into a
 // tenant's posts leaves a cached foreign-key check plan in its backend, and the backend walks
 // all of them on every catalog change (each table the fixture creates), so one long-lived
