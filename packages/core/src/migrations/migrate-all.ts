@@ -139,29 +139,31 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
         onProgress({ type: 'tenants-found', total: 0, upToDate: 0 })
         return nothing
       }
-      if (!dryRun) await verifyTenantMigrationFiles(sql, migrations.tenant)
+      if (!dryRun) await verifyTenantMigrationFiles(sql, migrations)
       if (only) {
         const known = await sql<{ schemaName: string }[]>`select schema_name from public.tenants where schema_name in ${sql(only)}`
         const missing = only.filter((name) => !known.some((row) => row.schemaName === name))
         if (missing.length > 0) throw new NotFoundError(`no tenant with schema ${missing.join(', ')}`, 'TENANT_NOT_FOUND')
       }
       // One query: the tenants whose state differs from the latest (behind, or ahead of
-      // these files), with whether their schema still exists.
+      // these files) or whose schema is gone.
       // NOTE: read through to_jsonb so that a dry run answers on a registry made before modules.
-      const differing = await sql<(TenantToMigrate & { schemaExists: boolean })[]>`
-        select t.id, t.schema_name, n.oid is not null as schema_exists,
-          coalesce(to_jsonb(t) -> 'migrations', jsonb_build_object('core', to_jsonb(t) -> 'migration_version')) as migrations
+      const state = sql`coalesce(to_jsonb(t) -> 'migrations', jsonb_build_object('core', to_jsonb(t) -> 'migration_version'))`
+      const candidates = await sql<(TenantToMigrate & { schemaExists: boolean })[]>`
+        select t.id, t.schema_name, n.oid is not null as schema_exists, ${state} as migrations
         from public.tenants t left join pg_namespace n on n.nspname = t.schema_name
-        where coalesce(to_jsonb(t) -> 'migrations', jsonb_build_object('core', to_jsonb(t) -> 'migration_version')) <> ${JSON.stringify(latest)}::jsonb
+        where (${state} <> ${JSON.stringify(latest)}::text::jsonb or n.oid is null)
           ${only ? sql`and t.schema_name in ${sql(only)}` : sql``}
         order by t.id`
       const [{ count: selected } = { count: 0 }] = await sql<{ count: number }[]>`
         select count(*)::int as count from public.tenants ${only ? sql`where schema_name in ${sql(only)}` : sql``}`
-      const behind = differing.filter((t) => pendingMigrations(migrations.tenant, t.migrations).length > 0)
+      const missing = candidates.filter((t) => !t.schemaExists)
+      const behind = candidates.filter((t) => t.schemaExists && pendingMigrations(migrations.tenant, t.migrations).length > 0)
       // A tenant ahead of these files and behind on none is left as it is: doctor names the module.
-      const ahead = differing.filter((t) => !behind.includes(t) && isAhead(migrations.tenant, t.migrations))
-      const upToDate = selected - behind.length
-      onProgress({ type: 'tenants-found', total: behind.length, upToDate })
+      const ahead = candidates.filter((t) => t.schemaExists && !behind.includes(t) && isAhead(migrations.tenant, t.migrations))
+      const total = missing.length + behind.length
+      const upToDate = selected - total
+      onProgress({ type: 'tenants-found', total, upToDate })
       const pending = behind.map((t) => ({ schema: t.schemaName, migrations: migrationState(migrations.tenant, t.migrations).pending }))
 
       const reports: SchemaMigrationReport[] = []
@@ -177,22 +179,21 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
         }
         if (!entry.ok) failed++
         reports.push(entry)
-        onProgress({ type: 'tenant-done', report: entry, done: reports.length, failed, total: behind.length })
+        onProgress({ type: 'tenant-done', report: entry, done: reports.length, failed, total })
+      }
+      // A registered tenant whose schema is gone is reported (a dry run too), never migrated into a new empty schema.
+      for (const tenant of missing) {
+        report(tenant, { from: tenant.migrations, to: tenant.migrations, error: schemaMissing(tenant.schemaName), ms: 0 })
       }
       if (!dryRun) {
-        // A registered tenant whose schema is gone is reported, never migrated into a new empty schema.
-        for (const tenant of behind.filter((t) => !t.schemaExists)) {
-          report(tenant, { from: tenant.migrations, to: tenant.migrations, error: schemaMissing(tenant.schemaName), ms: 0 })
-        }
         const limit = pLimit(concurrency)
         const migrateBatch = async (batch: readonly TenantToMigrate[]) => {
           const outcomes = await migrateTenantBatch(sql, batch, migrations.tenant)
           batch.forEach((tenant, index) => report(tenant, outcomes[index]!))
         }
-        const present = behind.filter((t) => t.schemaExists)
         const batches: TenantToMigrate[][] = []
-        const size = batchSize(present.length, concurrency)
-        for (let i = 0; i < present.length; i += size) batches.push(present.slice(i, i + size))
+        const size = batchSize(behind.length, concurrency)
+        for (let i = 0; i < behind.length; i += size) batches.push(behind.slice(i, i + size))
         await Promise.all(batches.map((batch) => limit(() => migrateBatch(batch))))
       }
       return {

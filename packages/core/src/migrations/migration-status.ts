@@ -1,5 +1,4 @@
 import type { Sql } from '../db/connect.js'
-import { MigrationError } from '../errors.js'
 import {
   latestState,
   migrationLabel,
@@ -8,7 +7,7 @@ import {
   type MigrationSet,
   type MigrationState,
 } from './catalog.js'
-import { readLedger } from './migrator.js'
+import { moduleNotDeclared, readLedger } from './migrator.js'
 
 /** Where one schema stands against its modules' migration files. */
 export interface SchemaMigrationState {
@@ -80,15 +79,7 @@ export async function undeclaredModules(sql: Sql, migrations: MigrationSet): Pro
 /** Throws `MODULE_NOT_DECLARED` naming each module applied here that the deployment lacks. */
 export async function assertModulesDeclared(sql: Sql, migrations: MigrationSet): Promise<void> {
   const missing = await undeclaredModules(sql, migrations)
-  if (missing.length === 0) return
-  const names = missing.join(', ')
-  throw new MigrationError(
-    `module${missing.length === 1 ? '' : 's'} ${names} ${missing.length === 1 ? 'has' : 'have'} migrations applied to this database ` +
-      `but ${missing.length === 1 ? 'is' : 'are'} not declared in the deployment's tenantbase.config (declared: ${migrations.modules.join(', ')}). ` +
-      'Add it back to the config (or point TENANTBASE_CONFIG at the config that declares it); to remove a module for good, ' +
-      'drop its tables and forget its migrations as docs/extending.md says under "Removing a module"',
-    'MODULE_NOT_DECLARED',
-  )
+  if (missing.length > 0) throw moduleNotDeclared(missing, migrations.modules)
 }
 
 /**

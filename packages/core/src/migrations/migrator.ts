@@ -2,7 +2,7 @@ import type { Sql, TransactionSql } from '../db/connect.js'
 import { useSchema } from '../db/tenant-scope.js'
 import { MigrationError, NotFoundError } from '../errors.js'
 import { assertValidSchemaName } from '../tenants/schema-name.js'
-import { latestState, migrationLabel, pendingMigrations, type Migration, type MigrationState } from './catalog.js'
+import { latestState, migrationLabel, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
 
 /** The bookkeeping table each schema keeps of its own applied migrations, by module. */
 const LEDGER_DDL = `create table if not exists schema_migrations (
@@ -134,10 +134,7 @@ export async function migrateSharedSchema(
   modules?: readonly string[],
 ): Promise<{ from: MigrationState; to: MigrationState }> {
   await sql.unsafe(LEDGER_DDL.replace('schema_migrations', 'public.schema_migrations'))
-  await sql.begin(async (tx) => {
-    await upgradeLedger(tx, 'public', 'schema_migrations')
-    await upgradeLedger(tx, 'public', 'tenant_migration_files')
-  })
+  await sql.begin((tx) => upgradeLedger(tx, 'public', 'schema_migrations'))
   const applied = await readLedger(sql, 'public', 'schema_migrations')
   assertUnchanged('public', applied, migrations, modules)
   const from = stateOf(applied)
@@ -153,21 +150,34 @@ export async function migrateSharedSchema(
     }
     to[migration.module] = migration.version
   }
+  // The ledger of tenant files is made by core's first shared migration, before modules.
+  await sql.begin((tx) => upgradeLedger(tx, 'public', 'tenant_migration_files'))
   return { from, to }
 }
 
 /**
  * Checks the tenant migration files against the ones recorded when first applied to any
- * tenant: one query, whatever the number of tenants. Returns the versions recorded.
+ * tenant, and that every module recorded there is declared: one query, whatever the number
+ * of tenants. Returns the migrations recorded (as `module:version`).
  */
-export async function verifyTenantMigrationFiles(sql: Sql | TransactionSql, migrations: readonly Migration[]): Promise<ReadonlySet<string>> {
+export async function verifyTenantMigrationFiles(sql: Sql | TransactionSql, migrations: MigrationSet): Promise<ReadonlySet<string>> {
   const recorded = await sql<AppliedMigration[]>`select module, version, name, checksum from public.tenant_migration_files`
-  assertUnchanged(
-    'the tenant schemas',
-    recorded.filter((row) => migrations.some((m) => m.module === row.module && m.version === row.version)),
-    migrations,
-  )
+  const undeclared = [...new Set(recorded.map((row) => row.module))].filter((module) => !migrations.modules.includes(module))
+  if (undeclared.length > 0) throw moduleNotDeclared(undeclared, migrations.modules)
+  assertUnchanged('the tenant schemas', recorded, migrations.tenant, migrations.modules)
   return new Set(recorded.map(fileKey))
+}
+
+/** The error for modules applied to a database whose deployment no longer declares them. */
+export function moduleNotDeclared(missing: readonly string[], declared: readonly string[]): MigrationError {
+  const one = missing.length === 1
+  return new MigrationError(
+    `module${one ? '' : 's'} ${missing.join(', ')} ${one ? 'has' : 'have'} migrations applied to this database ` +
+      `but ${one ? 'is' : 'are'} not declared in the deployment's tenantbase.config (declared: ${declared.join(', ')}). ` +
+      'Declare it again (or point TENANTBASE_CONFIG at the config that does); to remove a module for good, ' +
+      'drop its tables and forget its migrations as docs/extending.md says under "Removing a module"',
+    'MODULE_NOT_DECLARED',
+  )
 }
 
 const fileKey = ({ module, version }: { module: string; version: number }) => `${module}:${version}`

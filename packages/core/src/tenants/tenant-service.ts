@@ -119,11 +119,11 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
     try {
       return await sql.begin(async (tx) => {
         // Inside the transaction: a failed creation records no migration file either.
-        const recorded = await verifyTenantMigrationFiles(tx, migrations.tenant)
+        const recorded = await verifyTenantMigrationFiles(tx, migrations)
         // The row names the state the schema is at once this transaction commits.
         const [row] = await tx<Tenant[]>`
           insert into public.tenants (name, address, schema_name, migrations)
-          values (${name}, ${address}, ${schemaName}, ${JSON.stringify(latestState(migrations.tenant))}::jsonb)
+          values (${name}, ${address}, ${schemaName}, ${JSON.stringify(latestState(migrations.tenant))}::text::jsonb)
           on conflict do nothing
           returning ${tx.unsafe(TENANT_COLUMNS)}`
         if (!row) throw await takenConflict(tx, name, schemaName)
