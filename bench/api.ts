@@ -32,7 +32,7 @@ import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { createServices, loadConfig, openDatabase, startEmbeddedCluster } from '@tenantbase/core'
+import { createServices, loadConfig, loadDeployment, openDatabase, startEmbeddedCluster } from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
 import { createApiMetrics } from '@tenantbase/api/metrics'
 import { backendMemoryMiB } from './backend-memory.js'
@@ -70,7 +70,13 @@ const cluster = await startEmbeddedCluster({
 const env = { ...process.env, DATABASE_URL: cluster.url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' }
 const config = loadConfig(env)
 const db = await openDatabase(config.database)
-const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config })
+// The deployment's modules, as the API processes below read them from tenantbase.config.
+const services = await createServices({
+  sql: db.sql,
+  tenantConnections: db.tenantConnections,
+  config,
+  migrations: (await loadDeployment()).migrations,
+})
 await services.migrateAll()
 
 // The fixture's inserts run on connections of their own, unprepared and replaced every 20 s:

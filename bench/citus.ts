@@ -21,7 +21,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { DEFAULT_MIGRATIONS_DIR, createServices, formatNode, type Services } from '@tenantbase/core'
+import { DEFAULT_MIGRATIONS_DIR, createServices, formatNode, loadDeployment, readModuleMigrations, type Services } from '@tenantbase/core'
 import { createTestDatabase, testCitusWorkers, type TestDatabase } from '@tenantbase/core/testing'
 import { startServerProcess, stopServerProcesses } from './server-processes.js'
 
@@ -75,7 +75,7 @@ async function openSide(label: Side['label']): Promise<Side> {
   await cp(DEFAULT_MIGRATIONS_DIR, migrationsDir, { recursive: true, filter: (source) => !source.endsWith('.ts') })
   const services = await createServices({
     sql: db.sql,
-    migrationsDir,
+    migrations: await benchMigrations(migrationsDir),
     config: { apiKeyCache: { ttlMs: 30_000, max: 10_000 }, auth: { bcryptCost: 10 } } as never,
   })
   await services.migrateAll()
@@ -122,7 +122,7 @@ console.log(`2. A two-statement tenant migration (add a column, create an index)
 const migration: Record<string, number> = {}
 for (const side of sides) {
   await writeFile(path.join(side.migrationsDir, 'tenant', '0900_bench_published_at.sql'), MIGRATION)
-  const next = await createServices({ sql: side.db.sql, migrationsDir: side.migrationsDir })
+  const next = await createServices({ sql: side.db.sql, migrations: await benchMigrations(side.migrationsDir) })
   const started = performance.now()
   const report = await next.migrateAll({ concurrency: 4 })
   migration[side.label] = performance.now() - started
@@ -228,4 +228,10 @@ try {
 } finally {
   await stopServerProcesses()
   for (const side of sides) await side.db.drop()
+}
+
+/** The deployment's migrations (its tenantbase.config), with core's read from the benchmark's copy. */
+async function benchMigrations(coreDir: string) {
+  const deployment = await loadDeployment()
+  return readModuleMigrations([{ name: 'core', migrations: coreDir }, ...deployment.modules.slice(1)])
 }

@@ -61,7 +61,10 @@ async function assertConsistent(t: Test, pool: Sql, trialVersions: readonly numb
     const problems: string[] = []
     // Every tenant's ledger in one statement.
     const ledgers = await sql<{ schema: string; version: number }[]>`${tenants
-      .map(({ schemaName }) => sql`select ${schemaName}::text as schema, version from ${sql(schemaName)}.schema_migrations where module = 'core'`)
+      .map(
+        ({ schemaName }) =>
+          sql`select ${schemaName}::text as schema, version from ${sql(schemaName)}.schema_migrations where module = 'core'`,
+      )
       .reduce((all, one) => sql`${all} union all ${one}`)} order by 1, 2`
     for (const { schemaName: schema, migrationVersion: registry } of tenants) {
       const recorded = ledgers.filter((row) => row.schema === schema).map((row) => row.version)

@@ -28,7 +28,9 @@ export function buildModuleRoutes(modules: readonly TenantbaseModule[], services
     for (const routes of module.routes(service, services)) {
       const candidate = routes as Partial<TenantRoutes> | undefined
       if (typeof candidate?.prefix !== 'string' || !PREFIX.test(candidate.prefix) || typeof candidate.plugin !== 'function') {
-        throw new Error(`module ${module.name}: each of its routes must be { prefix: 'name', plugin: async (app) => {...} } (prefix without slashes at its ends)`)
+        throw new Error(
+          `module ${module.name}: each of its routes must be { prefix: 'name', plugin: async (app) => {...} } (prefix without slashes at its ends)`,
+        )
       }
       all.push(candidate as TenantRoutes)
     }

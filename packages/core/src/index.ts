@@ -43,7 +43,13 @@ export { createServices, type Services } from './services.js'
 
 // Tenants and schema names.
 /** A tenant as stored, as listed (with its active keys), after a suspension or resumption, and the longest name. */
-export { type Tenant, type TenantSummary, type TenantStateChange, type DeletedTenant, MAX_TENANT_NAME_LENGTH } from './tenants/tenant-service.js'
+export {
+  type Tenant,
+  type TenantSummary,
+  type TenantStateChange,
+  type DeletedTenant,
+  MAX_TENANT_NAME_LENGTH,
+} from './tenants/tenant-service.js'
 /** Why a name cannot be a tenant schema, a valid one derived from a display name, and the length limit. */
 export { schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './tenants/schema-name.js'
 

@@ -36,7 +36,9 @@ export async function runDelete(ctx: CommandContext, schema: string, flags: { ye
   else
     output.line(
       `${output.style.green('✔')} Deleted tenant ${deleted.name}: ` +
-        (deleted.schemaExisted ? `schema ${deleted.schemaName} dropped` : `schema ${deleted.schemaName} was already gone (registry row removed)`) +
+        (deleted.schemaExisted
+          ? `schema ${deleted.schemaName} dropped`
+          : `schema ${deleted.schemaName} was already gone (registry row removed)`) +
         `, ${keys.length} api key${keys.length === 1 ? '' : 's'} revoked.`,
     )
   return result

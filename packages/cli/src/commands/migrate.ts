@@ -86,7 +86,9 @@ export async function runMigrate(ctx: CommandContext, flags: MigrateFlags): Prom
     for (const item of failed) output.line(`  ${s.red('✖')} ${item.schema}: ${item.error ?? 'failed'}`)
     if (report.ahead.length > 0) {
       output.line(
-        s.yellow(`  ${report.ahead.length} tenant${report.ahead.length === 1 ? ' has' : 's have'} migrations no file here has (${report.ahead.join(', ')}): see \`tenantctl doctor\``),
+        s.yellow(
+          `  ${report.ahead.length} tenant${report.ahead.length === 1 ? ' has' : 's have'} migrations no file here has (${report.ahead.join(', ')}): see \`tenantctl doctor\``,
+        ),
       )
     }
   }

@@ -53,11 +53,7 @@ export async function runStatus(ctx: CommandContext) {
         tenants.map((t) => [
           t.suspended ? `${t.schemaName} ${s.yellow('(suspended)')}` : t.schemaName,
           formatState(t.state),
-          t.problem
-            ? s.red(PROBLEMS[t.problem](t.schemaName))
-            : t.pending.length > 0
-              ? s.yellow(t.pending.join(', '))
-              : s.dim('-'),
+          t.problem ? s.red(PROBLEMS[t.problem](t.schemaName)) : t.pending.length > 0 ? s.yellow(t.pending.join(', ')) : s.dim('-'),
         ]),
       )
     }
@@ -68,7 +64,9 @@ export async function runStatus(ctx: CommandContext) {
             [
               sharedPending.length > 0 ? 'the shared schema is behind' : '',
               behind.length > 0 ? `${behind.length} of ${tenants.length} tenants behind ${formatState(latest)}` : '',
-              broken.length > 0 ? `${broken.length} of ${tenants.length} tenants broken (${broken.map((t) => t.schemaName).join(', ')})` : '',
+              broken.length > 0
+                ? `${broken.length} of ${tenants.length} tenants broken (${broken.map((t) => t.schemaName).join(', ')})`
+                : '',
             ]
               .filter(Boolean)
               .join('; '),
@@ -76,13 +74,18 @@ export async function runStatus(ctx: CommandContext) {
     )
   }
   if (!result.ok) {
-    const pending = [sharedPending.length > 0 ? 'shared schema' : '', behind.length > 0 ? `${behind.length} tenant${behind.length === 1 ? '' : 's'}` : '']
+    const pending = [
+      sharedPending.length > 0 ? 'shared schema' : '',
+      behind.length > 0 ? `${behind.length} tenant${behind.length === 1 ? '' : 's'}` : '',
+    ]
       .filter(Boolean)
       .join(', ')
     throw new CommandFailedError(
       [
         pending ? `migrations are pending (${pending}): run \`tenantctl migrate\`` : '',
-        broken.length > 0 ? `${broken.length} tenant schema${broken.length === 1 ? ' is' : 's are'} broken: ${broken.map((t) => t.schemaName).join(', ')} (see \`tenantctl doctor\`)` : '',
+        broken.length > 0
+          ? `${broken.length} tenant schema${broken.length === 1 ? ' is' : 's are'} broken: ${broken.map((t) => t.schemaName).join(', ')} (see \`tenantctl doctor\`)`
+          : '',
       ]
         .filter(Boolean)
         .join('; '),

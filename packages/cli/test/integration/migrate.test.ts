@@ -57,7 +57,11 @@ t.test('one broken tenant: the others migrate, exit 1, and the broken one is nam
   t.notMatch(result.stderr, /\n\s+at /, 'no stack trace')
 
   const versions = Object.fromEntries((await services.tenants.listTenants()).map((row) => [row.schemaName, row.migrations]))
-  t.same(versions, { [good1]: { core: 3 }, [broken]: { core: 2 }, [good2]: { core: 3 } }, 'the others were migrated, the broken one left as it was')
+  t.same(
+    versions,
+    { [good1]: { core: 3 }, [broken]: { core: 2 }, [good2]: { core: 3 } },
+    'the others were migrated, the broken one left as it was',
+  )
 
   // Status gates on the broken tenant; once fixed, migrate brings only it up to date.
   const status = await runCli(['status', '--json', '--migrations-dir', dir], { url })

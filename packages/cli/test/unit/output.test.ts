@@ -40,7 +40,10 @@ t.test('without a terminal, progress is one line per item naming failures', asyn
   const progress = output.progress('migrating')
   progress.start(2)
   progress.itemDone({ schema: 'a', ok: true, from: 'core 2', to: 'core 3', ms: 5 }, { done: 1, failed: 0, total: 2 })
-  progress.itemDone({ schema: 'b', ok: false, from: 'core 2', to: 'core 2', error: 'relation exists', ms: 5 }, { done: 2, failed: 1, total: 2 })
+  progress.itemDone(
+    { schema: 'b', ok: false, from: 'core 2', to: 'core 2', error: 'relation exists', ms: 5 },
+    { done: 2, failed: 1, total: 2 },
+  )
   progress.stop()
   const lines = stdout.text().trim().split('\n')
   t.equal(lines.length, 2)

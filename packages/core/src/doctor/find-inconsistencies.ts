@@ -73,9 +73,7 @@ export async function findInconsistencies(
   const [sharedLedger] = await sql<{ name: string | null }[]>`select to_regclass('public.schema_migrations')::text as name`
 
   // The shared schema against its files.
-  const sharedApplied = sharedLedger?.name
-    ? await readLedger(sql, 'public', 'schema_migrations')
-    : []
+  const sharedApplied = sharedLedger?.name ? await readLedger(sql, 'public', 'schema_migrations') : []
   findings.push(...compareLedger('public', sharedApplied, migrations, migrations.shared, 'tenantctl migrate'))
   if (!registry?.name) return findings
 

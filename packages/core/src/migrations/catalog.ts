@@ -97,7 +97,8 @@ export async function readModuleMigrations(modules: readonly MigrationSource[]):
       if (!(await isFolder(dir))) {
         throw new MigrationError(`module ${module.name}: its migrations folder ${dir} does not exist`, 'MIGRATIONS_UNREADABLE')
       }
-      const read = async (kind: string) => ((await isFolder(path.join(dir, kind))) ? readMigrationList(path.join(dir, kind), module.name) : [])
+      const read = async (kind: string) =>
+        (await isFolder(path.join(dir, kind))) ? readMigrationList(path.join(dir, kind), module.name) : []
       const [shared, tenant] = await Promise.all([read('shared'), read('tenant')])
       return { shared, tenant }
     }),

@@ -1,12 +1,5 @@
 import type { Sql } from '../db/connect.js'
-import {
-  latestState,
-  migrationLabel,
-  pendingMigrations,
-  type Migration,
-  type MigrationSet,
-  type MigrationState,
-} from './catalog.js'
+import { latestState, migrationLabel, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
 import { moduleNotDeclared, readLedger } from './migrator.js'
 
 /** Where one schema stands against its modules' migration files. */
@@ -126,4 +119,3 @@ export async function migrationStatus(sql: Sql, migrations: MigrationSet): Promi
     upToDate: shared.pending.length === 0 && tenants.every((t) => t.pending.length === 0 && t.problem === undefined),
   }
 }
-

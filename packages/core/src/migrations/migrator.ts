@@ -250,7 +250,12 @@ const tenantGone = (tenant: TenantToMigrate) => new NotFoundError(`tenant ${tena
  * Applies one migration to one tenant inside `tx`, which holds the lock on the tenant's
  * registry row (read at `state`), and writes the module's new version to the registry there.
  */
-async function applyTenantMigration(tx: TransactionSql, tenant: TenantToMigrate, state: MigrationState, migration: Migration): Promise<void> {
+async function applyTenantMigration(
+  tx: TransactionSql,
+  tenant: TenantToMigrate,
+  state: MigrationState,
+  migration: Migration,
+): Promise<void> {
   await useSchema(tx, tenant.schemaName)
   if (Object.keys(state).length === 0) await tx.unsafe(LEDGER_DDL)
   await applyInTransaction(tx, migration)

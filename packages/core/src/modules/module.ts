@@ -22,12 +22,13 @@ export interface TenantbaseModule<Service = unknown, Routes = unknown> {
 
 /** A deployment's declaration: the modules it adds to core, in the order they migrate. */
 export interface TenantbaseConfig {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each module has a service type of its own
   readonly modules?: readonly TenantbaseModule<any, any>[]
 }
 
 /** Types a module (identity at run time). */
-export function defineModule<Service = unknown, Routes = unknown>(module: TenantbaseModule<Service, Routes>): TenantbaseModule<Service, Routes> {
+export function defineModule<Service = unknown, Routes = unknown>(
+  module: TenantbaseModule<Service, Routes>,
+): TenantbaseModule<Service, Routes> {
   return module
 }
 

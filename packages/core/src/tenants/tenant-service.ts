@@ -79,8 +79,7 @@ export interface TenantServiceOptions {
 export const MAX_TENANT_NAME_LENGTH = 200
 const MAX_ADDRESS = 500
 const MAX_REASON = 500
-const TENANT_COLUMNS =
-  'id, name, address, schema_name, migrations, created_at, suspended_at, suspension_reason, suspension_reason_public'
+const TENANT_COLUMNS = 'id, name, address, schema_name, migrations, created_at, suspended_at, suspension_reason, suspension_reason_public'
 
 function validateCreateInput(input: CreateTenantInput): { name: string; address: string } {
   const problems: string[] = []

@@ -45,13 +45,17 @@ t.test('a database of the release before modules migrates forward with a module 
       ['globex', { core: 2 }, { core: 2, notes: 1 }],
     ],
   )
-  const ledger = await db.sql<{ module: string; version: number }[]>`select module, version from acme.schema_migrations order by module, version`
+  const ledger = await db.sql<
+    { module: string; version: number }[]
+  >`select module, version from acme.schema_migrations order by module, version`
   t.same(
     ledger.map((row) => `${row.module}/${row.version}`),
     ['core/1', 'core/2', 'notes/1'],
     "the tenant's ledger is keyed by module, its rows kept",
   )
-  const files = await db.sql<{ module: string; version: number }[]>`select module, version from public.tenant_migration_files order by module, version`
+  const files = await db.sql<
+    { module: string; version: number }[]
+  >`select module, version from public.tenant_migration_files order by module, version`
   t.same(
     files.map((row) => `${row.module}/${row.version}`),
     ['core/1', 'core/2', 'notes/1'],
@@ -62,7 +66,10 @@ t.test('a database of the release before modules migrates forward with a module 
   // The tenant's data came through: the user logs in, the post is there.
   const acme = await services.tenants.getTenant('acme')
   const user = await services.users.authenticateUser(acme, 'ann@acme.test', 'correct horse battery')
-  t.same((await services.posts.listPosts(acme)).results.map((post) => post.title), ['Hello'])
+  t.same(
+    (await services.posts.listPosts(acme)).results.map((post) => post.title),
+    ['Hello'],
+  )
   t.equal(user.name, 'Ann')
   const { tenant } = await services.tenants.createTenant({ name: 'Initech', schemaName: 'initech' })
   t.same(tenant.migrations, { core: 2, notes: 1 }, 'a new tenant beside the old ones')

@@ -50,7 +50,18 @@ t.test('every problem of a declaration is reported at once', async (t) => {
   })
   const error = await loadDeployment({ env: { TENANTBASE_CONFIG: 'bad.mjs' }, cwd: dir }).catch((e: unknown) => e)
   t.type(error, ConfigError)
-  t.match((error as ConfigError).details, [/"core" is declared twice .*core is always there/, /"Bad-Name" must be lower-case/, /"x" is declared twice/, /modules\[4\] is not a module/])
-  await t.rejects(loadDeployment({ env: { TENANTBASE_CONFIG: 'broken.mjs' }, cwd: dir }), { code: 'CONFIG_INVALID', message: /cannot load .*broken\.mjs/ })
-  await t.rejects(loadDeployment({ env: { TENANTBASE_CONFIG: 'none.mjs' }, cwd: dir }), { code: 'CONFIG_INVALID', message: /must export default defineConfig/ })
+  t.match((error as ConfigError).details, [
+    /"core" is declared twice .*core is always there/,
+    /"Bad-Name" must be lower-case/,
+    /"x" is declared twice/,
+    /modules\[4\] is not a module/,
+  ])
+  await t.rejects(loadDeployment({ env: { TENANTBASE_CONFIG: 'broken.mjs' }, cwd: dir }), {
+    code: 'CONFIG_INVALID',
+    message: /cannot load .*broken\.mjs/,
+  })
+  await t.rejects(loadDeployment({ env: { TENANTBASE_CONFIG: 'none.mjs' }, cwd: dir }), {
+    code: 'CONFIG_INVALID',
+    message: /must export default defineConfig/,
+  })
 })
