@@ -31,8 +31,8 @@ t.test('create, list, show, keys and delete by flags, with --json', async (t) =>
   )
 
   const human = await runCli(['list'], { url })
-  t.match(human.stdout, /NAME\s+SCHEMA\s+STATE\s+ACTIVE KEYS\s+VERSION\s+CREATED/)
-  t.match(human.stdout, new RegExp(`Json ${schema}\\s+${schema}\\s+active\\s+1\\s+\\d+`))
+  t.match(human.stdout, /NAME\s+SCHEMA\s+STATE\s+ACTIVE KEYS\s+MIGRATIONS\s+CREATED/)
+  t.match(human.stdout, new RegExp(`Json ${schema}\\s+${schema}\\s+active\\s+1\\s+core \\d+`))
   t.notMatch(human.stdout, /\u001b\[/, 'no colour without a terminal')
 
   const issued = await runCli(['keys', 'create', schema, '--name', 'temp', '--expires-in', '7d', '--json'], { url })
