@@ -2,6 +2,7 @@ import pLimit from 'p-limit'
 import type { Sql } from '../db/connect.js'
 import { formatState, migrationLabel, type Migration, type MigrationSet, type MigrationState } from '../migrations/catalog.js'
 import { readLedger } from '../migrations/migrator.js'
+import { registryState } from '../migrations/migration-status.js'
 import { createCitusService } from '../citus/citus-service.js'
 import { schemaNameProblem } from '../tenants/schema-name.js'
 
@@ -79,7 +80,7 @@ export async function findInconsistencies(
 
   const tenants = await sql<{ schemaName: string; migrations: MigrationState; schemaExists: boolean; hasLedger: boolean }[]>`
     select t.schema_name,
-      coalesce(to_jsonb(t) -> 'migrations', jsonb_build_object('core', to_jsonb(t) -> 'migration_version')) as migrations,
+      ${registryState(sql)} as migrations,
       exists (select 1 from pg_namespace n where n.nspname = t.schema_name) as schema_exists,
       exists (
         select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace

@@ -2,7 +2,7 @@ import type { Sql } from '../db/connect.js'
 import { MigrationError, NotFoundError, ValidationError } from '../errors.js'
 import { latestState, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
 import pLimit from 'p-limit'
-import { assertModulesDeclared, isAhead, migrationState, sharedSchemaState } from './migration-status.js'
+import { assertModulesDeclared, isAhead, migrationState, registryState, sharedSchemaState } from './migration-status.js'
 import {
   elapsed,
   migrateSharedSchema,
@@ -147,8 +147,7 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
       }
       // One query: the tenants whose state differs from the latest (behind, or ahead of
       // these files) or whose schema is gone.
-      // NOTE: read through to_jsonb so that a dry run answers on a registry made before modules.
-      const state = sql`coalesce(to_jsonb(t) -> 'migrations', jsonb_build_object('core', to_jsonb(t) -> 'migration_version'))`
+      const state = registryState(sql)
       const candidates = await sql<(TenantToMigrate & { schemaExists: boolean })[]>`
         select t.id, t.schema_name, n.oid is not null as schema_exists, ${state} as migrations
         from public.tenants t left join pg_namespace n on n.nspname = t.schema_name

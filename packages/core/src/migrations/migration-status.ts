@@ -32,6 +32,15 @@ export interface MigrationStatus {
   readonly upToDate: boolean
 }
 
+/**
+ * The registry row `t`'s migration state, as SQL. NOTE: read through to_jsonb so that the
+ * same query reads a registry made before modules (a core version instead of a state):
+ * status, a dry run and doctor answer before the shared migrations that change it.
+ */
+export function registryState(sql: Sql) {
+  return sql`coalesce(to_jsonb(t) -> 'migrations', jsonb_build_object('core', to_jsonb(t) -> 'migration_version'))`
+}
+
 /** The state of a schema at `state` against `list`: the one place "pending" is computed. */
 export function migrationState(list: readonly Migration[], state: MigrationState): SchemaMigrationState {
   return { state, latest: latestState(list), pending: pendingMigrations(list, state).map(migrationLabel) }
@@ -85,14 +94,14 @@ export async function migrationStatus(sql: Sql, migrations: MigrationSet): Promi
   const shared = await sharedSchemaState(sql, migrations.shared)
   // Before the first shared migration there is no registry, so no tenant either.
   // NOTE: the registry is read through to_jsonb, so status still answers (as the CI gate it
-  // is) on a registry whose shared migrations are pending: one made before modules has a
-  // core version instead of a state, and one older still no suspended_at.
+  // is) on a registry whose shared migrations are pending (see registryState; one older
+  // still has no suspended_at).
   const rows =
     Object.keys(shared.state).length === 0
       ? []
       : await sql<{ schemaName: string; state: MigrationState; suspended: boolean; schemaExists: boolean; ledgerExists: boolean }[]>`
           select t.schema_name,
-            coalesce(to_jsonb(t) -> 'migrations', jsonb_build_object('core', to_jsonb(t) -> 'migration_version')) as state,
+            ${registryState(sql)} as state,
             (to_jsonb(t) ->> 'suspended_at') is not null as suspended,
             n.oid is not null as schema_exists,
             exists (select from pg_class c where c.relnamespace = n.oid and c.relname = 'schema_migrations') as ledger_exists
