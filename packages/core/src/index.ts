@@ -24,7 +24,7 @@ export {
 // The database.
 /** `openDatabase(config.database)`: a pool on the configured server, or on the embedded development cluster. */
 export { openDatabase, type Database, type Sql } from './db/connect.js'
-/** `createPool(url, options)`: a postgres.js pool with tenantbase's settings (the driver with its one patch, see connect.ts). */
+/** `createPool(url, options)`: a postgres.js pool with tenantbase's settings (see connect.ts). */
 export { createPool } from './db/connect.js'
 /** A driver error as a core error: a lost connection becomes {@link DatabaseUnavailableError}. */
 export { explainDatabaseError } from './db/connect.js'
