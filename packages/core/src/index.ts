@@ -32,7 +32,7 @@ export { explainDatabaseError } from './db/connect.js'
 export { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from './db/embedded.js'
 /** `schemaOf(sql, tenant)`: a tenant's schema, validated, as an escaped identifier; `inTenantTransaction` for SQL that names no schema; `InTenant` runs a tenant's queries (services.inTenant). */
 export { schemaOf, inTenantTransaction, TenantGoneError, type InTenant, type TenantRef } from './db/tenant-scope.js'
-/** What a driver error means in core's terms (a lost connection: DatabaseUnavailableError), for code that queries outside the services. */
+/** What a driver error means in core's terms (a lost connection or a query timeout: DatabaseUnavailableError), for code that queries outside the services. */
 export { toCoreError } from './db/pg-errors.js'
 /** Each tenant's queries on a home connection of its own (Database.tenantConnections). */
 export { createTenantConnections, type TenantConnections } from './db/tenant-connections.js'

@@ -33,6 +33,11 @@ export interface PoolOptions {
   readonly prepare?: boolean
   /** Seconds a server connection lives before the pool replaces it (postgres.js's `max_lifetime`). */
   readonly maxLifetimeSeconds?: number
+  /**
+   * Milliseconds a query may wait for a connection and run before it is canceled and fails
+   * (postgres.js's `query_timeout`); 0 or omitted: no limit.
+   */
+  readonly queryTimeoutMs?: number
   /** Called each time the pool closes a connection (postgres.js's `onclose`). */
   readonly onClose?: () => void
   /** Called for each server notice instead of printing it. */
@@ -85,6 +90,7 @@ export function createPool(url: string, options: PoolOptions = {}): Sql {
     max_pipeline: prepare ? 100 : 1,
     max_lifetime: options.maxLifetimeSeconds ?? DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS,
     connect_timeout: 5,
+    query_timeout: (options.queryTimeoutMs ?? 0) / 1000,
     backoff: reconnectDelaySeconds,
     idle_timeout: 60,
     onnotice: options.onNotice ?? (() => {}),
@@ -155,6 +161,7 @@ export async function openDatabase(config: DatabaseConfig, options: PoolOptions 
   const poolOptions: PoolOptions = {
     prepare: config.preparedStatements,
     maxLifetimeSeconds: config.connectionMaxLifetimeSeconds,
+    queryTimeoutMs: config.queryTimeoutMs,
     ...options,
   }
   const sql = createPool(url, { max: config.poolMax, ...poolOptions })
