@@ -36,6 +36,8 @@ export { schemaOf, inTenantTransaction, TenantGoneError, type InTenant, type Ten
 export { toCoreError } from './db/pg-errors.js'
 /** Each tenant's queries on a home connection of its own (Database.tenantConnections). */
 export { createTenantConnections, type TenantConnections } from './db/tenant-connections.js'
+/** A pool's connections and waiting queue as postgres.js counts them (services.driverPoolStats). */
+export type { DriverPoolStats } from './db/pool-stats.js'
 
 // The services.
 /** Every core service wired to one pool; the api and the cli build this once at start. */
