@@ -19,7 +19,8 @@ import { createApiMetrics } from '@tenantbase/api/metrics'
 // The api package's dependencies (the workspace root does not depend on fastify).
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
 const Fastify = require('fastify')
-const postgres = require('postgres')
+// postgres.js 4 is an ES module: its default export is the function.
+const { default: postgres } = await import(require.resolve('postgres'))
 
 const [mode, databaseUrl, fixedSchema] = process.argv.slice(2)
 

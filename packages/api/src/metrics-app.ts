@@ -7,6 +7,7 @@ import type { ApiMetrics } from './metrics.js'
  */
 export async function buildMetricsApp(metrics: ApiMetrics): Promise<FastifyInstance> {
   const app = Fastify({ logger: false })
+  app.addHook('onClose', async () => metrics.close())
   app.get('/metrics', async (_request, reply) => {
     const text = await metrics.registry.metrics()
     return reply.type(metrics.registry.contentType).send(text)

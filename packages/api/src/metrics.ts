@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { Services } from '@tenantbase/core'
@@ -11,6 +12,8 @@ export interface ApiMetrics {
   /** onResponse: one request done. */
   observeRequest(request: FastifyRequest, reply: FastifyReply): void
   countRefusal(kind: RateLimitKind): void
+  /** Stops counting the driver's pool events (metrics-app.ts calls it when it closes). */
+  close(): void
 }
 
 export interface ApiMetricsOptions {
@@ -63,6 +66,53 @@ export function createApiMetrics({ services, perTenant }: ApiMetricsOptions): Ap
       this.set({ state: 'waiting' }, stats.waitingOnLock)
     },
   })
+
+  new Gauge({
+    name: 'tenantbase_db_pool_waiting',
+    help: 'Queries, transactions and reservations waiting for a database connection, as postgres.js counts them, by pool (shared; tenants: the home connections added up)',
+    labelNames: ['pool'] as const,
+    registers: [registry],
+    collect() {
+      const { shared, tenants } = services.driverPoolStats()
+      this.set({ pool: 'shared' }, shared.waiting)
+      if (tenants) this.set({ pool: 'tenants' }, tenants.waiting)
+    },
+  })
+
+  new Gauge({
+    name: 'tenantbase_db_driver_connections',
+    help: "This process's database connections as postgres.js counts them, by pool and state (opening; idle: no query in flight; leased: held by a transaction; busy: the rest)",
+    labelNames: ['pool', 'state'] as const,
+    registers: [registry],
+    collect() {
+      const { shared, tenants } = services.driverPoolStats()
+      for (const [pool, stats] of [['shared', shared] as const, ['tenants', tenants] as const]) {
+        if (!stats) continue
+        const busy = stats.connections - stats.opening - stats.idle - stats.leased
+        this.set({ pool, state: 'opening' }, stats.opening)
+        this.set({ pool, state: 'idle' }, stats.idle)
+        this.set({ pool, state: 'leased' }, stats.leased)
+        this.set({ pool, state: 'busy' }, Math.max(busy, 0))
+      }
+    },
+  })
+
+  // NOTE: the gauges above are what a scrape sees; connections opened and closed between two
+  // scrapes (a lost server, max_lifetime replacing them) only show as these counts. postgres.js
+  // publishes them on one channel for every pool of the process: in the API, all of them are its own.
+  const connectionEvents = new Counter({
+    name: 'tenantbase_db_connection_events_total',
+    help: 'Database connections opened and closed by postgres.js in this process (every pool, the LISTEN one included)',
+    labelNames: ['event'] as const,
+    registers: [registry],
+  })
+  connectionEvents.inc({ event: 'open' }, 0)
+  connectionEvents.inc({ event: 'close' }, 0)
+  const onPoolEvent = (message: unknown) => {
+    const event = (message as { event?: unknown }).event
+    if (event === 'open' || event === 'close') connectionEvents.inc({ event })
+  }
+  diagnosticsChannel.subscribe('postgres:pool', onPoolEvent)
 
   new Counter({
     name: 'tenantbase_api_key_cache_lookups_total',
@@ -140,6 +190,9 @@ export function createApiMetrics({ services, perTenant }: ApiMetricsOptions): Ap
     },
     countRefusal(kind) {
       refusals.inc({ limit: kind })
+    },
+    close() {
+      diagnosticsChannel.unsubscribe('postgres:pool', onPoolEvent)
     },
   }
 }

@@ -30,6 +30,7 @@ const EnvSchema = Type.Object({
     { default: 'true' },
   ),
   DB_CONNECTION_MAX_LIFETIME_SECONDS: Type.Integer({ minimum: 10, maximum: 86_400, default: DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS }),
+  DB_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 0 }),
   DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
   EMBEDDED_PG_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54320 }),
   HOST: Type.String({ minLength: 1, default: 'localhost' }),
@@ -69,6 +70,11 @@ export interface PoolConfig {
   readonly preparedStatements: boolean
   /** Seconds a server connection lives before the pool replaces it (bounds its prepared statements). */
   readonly connectionMaxLifetimeSeconds: number
+  /**
+   * Milliseconds a query may wait for a connection and run before it is canceled and fails
+   * with DatabaseUnavailableError (0: no limit): the backstop for a server that goes silent.
+   */
+  readonly queryTimeoutMs: number
 }
 
 /** Where the database comes from: a server we are given, or the embedded cluster we run. */
@@ -245,6 +251,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     tenantConnections: parsed.DB_TENANT_CONNECTIONS,
     preparedStatements: parsed.DB_PREPARED_STATEMENTS === 'true' || parsed.DB_PREPARED_STATEMENTS === '1',
     connectionMaxLifetimeSeconds: parsed.DB_CONNECTION_MAX_LIFETIME_SECONDS,
+    queryTimeoutMs: parsed.DB_QUERY_TIMEOUT_MS,
   }
   let database: DatabaseConfig
   if (parsed.DATABASE_URL !== undefined) {

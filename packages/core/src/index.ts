@@ -24,7 +24,7 @@ export {
 // The database.
 /** `openDatabase(config.database)`: a pool on the configured server, or on the embedded development cluster. */
 export { openDatabase, type Database, type Sql } from './db/connect.js'
-/** `createPool(url, options)`: a postgres.js pool with tenantbase's settings (the driver with its one patch, see connect.ts). */
+/** `createPool(url, options)`: a postgres.js pool with tenantbase's settings (see connect.ts). */
 export { createPool } from './db/connect.js'
 /** A driver error as a core error: a lost connection becomes {@link DatabaseUnavailableError}. */
 export { explainDatabaseError } from './db/connect.js'
@@ -32,10 +32,12 @@ export { explainDatabaseError } from './db/connect.js'
 export { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from './db/embedded.js'
 /** `schemaOf(sql, tenant)`: a tenant's schema, validated, as an escaped identifier; `inTenantTransaction` for SQL that names no schema; `InTenant` runs a tenant's queries (services.inTenant). */
 export { schemaOf, inTenantTransaction, TenantGoneError, type InTenant, type TenantRef } from './db/tenant-scope.js'
-/** What a driver error means in core's terms (a lost connection: DatabaseUnavailableError), for code that queries outside the services. */
+/** What a driver error means in core's terms (a lost connection or a query timeout: DatabaseUnavailableError), for code that queries outside the services. */
 export { toCoreError } from './db/pg-errors.js'
 /** Each tenant's queries on a home connection of its own (Database.tenantConnections). */
 export { createTenantConnections, type TenantConnections } from './db/tenant-connections.js'
+/** A pool's connections and waiting queue as postgres.js counts them (services.driverPoolStats). */
+export type { DriverPoolStats } from './db/pool-stats.js'
 
 // The services.
 /** Every core service wired to one pool; the api and the cli build this once at start. */

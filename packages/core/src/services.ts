@@ -10,7 +10,7 @@ import { pingDatabase } from './db/health.js'
 import { reportingCoreErrors } from './db/pg-errors.js'
 import { sharedTenantConnections, type TenantConnections } from './db/tenant-connections.js'
 import { createInTenant } from './db/tenant-scope.js'
-import { poolConnectionStats } from './db/pool-stats.js'
+import { poolConnectionStats, type DriverPoolStats } from './db/pool-stats.js'
 import { createPostService } from './posts/post-service.js'
 import {
   startRevocationListener,
@@ -96,9 +96,10 @@ export async function createServices(options: ServicesOptions) {
     ...(config?.apiKeyCache && { cacheTtlMs: config.apiKeyCache.ttlMs, cacheMax: config.apiKeyCache.max }),
   })
   const revokedSessions = createRevokedSessionStore({ sql })
+  const tenantConnections = options.tenantConnections ?? sharedTenantConnections(sql)
   const inTenant = createInTenant({
     sql,
-    connections: options.tenantConnections ?? sharedTenantConnections(sql),
+    connections: tenantConnections,
     onTenantGone: apiKeys.evictTenantKeys,
   })
   let listener: RevocationListener | undefined
@@ -202,6 +203,14 @@ export async function createServices(options: ServicesOptions) {
     pingDatabase: (timeoutMs?: number) => pingDatabase(sql, timeoutMs),
     /** This process's pooled connections as the server sees them (metrics). */
     poolConnectionStats: () => poolConnectionStats(sql),
+    /**
+     * The driver's count of its pools right now (metrics): the shared pool, and the tenants'
+     * home connections added up (undefined when the shared pool serves the tenants).
+     */
+    driverPoolStats: (): { shared: DriverPoolStats; tenants: DriverPoolStats | undefined } => ({
+      shared: sql.stats,
+      tenants: tenantConnections.stats(),
+    }),
     /** Shared schema first, then every tenant that is behind; see {@link migrateAll}. The run is audited. */
     migrateAll: (opts: MigrateAllOptions = {}) => migrateAndRecord(sql, actor, () => migrateAll(sql, migrations, opts), opts),
   })

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { createPool, createServices } from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
 import { buildApp } from '../../src/app.js'
 import { createApiMetrics } from '../../src/metrics.js'
@@ -81,6 +82,12 @@ t.test('GET /metrics: requests by route and status, the key cache, revocations, 
   for (const state of ['in_use', 'idle', 'waiting']) {
     t.ok(Number.isInteger(sample(page, 'tenantbase_db_pool_connections', { state })), `pool connections ${state}`)
   }
+  for (const pool of ['shared', 'tenants']) {
+    t.equal(sample(page, 'tenantbase_db_pool_waiting', { pool }), 0, `nothing waits for a connection (${pool})`)
+    const idle = sample(page, 'tenantbase_db_driver_connections', { pool, state: 'idle' })!
+    t.ok(idle >= 1, `the driver's idle connections (${pool}): ${idle}`)
+  }
+  t.ok(sample(page, 'tenantbase_db_connection_events_total', { event: 'open' })! >= 2, 'connections opened, from the pool events')
   t.ok(sample(page, 'process_cpu_seconds_total') !== undefined, "the process's own metrics too")
 
   const tenant = (schemaName: string) => sample(page, 'tenantbase_tenant_requests_total', { tenant: schemaName, status_class: '2xx' })
@@ -90,6 +97,45 @@ t.test('GET /metrics: requests by route and status, the key cache, revocations, 
 
   t.equal((await app.inject({ url: '/metrics' })).statusCode, 404, 'not on the API port')
   t.equal((await app.inject({ url: '/api/metrics', headers: users[0]!.headers })).statusCode, 404, 'never under /api/')
+})
+
+t.test("the waiting queue is the driver's: a query waiting for the one connection a transaction holds", async (t) => {
+  const ctx = await setupDatabase(t)
+  const sql = createPool(ctx.db.url, { max: 1 })
+  t.teardown(() => sql.end({ timeout: 1 }))
+  const services = await createServices({ sql, config: ctx.config })
+  const metrics = createApiMetrics({ services, perTenant: 0 })
+  t.teardown(() => metrics.close())
+  // NOTE: these two only: the server's count (tenantbase_db_pool_connections) is a query, which
+  // would wait for the held connection too.
+  const scrape = async () =>
+    (
+      await Promise.all(
+        ['tenantbase_db_pool_waiting', 'tenantbase_db_driver_connections'].map((name) => metrics.registry.getSingleMetricAsString(name)),
+      )
+    ).join('\n')
+
+  let release!: () => void
+  let held!: () => void
+  const holding = new Promise<void>((resolve) => (held = resolve))
+  const transaction = sql.begin(async (tx) => {
+    await tx`select 1`
+    held()
+    await new Promise<void>((resolve) => (release = resolve))
+  })
+  await holding
+  const waiter = sql`select 2 as two`.execute()
+  const queued = waiter.then((rows) => rows[0]!.two)
+  // postgres.js queues a query on the next turn of the event loop.
+  await new Promise((resolve) => setImmediate(resolve))
+  const page = await scrape()
+  t.equal(sample(page, 'tenantbase_db_pool_waiting', { pool: 'shared' }), 1, 'one query waits for the connection')
+  t.equal(sample(page, 'tenantbase_db_driver_connections', { pool: 'shared', state: 'leased' }), 1, 'held by the transaction')
+  t.equal(sample(page, 'tenantbase_db_pool_waiting', { pool: 'tenants' }), undefined, 'no home connections: no series')
+  release()
+  await transaction
+  t.equal(await queued, 2)
+  t.equal(sample(await scrape(), 'tenantbase_db_pool_waiting', { pool: 'shared' }), 0, 'and no longer once it ran')
 })
 
 t.test('without METRICS_PORT nothing is recorded; with it a real server serves them on that port only', async (t) => {

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import postgres from 'postgres'
 import type { DatabaseConfig } from '../config.js'
 import { startEmbeddedCluster } from './embedded.js'
@@ -34,6 +33,11 @@ export interface PoolOptions {
   readonly prepare?: boolean
   /** Seconds a server connection lives before the pool replaces it (postgres.js's `max_lifetime`). */
   readonly maxLifetimeSeconds?: number
+  /**
+   * Milliseconds a query may wait for a connection and run before it is canceled and fails
+   * (postgres.js's `query_timeout`); 0 or omitted: no limit.
+   */
+  readonly queryTimeoutMs?: number
   /** Called each time the pool closes a connection (postgres.js's `onclose`). */
   readonly onClose?: () => void
   /** Called for each server notice instead of printing it. */
@@ -61,40 +65,7 @@ export function reconnectDelaySeconds(retries: number): number {
 }
 
 /**
- * Whether the installed postgres.js has the patch in patches/ (pnpm applies it): each new
- * connection then asks the server for the array types of every element type but composite
- * ones, instead of every array type there is.
- *
- * NOTE: every table has a row type and an array type of it, so with 100,000 tenants of four
- * tables the unpatched query returns 400,000 rows to every new connection and builds a
- * parser for each: measured at 26,000 tenants, `tenantctl status` took 6.4 s unpatched and
- * 3.3 s patched. postgres.js parses no composite value (it returns the literal as text), so
- * what changes is the value of an array of composites (`array_agg(t)` of a table row `t`):
- * one text literal, as a composite itself comes back, rather than a list of them.
- * postgres.js 1.x had the same filter (`b.typcategory != 'C'`).
- */
-export function driverSkipsCompositeArrayTypes(connectionSource: string): boolean {
-  return connectionSource.includes("where a.typcategory = 'A' and b.typcategory <> 'C'")
-}
-
-let driverChecked = false
-function assertDriverPatched(): void {
-  if (driverChecked) return
-  const source = readFileSync(new URL('./connection.js', import.meta.resolve('postgres')), 'utf8')
-  if (!driverSkipsCompositeArrayTypes(source)) {
-    throw new CoreError(
-      'DRIVER_NOT_PATCHED',
-      'postgres.js is installed without patches/postgres@3.4.9.patch: install with pnpm (pnpm-workspace.yaml applies it), ' +
-        'or apply the patch with your package manager',
-    )
-  }
-  driverChecked = true
-}
-
-/**
- * Creates a postgres.js pool with tenantbase's settings. Refuses to when the driver's patch
- * is not applied (see {@link driverSkipsCompositeArrayTypes}); the patch changes no value
- * but an array of composites.
+ * Creates a postgres.js pool with tenantbase's settings.
  *
  * NOTE: tenant queries name their schema in the SQL text, so each tenant has its own
  * statements, and a prepared statement lives on its server connection until that connection
@@ -108,12 +79,18 @@ function assertDriverPatched(): void {
  * transaction-mode PgBouncer older than 1.21.
  */
 export function createPool(url: string, options: PoolOptions = {}): Sql {
-  assertDriverPatched()
+  const prepare = options.prepare ?? true
   return postgres(url, {
     max: options.max ?? 10,
-    prepare: options.prepare ?? true,
+    prepare,
+    // NOTE: unprepared is the setting for a transaction-mode PgBouncer older than 1.21, and
+    // through PgBouncer 1.18 postgres.js 4 hangs when it pipelines unprepared queries with
+    // parameters on one connection (driver.test.ts's PgBouncer test); one query in flight per
+    // connection (its documented `max_pipeline`) answers them all.
+    max_pipeline: prepare ? 100 : 1,
     max_lifetime: options.maxLifetimeSeconds ?? DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS,
     connect_timeout: 5,
+    query_timeout: (options.queryTimeoutMs ?? 0) / 1000,
     backoff: reconnectDelaySeconds,
     idle_timeout: 60,
     onnotice: options.onNotice ?? (() => {}),
@@ -184,6 +161,7 @@ export async function openDatabase(config: DatabaseConfig, options: PoolOptions 
   const poolOptions: PoolOptions = {
     prepare: config.preparedStatements,
     maxLifetimeSeconds: config.connectionMaxLifetimeSeconds,
+    queryTimeoutMs: config.queryTimeoutMs,
     ...options,
   }
   const sql = createPool(url, { max: config.poolMax, ...poolOptions })

@@ -16,7 +16,8 @@ export async function pingDatabase<Types extends Record<string, unknown>>(sql: p
     await Promise.race([query.execute(), timeout])
   } catch (error) {
     if (error instanceof DatabaseUnavailableError) {
-      query.cancel()
+      // The answer is already given; a cancel that fails (the server is gone) changes nothing.
+      query.cancel().catch(() => {})
       throw error
     }
     throw new DatabaseUnavailableError(`the database is unavailable: ${(error as Error).message}`, { cause: error })

@@ -3,14 +3,31 @@ import { CoreError, DatabaseUnavailableError } from '../errors.js'
 /** Whether `error` came from the connection rather than the statement (server gone, timeout). */
 export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: string })?.code ?? ''
+  // A query past DB_QUERY_TIMEOUT_MS whose cancel went unanswered: postgres.js closed its connection.
+  if (code === 'QUERY_TIMEOUT') return isConnectionError((error as { cause?: unknown }).cause)
   return (
     code.startsWith('08') ||
     // admin_shutdown, crash_shutdown, cannot_connect_now (the server is stopping or starting)
     ['57P01', '57P02', '57P03'].includes(code) ||
-    ['ECONNREFUSED', 'ECONNRESET', 'CONNECT_TIMEOUT', 'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'EPIPE'].includes(
-      code,
-    )
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'CONNECT_TIMEOUT',
+      'CONNECTION_CLOSED',
+      'CONNECTION_ENDED',
+      'CONNECTION_DESTROYED',
+      'CANCEL_UNANSWERED',
+      'EPIPE',
+    ].includes(code)
   )
+}
+
+/**
+ * Whether postgres.js gave up on a query after DB_QUERY_TIMEOUT_MS (its `query_timeout`):
+ * the server canceled it, or never answered the cancel.
+ */
+export function isQueryTimeoutError(error: unknown): boolean {
+  return (error as { code?: string })?.code === 'QUERY_TIMEOUT'
 }
 
 /**
@@ -24,11 +41,16 @@ export function isUndefinedTableError(error: unknown): boolean {
 }
 
 /**
- * What the driver's `error` means in core's terms: a lost connection is a
- * {@link DatabaseUnavailableError}; anything else (core's own errors included) is itself.
+ * What the driver's `error` means in core's terms: a lost connection, or a query the
+ * database did not finish within DB_QUERY_TIMEOUT_MS, is a {@link DatabaseUnavailableError};
+ * anything else (core's own errors included) is itself.
  */
 export function toCoreError(error: unknown): unknown {
-  if (error instanceof CoreError || !isConnectionError(error)) return error
+  if (error instanceof CoreError) return error
+  if (isQueryTimeoutError(error)) {
+    return new DatabaseUnavailableError(`database did not answer in time: ${(error as Error).message}`, { cause: error })
+  }
+  if (!isConnectionError(error)) return error
   return new DatabaseUnavailableError(`database unreachable: ${(error as Error).message}`, { cause: error })
 }
 

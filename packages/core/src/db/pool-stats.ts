@@ -1,5 +1,32 @@
 import type { Sql } from './connect.js'
 
+/** What a postgres.js pool (or several, added up) is doing right now, as the driver counts it. */
+export interface DriverPoolStats {
+  /** Connections open or being opened. */
+  readonly connections: number
+  /** Of those, still connecting. */
+  readonly opening: number
+  /** With no query in flight. */
+  readonly idle: number
+  /** Held by a transaction or a reserved connection. */
+  readonly leased: number
+  /** Queries, transactions and reservations waiting for a connection. */
+  readonly waiting: number
+}
+
+/** The stats of `pools` added up: the tenants' home connections are one pool each. */
+export function sumDriverPoolStats(pools: readonly Pick<Sql, 'stats'>[]): DriverPoolStats {
+  const sum = { connections: 0, opening: 0, idle: 0, leased: 0, waiting: 0 }
+  for (const { stats } of pools) {
+    sum.connections += stats.connections
+    sum.opening += stats.opening
+    sum.idle += stats.idle
+    sum.leased += stats.leased
+    sum.waiting += stats.waiting
+  }
+  return sum
+}
+
 /** The server's view of one pool's connections (all connections sharing its application_name). */
 export interface PoolConnectionStats {
   /** Running a statement. */
@@ -16,10 +43,9 @@ export interface PoolConnectionStats {
  * application_name is this connection's own (give each process a name of its own, see
  * PoolOptions.applicationName), less the one asking.
  *
- * NOTE: postgres.js keeps no public count of its connections in use or of the queries
- * queued for one, and its internals are not ours to patch; the server's pg_stat_activity
- * is the count that exists. Behind a transaction-mode pooler it counts the pooler's
- * server connections that carry this name at the moment.
+ * The driver's own count is {@link DriverPoolStats}; this one is the server's, which also
+ * sees a connection waiting for a lock. Behind a transaction-mode pooler it counts the
+ * pooler's server connections that carry this name at the moment.
  */
 export async function poolConnectionStats(sql: Sql): Promise<PoolConnectionStats> {
   const [row] = await sql<{ active: number; idleInTransaction: number; idle: number; waitingOnLock: number }[]>`

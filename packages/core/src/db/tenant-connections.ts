@@ -1,6 +1,7 @@
 import { DatabaseUnavailableError } from '../errors.js'
 import type { Sql } from './connect.js'
 import { isConnectionError } from './pg-errors.js'
+import { sumDriverPoolStats, type DriverPoolStats } from './pool-stats.js'
 
 /**
  * Where a tenant's queries run: each tenant has a home connection, so a server connection
@@ -25,6 +26,8 @@ export interface TenantConnections<S = Sql> {
   readonly size: number
   /** Queries that ran away from their home connection since the start. */
   detours(): number
+  /** The home connections' pools added up, as the driver counts them (none: the shared pool serves them). */
+  stats(): DriverPoolStats | undefined
   /** Closes every connection. */
   end(options?: { timeout?: number }): Promise<void>
 }
@@ -45,7 +48,7 @@ export const DEFAULT_DETOUR_AT = 16
  * was down were refused one per reconnection attempt, a backoff apart, so requests caught
  * by a shutdown hung for seconds instead of failing (test/stress/db-outage.test.ts).
  */
-export function createTenantConnections<S extends Pick<Sql, 'end'> = Sql>(
+export function createTenantConnections<S extends Pick<Sql, 'end' | 'stats'> = Sql>(
   count: number,
   open: (onClose: () => void) => S,
   detourAt = DEFAULT_DETOUR_AT,
@@ -106,6 +109,7 @@ export function createTenantConnections<S extends Pick<Sql, 'end'> = Sql>(
       }
     },
     detours: () => detours,
+    stats: () => sumDriverPoolStats(connections),
     async end(options) {
       await Promise.all(connections.map((sql) => sql.end(options)))
     },
@@ -118,6 +122,7 @@ export function sharedTenantConnections(sql: Sql): TenantConnections {
     size: 0,
     use: (_, work) => work(sql),
     detours: () => 0,
+    stats: () => undefined,
     end: async () => {},
   }
 }

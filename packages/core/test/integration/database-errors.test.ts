@@ -1,5 +1,5 @@
 import t from 'tap'
-import { DatabaseUnavailableError, MigrationError, NotFoundError, explainDatabaseError } from '../../src/index.js'
+import { DatabaseUnavailableError, MigrationError, NotFoundError, createPool, explainDatabaseError, toCoreError } from '../../src/index.js'
 import { createTestDatabase, freePort } from '../../src/testing.js'
 
 // How an edge reports an error from work on a database: "database unreachable at host:port"
@@ -28,4 +28,25 @@ t.test('an unexpected error is the database only when the database no longer ans
   t.type(explained, DatabaseUnavailableError, 'nothing answers: the database is the reason')
   t.match((explained as Error).message, /^database unreachable at 127\.0\.0\.1:\d+: /)
   t.equal((explained as Error).cause, odd, 'the original kept as the cause')
+})
+
+t.test('a query past DB_QUERY_TIMEOUT_MS is canceled and is DatabaseUnavailableError; the pool goes on', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const sql = createPool(db.url, { max: 1, queryTimeoutMs: 200 })
+  t.teardown(() => sql.end({ timeout: 1 }))
+  const error = await sql`select pg_sleep(60)`.then(
+    () => undefined,
+    (failure: unknown) => failure,
+  )
+  t.equal((error as { code?: string }).code, 'QUERY_TIMEOUT', "postgres.js's query_timeout ended it")
+  t.equal(((error as Error).cause as { code?: string }).code, '57014', 'the server canceled it')
+  const mapped = toCoreError(error)
+  t.type(mapped, DatabaseUnavailableError)
+  t.match((mapped as Error).message, /^database did not answer in time: /)
+  const [row] = await sql<{ one: number }[]>`select 1 as one`
+  t.equal(row!.one, 1, 'the same connection answers the next query')
+  const none = createPool(db.url, { max: 1 })
+  t.teardown(() => none.end({ timeout: 1 }))
+  t.equal(none.options.query_timeout, 0, 'no limit unless configured')
 })

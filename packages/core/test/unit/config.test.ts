@@ -32,6 +32,13 @@ t.test('numbers are parsed from strings', async (t) => {
   t.equal(config.logLevel, 'debug')
 })
 
+t.test('DB_QUERY_TIMEOUT_MS: how long a query may wait and run, 0 for no limit', async (t) => {
+  t.equal(loadConfig({}).database.queryTimeoutMs, 0, 'no limit by default')
+  t.equal(loadConfig({ DB_QUERY_TIMEOUT_MS: '30000' }).database.queryTimeoutMs, 30_000)
+  for (const value of ['-1', '1.5', 'soon', '3600001'])
+    t.throws(() => loadConfig({ DB_QUERY_TIMEOUT_MS: value }), /DB_QUERY_TIMEOUT_MS/, value)
+})
+
 t.test('DB_TENANT_CONNECTIONS: how many connections the tenants are homed on, 0 for none', async (t) => {
   t.equal(loadConfig({}).database.tenantConnections, 10, '10 by default')
   t.equal(loadConfig({ DB_TENANT_CONNECTIONS: '0' }).database.tenantConnections, 0, '0: tenants share the pool')
@@ -96,6 +103,7 @@ t.test('an external database requires a strong JWT secret', async (t) => {
     tenantConnections: 10,
     preparedStatements: true,
     connectionMaxLifetimeSeconds: 600,
+    queryTimeoutMs: 0,
   })
   t.throws(() => loadConfig({ DATABASE_URL: 'mysql://nope', JWT_SECRET: 'x'.repeat(32) }), /DATABASE_URL/)
 })
@@ -117,6 +125,7 @@ t.test('POSTGRES_* build the URL when DATABASE_URL is absent', async (t) => {
     tenantConnections: 10,
     preparedStatements: true,
     connectionMaxLifetimeSeconds: 600,
+    queryTimeoutMs: 0,
   })
 })
 
