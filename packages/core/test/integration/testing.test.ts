@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import postgres from 'postgres'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createTestDatabase, freePort, testServerUrl } from '../../src/testing.js'
 
 // The harness every test file starts from (@tenantbase/core/testing). On a Citus cluster it
@@ -14,7 +14,7 @@ import { createTestDatabase, freePort, testServerUrl } from '../../src/testing.j
  * what the process printed once it ends by itself, which it does only when nothing of the
  * set-up is left open.
  */
-async function failedCitusSetUp(): Promise<{ code: number | null; output: string }> {
+async function failedCitusSetUp(t: Test): Promise<{ code: number | null; output: string }> {
   const port = await freePort()
   const script = `
     import { createTestDatabase } from ${JSON.stringify(new URL('../../src/testing.ts', import.meta.url).href)}
@@ -28,6 +28,8 @@ async function failedCitusSetUp(): Promise<{ code: number | null; output: string
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   })
+  // Killed with the test if it never ends (the failure this guards against), so it outlives nothing.
+  t.teardown(() => void child.kill('SIGKILL'))
   let output = ''
   child.stdout.on('data', (chunk) => (output += String(chunk)))
   const [code] = (await once(child, 'exit')) as [number | null]
@@ -35,7 +37,7 @@ async function failedCitusSetUp(): Promise<{ code: number | null; output: string
 }
 
 t.test('a Citus set-up that fails ends its process and leaves no database behind', async (t) => {
-  const { code, output } = await failedCitusSetUp()
+  const { code, output } = await failedCitusSetUp(t)
   t.equal(code, 0, 'the process ended by itself: no connection was left open')
   const name = /could not make test database (tb_test_[0-9a-f]+) a Citus cluster: .*ECONNREFUSED/.exec(output)?.[1]
   t.ok(name, `the error names the database and the cause: ${output}`)
