@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 // Runs a command with TEST_DATABASE_URL pointing at a PostgreSQL server: the one given in
 // TEST_DATABASE_URL or DATABASE_URL, or else a throwaway embedded cluster started here,
-// once for the whole test run, and removed afterwards. Each test file then creates its
+// once for the whole test run, and removed afterwards with its folder. Each test file then creates its
 // own database inside it (see @tenantbase/core/testing).
 import { spawn } from 'node:child_process'
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { startEmbeddedCluster } from '@tenantbase/core'
@@ -17,11 +17,12 @@ if (!command) {
 }
 
 let cluster
+let folder
 const given = process.env.TEST_DATABASE_URL || process.env.DATABASE_URL
 if (!given) {
-  const dataDir = path.join(await mkdtemp(path.join(tmpdir(), 'tenantbase-test-')), 'pg')
+  folder = await mkdtemp(path.join(tmpdir(), 'tenantbase-test-'))
   cluster = await startEmbeddedCluster({
-    dataDir,
+    dataDir: path.join(folder, 'pg'),
     port: await freePort(),
     user: 'postgres',
     password: 'postgres',
@@ -39,5 +40,6 @@ process.on('SIGINT', forward)
 process.on('SIGTERM', forward)
 child.on('exit', async (code, signal) => {
   await cluster?.stop()
+  if (folder) await rm(folder, { recursive: true, force: true })
   process.exit(code ?? (signal ? 1 : 0))
 })

@@ -54,23 +54,46 @@ async function withClient<T>(url: string, work: (sql: postgres.Sql) => Promise<T
 }
 
 /**
+ * Runs `work` again, at most `attempts` times in all, when it fails: a worker that has just
+ * started or is busy can refuse a node registration once ("failure on connection marked as
+ * essential") and accept it a moment later.
+ */
+async function retried<T>(attempts: number, work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work()
+    } catch (error) {
+      if (attempt >= attempts) throw error
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt))
+    }
+  }
+}
+
+/**
  * Makes database `name` a Citus cluster with schema-based sharding: Citus 12.1 propagates
  * neither CREATE DATABASE nor the extension to workers, and node registration is per
  * database, so each worker gets the database and the extension, and the coordinator's
- * copy registers itself and the workers.
+ * copy registers itself and the workers. A cluster's `template1` may already hold the
+ * extension, so it is created only if missing.
  */
 async function makeCitusDatabase(serverUrl: string, name: string, workers: readonly CitusNode[]): Promise<void> {
   for (const worker of workers) {
     await withClient(urlOf(serverUrl, 'postgres', worker), (admin) => admin`create database ${admin(name)}`)
-    await withClient(urlOf(serverUrl, name, worker), (sql) => sql`create extension citus`)
+    await withClient(urlOf(serverUrl, name, worker), (sql) => sql`create extension if not exists citus`)
   }
   const coordinator = new URL(serverUrl)
   await withClient(urlOf(serverUrl, name), async (sql) => {
-    await sql`create extension citus`
+    await sql`create extension if not exists citus`
     await sql`select citus_set_coordinator_host(${coordinator.hostname}, ${Number(coordinator.port || 5432)})`
-    for (const worker of workers) await sql`select citus_add_node(${worker.host}, ${worker.port})`
+    for (const worker of workers) await retried(3, () => sql`select citus_add_node(${worker.host}, ${worker.port})`)
     await sql`alter database ${sql(name)} set citus.enable_schema_based_sharding = on`
   })
+}
+
+/** Drops database `name` on the server and on each worker, where it exists. */
+async function dropTestDatabase(serverUrl: string, name: string, workers: readonly CitusNode[]): Promise<void> {
+  const servers = [serverUrl, ...workers.map((worker) => urlOf(serverUrl, 'postgres', worker))]
+  for (const server of servers) await withClient(server, (sql) => sql`drop database if exists ${sql(name)} with (force)`)
 }
 
 /**
@@ -85,9 +108,16 @@ export async function createTestDatabase(
   const serverUrl = options.serverUrl ?? testServerUrl()
   const workers = options.citusWorkers ?? testCitusWorkers()
   const name = `tb_test_${randomBytes(6).toString('hex')}`
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
-  await admin`create database ${admin(name)}`
-  if (workers.length > 0) await makeCitusDatabase(serverUrl, name, workers)
+  await withClient(serverUrl, (admin) => admin`create database ${admin(name)}`)
+  if (workers.length > 0) {
+    try {
+      await makeCitusDatabase(serverUrl, name, workers)
+    } catch (error) {
+      // Nothing of a failed set-up stays behind: no database, and no connection that would keep the test file running.
+      await dropTestDatabase(serverUrl, name, workers).catch(() => {})
+      throw new Error(`could not make test database ${name} a Citus cluster: ${(error as Error).message}`, { cause: error })
+    }
+  }
   const url = urlOf(serverUrl, name)
   const sql = createPool(url, { max: options.poolMax ?? 10 })
   const tenantConnections = createTenantConnections(3, (onClose) => createPool(url, { max: 1, onClose }))
@@ -97,11 +127,7 @@ export async function createTestDatabase(
     tenantConnections,
     async drop() {
       await Promise.all([tenantConnections.end({ timeout: 5 }), sql.end({ timeout: 5 })])
-      await admin`drop database if exists ${admin(name)} with (force)`
-      await admin.end({ timeout: 5 })
-      for (const worker of workers) {
-        await withClient(urlOf(serverUrl, 'postgres', worker), (sql) => sql`drop database if exists ${sql(name)} with (force)`)
-      }
+      await dropTestDatabase(serverUrl, name, workers)
     },
   }
 }

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
@@ -77,7 +77,9 @@ t.test('concurrent refreshes of one token: exactly one wins', async (t) => {
 })
 
 t.test('the development JWT secret is generated once, kept 0600, and JWT_SECRET wins', async (t) => {
-  const dataDir = path.join(await mkdtemp(path.join(tmpdir(), 'tb-secret-')), 'data')
+  const folder = await mkdtemp(path.join(tmpdir(), 'tb-secret-'))
+  t.teardown(() => rm(folder, { recursive: true, force: true }))
+  const dataDir = path.join(folder, 'data')
   const config = { dataDir, auth: { jwtSecret: undefined } }
   const [a, b] = await Promise.all([loadOrCreateJwtSecret(config), loadOrCreateJwtSecret(config)])
   t.equal(a, b, 'two racing starts agree')

@@ -63,7 +63,7 @@ t.test('a home connection that lost its server takes one reconnection attempt; t
 
   // Tenant 2's home is killed under a running query: a connection error marks it down.
   const sleeping = connections.use(2, (sql) => sql`select pg_sleep(30)`)
-  await db.sql`select pg_terminate_backend(${homePid})`
+  await db.sql`select pg_terminate_backend(${homePid}::int)`
   const killed = (await sleeping.catch((error: unknown) => error)) as { code?: string }
   t.ok(CLOSED.includes(killed.code!), `the query of the killed backend fails with a connection error (${killed.code})`)
 
