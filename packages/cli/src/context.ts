@@ -1,5 +1,5 @@
 import type { Config, Database, Services } from '@tenantbase/core'
-import { CliError } from './errors.js'
+import { CliError, NotMigratedError } from './errors.js'
 import { createOutput, type Output, type OutputStream } from './output.js'
 import type { Prompter } from './prompts.js'
 
@@ -95,7 +95,13 @@ export async function createContext(environment: CliEnvironment, options: Global
     async explain(error) {
       // The cli's own errors (a usage error, a no at a confirmation) are never the database's.
       if (databaseUrl === undefined || error instanceof CliError) return error
-      return (await core()).explainDatabaseError(error, databaseUrl)
+      const { CoreError, explainDatabaseError } = await core()
+      const explained = await explainDatabaseError(error, databaseUrl)
+      if (explained !== error || error instanceof CoreError || !opened) return explained
+      // An error nobody anticipated from a database that answers: before the first
+      // `migrate` it is a missing table ("relation public.tenants does not exist").
+      const { version, latest } = await opened.services.sharedSchemaState()
+      return version < latest ? new NotMigratedError(version, latest) : error
     },
     async close(closeOptions = {}) {
       if (!opened) return

@@ -50,6 +50,17 @@ export class CommandFailedError extends CliError {
   }
 }
 
+/** The shared schema is behind its migrations, so the command could not run: exit 1. */
+export class NotMigratedError extends CliError {
+  constructor(version: number, latest: number) {
+    super(
+      `the database is not migrated (shared schema at version ${version} of ${latest}): run \`tenantctl migrate\` first`,
+      EXIT_FAILURE,
+      'NOT_MIGRATED',
+    )
+  }
+}
+
 /** Under --json, a failed command's stdout: `{"error": {"code", "message"}}`. */
 export interface JsonErrorDocument {
   readonly error: { readonly code: string; readonly message: string }

@@ -31,9 +31,12 @@ export function buildProgram(environment: CliEnvironment): Command {
         failure = error
       }
       if (failure === undefined) return ctx.close()
-      // Released before the failure is explained; a database that dropped may fail to close too.
+      // Explained before the release: closing stops the embedded cluster this process
+      // started, and the explanation asks the database (is it there, is it migrated).
+      const explained = await ctx.explain(failure).catch(() => failure)
+      // A database that dropped may fail to close too.
       await ctx.close({ now: true }).catch(() => {})
-      throw await ctx.explain(failure)
+      throw explained
     }
   }
 
