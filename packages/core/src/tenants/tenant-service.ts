@@ -149,6 +149,12 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
       from public.tenants t order by t.id`
   }
 
+  /** Whether a tenant holds this name (trimmed, as {@link createTenant} stores it): a prompt can refuse it before anything else is asked. */
+  async function isTenantNameTaken(name: string): Promise<boolean> {
+    const [row] = await sql<{ taken: boolean }[]>`select exists (select 1 from public.tenants where name = ${name.trim()}) as taken`
+    return row!.taken
+  }
+
   /** One tenant by id or schema name; {@link NotFoundError} when there is none. */
   async function getTenant(idOrSchema: number | string): Promise<Tenant> {
     const [row] =
@@ -249,7 +255,7 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
     return row!.count
   }
 
-  return { createTenant, listTenants, getTenant, suspendTenant, resumeTenant, deleteTenant, countTenants }
+  return { createTenant, isTenantNameTaken, listTenants, getTenant, suspendTenant, resumeTenant, deleteTenant, countTenants }
 }
 
 export type TenantService = ReturnType<typeof createTenantService>
