@@ -10,6 +10,7 @@ import services, { type ApiConfig } from './plugins/services.js'
 import swagger from './plugins/swagger.js'
 import type { ApiMetrics } from './metrics.js'
 import health from './routes/health.js'
+import index from './routes/index.js'
 import posts from './routes/posts/index.js'
 import users from './routes/users/index.js'
 import { TenantLogController } from './request-log-controller.js'
@@ -129,6 +130,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
   await app.register(loginRateLimits)
 
+  await app.register(index)
   await app.register(health)
   await app.register(
     async (api) => {

@@ -26,7 +26,7 @@ export default fp(
         tags: [
           { name: 'users', description: 'registration, login and tokens' },
           { name: 'posts', description: "the tenant's posts" },
-          { name: 'health', description: 'liveness and readiness (no api key)' },
+          { name: 'health', description: 'the index (links to these), liveness and readiness (no api key)' },
         ],
         components: {
           securitySchemes: {

@@ -159,3 +159,28 @@ t.test('405 and Allow over a real socket', async (t) => {
   t.equal(options.headers.get('allow'), 'GET, HEAD, POST')
   await options.body?.cancel()
 })
+
+t.test('GET / answers with the way to the documentation and the health routes, over a real socket', async (t) => {
+  const ctx = await setupDatabase(t)
+  const app = await buildTestApp(t, ctx)
+  const base = await app.listen({ host: '127.0.0.1', port: 0 })
+  const root = await fetch(`${base}/`)
+  t.equal(root.status, 200)
+  t.match(root.headers.get('content-type'), /^application\/json/)
+  const links = (await root.json()) as { documentation: string; openapi: string; health: { liveness: string; readiness: string } }
+  t.same(links, {
+    name: 'tenantbase API',
+    documentation: '/swagger/',
+    openapi: '/swagger/json',
+    health: { liveness: '/healthz', readiness: '/readyz' },
+    api: '/api/',
+  })
+  // Every link answers: none is a 404.
+  for (const path of [links.documentation, links.openapi, links.health.liveness, links.health.readiness]) {
+    const linked = await fetch(`${base}${path}`)
+    t.equal(linked.status, 200, `${path} answers`)
+    await linked.body?.cancel()
+  }
+  const head = await fetch(`${base}/`, { method: 'HEAD' })
+  t.equal(head.status, 200, 'HEAD / too')
+})

@@ -6,6 +6,7 @@ import { API_ERRORS, errorBody, type ApiErrorCode } from '../../src/schemas/erro
 import { buildTestApp, makeTenant, registerAndLogin, setupDatabase } from '../helper.js'
 
 const CONTRACT = {
+  '/': ['get'],
   '/api/users/register/': ['post'],
   '/api/users/login/': ['post'],
   '/api/users/token/refresh/': ['post'],
@@ -130,7 +131,7 @@ t.test('the OpenAPI document is lint-clean and its error examples are true', asy
   const operations = Object.entries(doc.paths as Record<string, Record<string, Operation>>).flatMap(([path, item]) =>
     Object.entries(item).map(([method, op]) => ({ where: `${method.toUpperCase()} ${path}`, path, op })),
   )
-  t.equal(operations.length, 13, 'every operation')
+  t.equal(operations.length, 14, 'every operation')
   const ids = operations.map(({ op }) => op.operationId)
   t.ok(ids.every(Boolean), 'every operation has an operationId')
   t.equal(new Set(ids).size, ids.length, 'operationIds are unique')
