@@ -185,7 +185,7 @@ export function buildProgram(environment: CliEnvironment): Command {
     .option('--show-reason', "also show the reason to the tenant's callers in the 403 message")
     .addHelpText(
       'after',
-      '\nSuspending a suspended tenant changes nothing and exits 0.\n' +
+      '\nSuspending a suspended tenant exits 0: with --reason or --show-reason it takes them in place (audited), else nothing changes.\n' +
         examples(
           'tenantctl suspend acme --reason "invoice overdue"',
           'tenantctl suspend acme --reason "maintenance until 14:00 UTC" --show-reason',
