@@ -68,6 +68,14 @@ export async function createContext(environment: CliEnvironment, options: Global
       const database = await openDatabase(config.database, {
         max: Math.max(serviceOptions.poolMax ?? 4, 2),
       })
+      const adopted = database.embedded?.adopted
+      if (adopted) {
+        // On stderr: stdout carries the command's answer (and under --json, only that).
+        environment.stderr.write(
+          `note: the embedded PostgreSQL (pid ${adopted.pid}) was left running by a process that ended without stopping it` +
+            `${adopted.previousOwnerPid ? ` (pid ${adopted.previousOwnerPid})` : ''}; this command adopted it and stops it when done\n`,
+        )
+      }
       const untrack =
         environment.track?.(async () => {
           // An interrupt: end connections now, so an open transaction rolls back.

@@ -237,6 +237,26 @@ export function buildProgram(environment: CliEnvironment): Command {
     )
     .action(run(async () => (await import('./commands/move.js')).runMove as Runner))
 
+  const embedded = program
+    .command('embedded')
+    .description('the embedded PostgreSQL under .data/ (without DATABASE_URL): is it running, for whom; stop it')
+    .addHelpText('after', examples('tenantctl embedded status', 'tenantctl embedded stop'))
+  embedded
+    .command('status')
+    .description('whether it runs, which process owns it, and whether it was left behind by a process that was killed')
+    .action(run(async () => (await import('./commands/embedded.js')).embeddedStatus(environment.env) as Runner))
+  embedded
+    .command('stop')
+    .description('stop it (a fast shutdown; its data stays): one left behind at once, one a running process owns only with --force')
+    .option('--force', 'stop it even though a running process (the API) uses it')
+    .addHelpText(
+      'after',
+      '\nThe API and tenantctl stop the cluster they started when they end; one left behind by a killed process is adopted\n' +
+        'by the next of them that starts (and stopped when it ends), or stopped here.\n' +
+        examples('tenantctl embedded stop', 'tenantctl embedded stop --force'),
+    )
+    .action(run(async () => (await import('./commands/embedded.js')).embeddedStop(environment.env) as Runner))
+
   program
     .command('doctor')
     .description('check registry, schemas, migrations and keys agree; say how to fix each finding; exits 1 on any')
