@@ -13,6 +13,7 @@ import health from './routes/health.js'
 import index from './routes/index.js'
 import posts from './routes/posts/index.js'
 import users from './routes/users/index.js'
+import { ForbiddenJsonKeyError, isJson } from './errors.js'
 import { TenantLogController } from './request-log-controller.js'
 import { AJV_OPTIONS, formatValidationErrors } from './validation.js'
 // Also as bare imports, so that the declarations of this module carry the plugins' `declare
@@ -116,7 +117,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
     if (text === '' && request.routeOptions.schema?.body === undefined) done(null, undefined)
-    else void parseJson(request, text as string, done)
+    else
+      void parseJson(request, text as string, (error, body) => {
+        // Valid JSON refused all the same: it holds a key that could poison prototypes.
+        done(error && isJson(text as string) ? new ForbiddenJsonKeyError() : error, body)
+      })
   })
 
   await app.register(services, { services: options.services, config: options.config })

@@ -15,7 +15,8 @@ export default fp(
           description:
             'Schema-per-tenant users and posts. Every route under /api/ needs the `api-key` header of a tenant; ' +
             'user routes also need `Authorization: Bearer <access token>` from /api/users/login/ of the same tenant. ' +
-            'Every path answers with and without its trailing slash. Errors are `{statusCode, code, error, message}`; ' +
+            'Every path answers with and without its trailing slash. A body field a schema does not name (`id`, `author_id`...) ' +
+            'is refused with 400 `VALIDATION_FAILED` naming it, never ignored. Errors are `{statusCode, code, error, message}`; ' +
             'each response lists the codes it can carry, with an example of each.',
           // NOTE: the project has not chosen a license: UNLICENSED (npm's word, linked) says so
           // instead of guessing one. Change both together when it does.

@@ -201,6 +201,15 @@ t.test("the document's examples are what the API answers, word for word", async 
   const cases: [ApiErrorCode, InjectOptions][] = [
     ['VALIDATION_FAILED', { method: 'POST', url: '/api/posts/', headers: ann.headers, payload: { title: '' } }],
     ['INVALID_JSON', { method: 'POST', url: '/api/posts/', headers: { ...ann.headers, 'content-type': 'application/json' }, payload: '{' }],
+    [
+      'FORBIDDEN_JSON_KEY',
+      {
+        method: 'POST',
+        url: '/api/posts/',
+        headers: { ...ann.headers, 'content-type': 'application/json' },
+        payload: '{"title":"x","body":"y","__proto__":{}}',
+      },
+    ],
     ['INVALID_CURSOR', { url: '/api/posts/?cursor=nope', headers: ann.headers }],
     ['MISSING_API_KEY', { url: '/api/users/me/' }],
     ['INVALID_API_KEY', { url: '/api/users/me/', headers: { 'api-key': 'nope' } }],
