@@ -54,7 +54,7 @@ export { type Tenant, type TenantSummary, type TenantStateChange, MAX_TENANT_NAM
 /** Why a name cannot be a tenant schema, a valid one derived from a display name, and the length limit. */
 export { schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './tenants/schema-name.js'
 
-// Api keys.
+// API keys.
 /** Key scopes (`read`, `write`) and the rule of what each may do. */
 export { API_KEY_SCOPES, assertKeyScope, type ApiKeyScope } from './api-keys/api-key-service.js'
 /** A key (never its secret), as issued (the secret shown once), as listed (with its status), after a rotation, and the longest name. */
