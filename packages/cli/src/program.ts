@@ -110,7 +110,7 @@ export function buildProgram(environment: CliEnvironment): Command {
     .command('create')
     .description('issue a new api key for a tenant (shown once)')
     .argument('<schema>', "the tenant's schema name")
-    .option('--name <name>', 'a name for the key', 'default')
+    .option('--name <name>', 'a name for the key, telling it from the others (required: ci, dashboard...)')
     .option('--expires-in <duration>', 'expire after a duration: 90s, 15m, 24h, 30d, 2w or 1y (default: never)')
     .option('--scope <scope>', 'read (GET routes only) or write (everything)', 'write')
     .addHelpText(

@@ -12,7 +12,7 @@ t.test('tenantctl audit: every action once, newest first, with its actor; it out
   const as = (actor: string) => ({ url, env: { TENANTCTL_ACTOR: actor } })
   const created = parseJson<{ apiKey: KeyJson }>(
     t,
-    await runCli(['keys', 'create', schema, '--scope', 'read', '--json'], as('bob@ci')),
+    await runCli(['keys', 'create', schema, '--name', 'reader', '--scope', 'read', '--json'], as('bob@ci')),
   ).apiKey
   t.equal((await runCli(['keys', 'rotate', created.prefix, '--grace', '15m'], as('bob@ci'))).code, 0)
   t.equal(
