@@ -41,7 +41,9 @@ import {
   createPool,
   createServices,
   createTenantConnections,
-  readMigrations,
+  latestState,
+  loadDeployment,
+  readModuleMigrations,
   startEmbeddedCluster,
   type Services,
 } from '@tenantbase/core'
@@ -156,7 +158,7 @@ let nextIndex = 0
 try {
   // Core's migrations, copied so the benchmark can add its own without touching core's.
   await cp(DEFAULT_MIGRATIONS_DIR, migrationsDir, { recursive: true, filter: (source) => !source.endsWith('.ts') })
-  let services = await createServices({ sql, tenantConnections, migrationsDir, actor: 'bench-scale' })
+  let services = await createServices({ sql, tenantConnections, migrations: await benchMigrations(), actor: 'bench-scale' })
   await services.migrateAll()
   // The first tenant, made by createTenant, lends its ledger table's definition to the fixture.
   await services.tenants.createTenant({ name: 'Bench template', schemaName: 'bench_template' })
@@ -183,7 +185,7 @@ try {
     )
 
     // Each size's services read the migration files as they are now.
-    services = await createServices({ sql, tenantConnections, migrationsDir, actor: 'bench-scale' })
+    services = await createServices({ sql, tenantConnections, migrations: await benchMigrations(), actor: 'bench-scale' })
     const alone = sortedTimes(await timeCreations(services, stage, samples, 1))
     console.log(
       `   createTenant alone        p50 ${ms(percentile(alone, 50))}, p95 ${ms(percentile(alone, 95))}, max ${ms(alone.at(-1)!)} (${samples}; load ${load()})`,
@@ -204,7 +206,7 @@ try {
     const migrate = await timedCommand(`migrate (2 statements, all)`, ['migrate'])
     const [{ behind }] = await sql<
       { behind: number }[]
-    >`select count(*)::int as behind from public.tenants where migration_version < ${version}`
+    >`select count(*)::int as behind from public.tenants where (migrations ->> 'core')::int < ${version}`
     if (behind !== 0) {
       failed = true
       console.log(`   FAILED: ${behind} tenants behind after the migration`)
@@ -297,6 +299,15 @@ async function tenantCount(): Promise<number> {
 }
 
 /** A user and 20 posts in one tenant's schema: the page the throughput figure reads. */
+/**
+ * The deployment's migrations (its tenantbase.config, as every entry point reads it), with
+ * core's read from the benchmark's copy, to which it adds migrations of its own.
+ */
+async function benchMigrations() {
+  const deployment = await loadDeployment()
+  return readModuleMigrations([{ name: 'core', migrations: migrationsDir }, ...deployment.modules.slice(1)])
+}
+
 async function seedPosts(schema: string): Promise<void> {
   await fill.unsafe(seedSql(schema)).simple()
 }
@@ -314,10 +325,10 @@ function seedSql(schema: string): string {
  * (bench_0000001, ...), which no timed creation uses.
  */
 async function bulkFill(total: number): Promise<void> {
-  const { tenant: files } = await readMigrations(migrationsDir)
-  const latest = files.at(-1)!.version
+  const { tenant: files } = await benchMigrations()
+  const latest = JSON.stringify(latestState(files))
   const schemaDdl = files.flatMap((m) => m.statements.map((s) => s.sql.trim().replace(/;\s*$/, '')))
-  const ledgerRows = files.map((m) => `(${m.version}, '${m.name}', '${m.checksum}')`).join(', ')
+  const ledgerRows = files.map((m) => `('${m.module}', ${m.version}, '${m.name}', '${m.checksum}')`).join(', ')
   const batches: number[][] = []
   for (let done = 0; done < total; done += FILL_BATCH) {
     batches.push(Array.from({ length: Math.min(FILL_BATCH, total - done) }, () => nextIndex++))
@@ -337,10 +348,10 @@ async function bulkFill(total: number): Promise<void> {
             `set local search_path to ${schema}`,
             'create table schema_migrations (like bench_template.schema_migrations including all)',
             ...schemaDdl,
-            `insert into schema_migrations (version, name, checksum) values ${ledgerRows}`,
+            `insert into schema_migrations (module, version, name, checksum) values ${ledgerRows}`,
           ]),
           'set local search_path to public',
-          `insert into public.tenants (name, address, schema_name, migration_version) values ${names.map((n) => `('Bulk ${n}', '', '${n}', ${latest})`).join(', ')}`,
+          `insert into public.tenants (name, address, schema_name, migrations) values ${names.map((n) => `('Bulk ${n}', '', '${n}', '${latest}')`).join(', ')}`,
           `insert into public.api_keys (tenant_id, prefix, key_hash, name)
              select id, 'tb_' || substr(md5(schema_name), 1, 12), sha256(convert_to(schema_name, 'UTF8')), 'default'
              from public.tenants where schema_name in (${names.map((n) => `'${n}'`).join(', ')})`,

@@ -1,11 +1,14 @@
+import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { buildApp } from '@tenantbase/api'
-import { createServices, loadConfig } from '@tenantbase/core'
+import { createServices, loadConfig, loadDeployment, readMigrations } from '@tenantbase/core'
 import { createTestDatabase } from '@tenantbase/core/testing'
-import { commentRoutes, createCommentService, loadMigrations } from '../src/index.js'
 
-// docs/extending.md, run: core's migrations and ours, a tenant resource of our own through
-// the real app (inject), in the OpenAPI document next to the built-in routes.
+// docs/extending.md, run: the example's deployment (core and the comments module, read from
+// its tenantbase.config.ts as every entry point reads it), through the real app (inject), in
+// the OpenAPI document next to the built-in routes.
+
+const CONFIG_FILE = fileURLToPath(new URL('../tenantbase.config.ts', import.meta.url))
 
 const JWT_SECRET = 'example-comments-secret-0123456789abcdef'
 
@@ -13,15 +16,15 @@ async function setup(t: Test) {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
   const config = loadConfig({ DATABASE_URL: db.url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: 'silent' })
+  const deployment = await loadDeployment({ configFile: CONFIG_FILE })
   const services = await createServices({
     sql: db.sql,
     tenantConnections: db.tenantConnections,
     config,
-    migrations: await loadMigrations(),
+    migrations: deployment.migrations,
   })
   await services.migrateAll()
-  const comments = createCommentService(services)
-  const app = await buildApp({ services, config, jwtSecret: JWT_SECRET, tenantRoutes: [commentRoutes(comments)] })
+  const app = await buildApp({ services, config, jwtSecret: JWT_SECRET, modules: deployment.modules })
   t.teardown(() => app.close())
   return { db, services, app }
 }
@@ -36,7 +39,7 @@ async function login(app: Awaited<ReturnType<typeof setup>>['app'], key: string,
 t.test('a new tenant gets core migrations and ours; comments work end to end', async (t) => {
   const { services, app } = await setup(t)
   const { tenant, apiKey } = await services.tenants.createTenant({ name: 'Commented', schemaName: 'commented' })
-  t.equal(tenant.migrationVersion, 3, 'at our migration, after core’s two')
+  t.same(tenant.migrations, { core: 2, comments: 1 }, 'at core’s last migration and ours, each in its own sequence')
   const auth = await login(app, apiKey.key, 'writer@example.com')
 
   const post = await app.inject({ method: 'POST', url: '/api/posts/', headers: auth, payload: { title: 'Hello', body: 'first' } })
@@ -77,13 +80,13 @@ t.test('a new tenant gets core migrations and ours; comments work end to end', a
 t.test('an existing tenant is brought to our migration by migrateAll', async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
-  const core = await createServices({ sql: db.sql })
+  const core = await createServices({ sql: db.sql, migrations: await readMigrations() })
   await core.migrateAll()
   await core.tenants.createTenant({ name: 'Before', schemaName: 'before_comments' })
-  const ours = await createServices({ sql: db.sql, migrations: await loadMigrations() })
+  const ours = await createServices({ sql: db.sql, migrations: (await loadDeployment({ configFile: CONFIG_FILE })).migrations })
   const report = await ours.migrateAll()
   t.same(
     report.tenants.map((r) => [r.schema, r.from, r.to, r.ok]),
-    [['before_comments', 2, 3, true]],
+    [['before_comments', { core: 2 }, { core: 2, comments: 1 }, true]],
   )
 })

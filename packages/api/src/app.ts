@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyServerOptions } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Services } from '@tenantbase/core'
+import type { Services, TenantbaseModule } from '@tenantbase/core'
 import auth from './plugins/auth.js'
 import cors from './plugins/cors.js'
 import errorHandler, { clientErrorHandler } from './plugins/error-handler.js'
@@ -9,6 +9,7 @@ import loginRateLimits from './plugins/rate-limit.js'
 import services, { type ApiConfig } from './plugins/services.js'
 import swagger from './plugins/swagger.js'
 import type { ApiMetrics } from './metrics.js'
+import { buildModuleRoutes } from './module-routes.js'
 import health from './routes/health.js'
 import index from './routes/index.js'
 import posts from './routes/posts/index.js'
@@ -31,15 +32,7 @@ declare module 'fastify' {
   }
 }
 
-/**
- * Routes of a service built on tenantbase, mounted at `/api/<prefix>/` behind the same api-key
- * hook as the built-in ones: `request.tenant` is set, `app.requireUser` and `app.services` are
- * there, and their schemas appear in the OpenAPI document. See docs/extending.md.
- */
-export interface TenantRoutes {
-  readonly prefix: string
-  readonly plugin: FastifyPluginAsync
-}
+export { type TenantRoutes, type ApiModule } from './module-routes.js'
 
 export interface AppOptions {
   /** Core's services, built by the caller on its pool (server.ts, or a test's database). */
@@ -51,8 +44,8 @@ export interface AppOptions {
   readonly logger?: FastifyServerOptions['logger']
   /** Metrics to record each request in (createApiMetrics); none when omitted. */
   readonly metrics?: ApiMetrics
-  /** Tenant routes of your own, registered after the built-in ones. */
-  readonly tenantRoutes?: readonly TenantRoutes[]
+  /** The deployment's modules (`loadDeployment().modules`): their routes are registered after the built-in ones. */
+  readonly modules?: readonly TenantbaseModule[]
   /** The clock access tokens are issued and expired by, in ms since the epoch (default `Date.now`). */
   readonly now?: () => number
 }
@@ -145,7 +138,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       if (app.apiKeyRateLimit) api.addHook('onRequest', app.apiKeyRateLimit)
       await api.register(users, { prefix: '/users' })
       await api.register(posts, { prefix: '/posts' })
-      for (const routes of options.tenantRoutes ?? []) await api.register(routes.plugin, { prefix: `/${routes.prefix}` })
+      for (const routes of buildModuleRoutes(options.modules ?? [], options.services)) {
+        await api.register(routes.plugin, { prefix: `/${routes.prefix}` })
+      }
     },
     { prefix: '/api' },
   )

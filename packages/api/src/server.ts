@@ -1,6 +1,16 @@
 import { hostname } from 'node:os'
 import closeWithGrace from 'close-with-grace'
-import { ConfigError, createServices, loadConfig, loadOrCreateJwtSecret, openDatabase, type Database } from '@tenantbase/core'
+import {
+  ConfigError,
+  createServices,
+  formatState,
+  loadConfig,
+  loadDeployment,
+  loadOrCreateJwtSecret,
+  openDatabase,
+  type Database,
+  type Deployment,
+} from '@tenantbase/core'
 import { buildApp } from './app.js'
 import { trackConnections } from './connection-drain.js'
 import { loggerOptions } from './logger.js'
@@ -17,8 +27,10 @@ function fail(message: string): never {
 
 async function main(): Promise<void> {
   let config
+  let deployment: Deployment
   try {
     config = loadConfig(process.env)
+    deployment = await loadDeployment()
   } catch (error) {
     if (error instanceof ConfigError) fail(error.message)
     throw error
@@ -31,11 +43,21 @@ async function main(): Promise<void> {
   } catch (error) {
     fail((error as Error).message)
   }
-  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config })
-  const { version: current, latest } = await services.sharedSchemaState()
-  if (current < latest) {
+  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config, migrations: deployment.migrations })
+  const { state, latest, pending } = await services.sharedSchemaState()
+  if (pending.length > 0) {
     await db.close()
-    fail(`the database is not migrated (shared schema at version ${current} of ${latest}): run \`pnpm tenantctl migrate\` first`)
+    fail(
+      `the database is not migrated (shared schema at ${formatState(state)}, its files reach ${formatState(latest)}): run \`pnpm tenantctl migrate\` first`,
+    )
+  }
+  const undeclared = await services.undeclaredModules()
+  if (undeclared.length > 0) {
+    await db.close()
+    fail(
+      `the database has migrations of module ${undeclared.join(', ')}, which ${deployment.configFile ?? 'this deployment (no tenantbase.config file)'} does not declare: ` +
+        'declare it again, or set TENANTBASE_CONFIG to the config that does (docs/extending.md, "Removing a module")',
+    )
   }
 
   const metrics = config.metrics.port === undefined ? undefined : createApiMetrics({ services, perTenant: config.metrics.perTenant })
@@ -44,6 +66,7 @@ async function main(): Promise<void> {
     config,
     jwtSecret: await loadOrCreateJwtSecret(config),
     logger: loggerOptions({ level: config.logLevel, pretty: process.stdout.isTTY }),
+    modules: deployment.modules,
     ...(metrics && { metrics }),
   })
   const adopted = db.embedded?.adopted

@@ -2,8 +2,8 @@ import { createHmac, randomBytes } from 'node:crypto'
 import type { Writable } from 'node:stream'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import type { Test } from 'tap'
-import { createServices, loadConfig, type Config, type Services } from '@tenantbase/core'
-import { createTestDatabase, type TestDatabase } from '@tenantbase/core/testing'
+import { createServices, loadConfig, type Config, type Services, type TenantbaseModule } from '@tenantbase/core'
+import { createTestDatabase, testDeployment, type TestDatabase } from '@tenantbase/core/testing'
 import { buildApp } from '../src/app.js'
 import { loggerOptions } from '../src/logger.js'
 
@@ -14,6 +14,8 @@ export interface TestContext {
   readonly db: TestDatabase
   readonly services: Services
   readonly config: Config
+  /** The deployment's modules, whose routes the test app serves. */
+  readonly modules?: readonly TenantbaseModule[]
 }
 
 /** A real configuration, as the server would load it, for the test database. */
@@ -21,14 +23,15 @@ export function testConfig(url: string, env: Record<string, string> = {}): Confi
   return loadConfig({ DATABASE_URL: url, JWT_SECRET, BCRYPT_COST: '10', LOG_LEVEL: 'silent', ...env })
 }
 
-/** A fresh database (dropped at the end of `t`) with the shared schema migrated. */
+/** A fresh database (dropped at the end of `t`) with the shared schema migrated, and the deployment's services and modules. */
 export async function setupDatabase(t: Test, env: Record<string, string> = {}): Promise<TestContext> {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
   const config = testConfig(db.url, env)
-  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config })
+  const deployment = await testDeployment()
+  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config, migrations: deployment.migrations })
   await services.migrateAll()
-  return { db, services, config }
+  return { db, services, config, modules: deployment.modules }
 }
 
 /** The whole app on `ctx`, closed when `t` ends. */
@@ -42,6 +45,7 @@ export async function buildTestApp(
     services: ctx.services,
     config,
     jwtSecret: options.jwtSecret ?? JWT_SECRET,
+    modules: ctx.modules,
     logger: options.logStream ? loggerOptions({ level: 'debug', stream: options.logStream }) : false,
     ...(options.now && { now: options.now }),
   })

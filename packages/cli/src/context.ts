@@ -1,3 +1,4 @@
+import path from 'node:path'
 import type { Config, Database, Services } from '@tenantbase/core'
 import { CliError, NotMigratedError } from './errors.js'
 import { createOutput, type Output, type OutputStream } from './output.js'
@@ -19,7 +20,10 @@ export interface CliEnvironment {
 export interface GlobalOptions {
   readonly json?: boolean
   readonly verbose?: boolean
+  /** A folder standing in for core's own migrations (tests of a base upgrade). */
   readonly migrationsDir?: string
+  /** The deployment's config file (else TENANTBASE_CONFIG, else tenantbase.config.* found from the working folder up). */
+  readonly config?: string
   /** Who is acting, for the audit log (else TENANTCTL_ACTOR, else the OS user@host). */
   readonly actor?: string
 }
@@ -62,9 +66,14 @@ export async function createContext(environment: CliEnvironment, options: Global
     prompts,
     async services(serviceOptions = {}) {
       if (opened) return opened.services
-      const { loadConfig, openDatabase, createServices } = await core()
+      const { loadConfig, openDatabase, createServices, loadDeployment, readModuleMigrations } = await core()
       // tenantctl signs no tokens: it needs no JWT_SECRET.
       const config: Config = loadConfig(environment.env, { signsTokens: false })
+      // Every module the deployment declares, so that create, migrate and status agree with the API.
+      const deployment = await loadDeployment({ env: environment.env, ...(options.config && { configFile: path.resolve(options.config) }) })
+      const migrations = options.migrationsDir
+        ? await readModuleMigrations([{ name: 'core', migrations: options.migrationsDir }, ...deployment.modules.slice(1)])
+        : deployment.migrations
       const database = await openDatabase(config.database, {
         max: Math.max(serviceOptions.poolMax ?? 4, 2),
       })
@@ -83,12 +92,11 @@ export async function createContext(environment: CliEnvironment, options: Global
           await database.close()
         }) ?? (() => {})
       try {
-        const migrationsDir = options.migrationsDir
         const actor = options.actor ?? (environment.env.TENANTCTL_ACTOR || undefined)
         const services = await createServices({
           sql: database.sql,
           config,
-          ...(migrationsDir && { migrationsDir }),
+          migrations,
           ...(actor !== undefined && { actor }),
         })
         opened = { database, services, untrack }
@@ -103,13 +111,13 @@ export async function createContext(environment: CliEnvironment, options: Global
     async explain(error) {
       // The cli's own errors (a usage error, a no at a confirmation) are never the database's.
       if (databaseUrl === undefined || error instanceof CliError) return error
-      const { CoreError, explainDatabaseError } = await core()
+      const { CoreError, explainDatabaseError, formatState } = await core()
       const explained = await explainDatabaseError(error, databaseUrl)
       if (explained !== error || error instanceof CoreError || !opened) return explained
       // An error nobody anticipated from a database that answers: before the first
       // `migrate` it is a missing table ("relation public.tenants does not exist").
-      const { version, latest } = await opened.services.sharedSchemaState()
-      return version < latest ? new NotMigratedError(version, latest) : error
+      const { state, latest, pending } = await opened.services.sharedSchemaState()
+      return pending.length > 0 ? new NotMigratedError(formatState(state), formatState(latest)) : error
     },
     async close(closeOptions = {}) {
       if (!opened) return

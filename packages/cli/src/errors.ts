@@ -52,9 +52,10 @@ export class CommandFailedError extends CliError {
 
 /** The shared schema is behind its migrations, so the command could not run: exit 1. */
 export class NotMigratedError extends CliError {
-  constructor(version: number, latest: number) {
+  /** `state` and `latest` as core's formatState writes them (`core 0`, `core 3, comments 1`). */
+  constructor(state: string, latest: string) {
     super(
-      `the database is not migrated (shared schema at version ${version} of ${latest}): run \`tenantctl migrate\` first`,
+      `the database is not migrated (shared schema at ${state}, its files reach ${latest}): run \`tenantctl migrate\` first`,
       EXIT_FAILURE,
       'NOT_MIGRATED',
     )

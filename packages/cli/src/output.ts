@@ -29,8 +29,9 @@ export interface Styles {
 export interface ProgressItem {
   readonly schema: string
   readonly ok: boolean
-  readonly from: number
-  readonly to: number
+  /** The schema's migration state before and after, as people read it. */
+  readonly from: string
+  readonly to: string
   readonly error?: string
   readonly ms: number
 }

@@ -44,7 +44,8 @@ export function buildProgram(environment: CliEnvironment): Command {
     .description('Manage tenantbase tenants, their api keys and the migrations of every schema.')
     .option('--json', 'machine output: one JSON document on stdout, nothing else there')
     .option('--verbose', 'show stack traces of errors')
-    .option('--migrations-dir <dir>', "a folder with shared/ and tenant/ migrations instead of core's own (env TENANTCTL_MIGRATIONS_DIR)")
+    .option('--config <file>', 'the deployment\'s tenantbase.config file, declaring its modules (env TENANTBASE_CONFIG; default: found from the working folder up)')
+    .option('--migrations-dir <dir>', "a folder with shared/ and tenant/ lists standing in for core's own (env TENANTCTL_MIGRATIONS_DIR)")
     .option('--actor <name>', 'who is acting, for the audit log (env TENANTCTL_ACTOR; default: OS user@host)')
     .exitOverride()
     .configureOutput({

@@ -5,7 +5,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Test } from 'tap'
 import { DEFAULT_MIGRATIONS_DIR, createServices, type Services, type Sql } from '@tenantbase/core'
-import { createTestDatabase, type TestDatabase } from '@tenantbase/core/testing'
+import { createTestDatabase, testDeployment, type TestDatabase } from '@tenantbase/core/testing'
 import type { CommandContext } from '../src/context.js'
 import { createOutput, type OutputStream } from '../src/output.js'
 import type { Prompter } from '../src/prompts.js'
@@ -21,14 +21,14 @@ export const JWT_SECRET = 'test-secret-of-at-least-thirty-two-bytes'
  */
 const TEST_CONFIG = { apiKeyCache: { ttlMs: 0, max: 0 }, auth: { bcryptCost: 10 } }
 
-/** A fresh database with the shared schema migrated, and core's services on it. */
+/** A fresh database with the shared schema migrated, and the deployment's services on it. */
 export async function setupDatabase(t: Test, options: { migrationsDir?: string } = {}): Promise<{ db: TestDatabase; services: Services }> {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
   const services = await createServices({
     sql: db.sql,
     config: TEST_CONFIG,
-    ...(options.migrationsDir && { migrationsDir: options.migrationsDir }),
+    migrations: (await testDeployment(options.migrationsDir === undefined ? {} : { coreMigrationsDir: options.migrationsDir })).migrations,
   })
   await services.migrateAll()
   return { db, services }

@@ -50,7 +50,7 @@ export { createServices, type Services } from './services.js'
 
 // Tenants and schema names.
 /** A tenant as stored, as listed (with its active keys), after a suspension or resumption, and the longest name. */
-export { type Tenant, type TenantSummary, type TenantStateChange, MAX_TENANT_NAME_LENGTH } from './tenants/tenant-service.js'
+export { type Tenant, type TenantSummary, type TenantStateChange, type DeletedTenant, MAX_TENANT_NAME_LENGTH } from './tenants/tenant-service.js'
 /** Why a name cannot be a tenant schema, a valid one derived from a display name, and the length limit. */
 export { schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './tenants/schema-name.js'
 
@@ -82,13 +82,33 @@ export { loadOrCreateJwtSecret } from './auth-secret.js'
 /** A post, and a page of posts with its cursor. */
 export { type Post, type PostPage } from './posts/post-service.js'
 
+// Modules and the deployment.
+/** A module (its migrations, service and routes), a deployment's `tenantbase.config.*`, and their typing helpers. */
+export { defineModule, defineConfig, type TenantbaseModule, type TenantbaseConfig } from './modules/module.js'
+/** Core's own tables as a module, always the first of a deployment. */
+export { coreModule } from './modules/core-module.js'
+/** Reads the deployment every entry point runs: core and the modules of its config file, with their migrations. */
+export { loadDeployment, findConfigFile, CONFIG_FILE_NAMES, type Deployment } from './modules/load-deployment.js'
+
 // Migrations.
-/** Core's migration folder, reading a folder's `shared/` and `tenant/` lists, and the last version of a list. */
-export { DEFAULT_MIGRATIONS_DIR, readMigrations, readMigrationList, latestVersion, type MigrationSet } from './migrations/catalog.js'
+/** Core's migration folder, reading migration lists, and per-module states: the latest, the pending files, for people. */
+export {
+  DEFAULT_MIGRATIONS_DIR,
+  readMigrations,
+  readMigrationList,
+  readModuleMigrations,
+  latestState,
+  pendingMigrations,
+  formatState,
+  migrationLabel,
+  type Migration,
+  type MigrationSet,
+  type MigrationState,
+} from './migrations/catalog.js'
 /** What `services.migrateAll` reports as it runs and when it ends. */
 export { type MigrateAllReport, type MigrationProgress } from './migrations/migrate-all.js'
-/** Where a schema stands against a migration list: its version, the latest, the pending files. */
-export { migrationState, type SchemaMigrationState } from './migrations/migration-status.js'
+/** Where a schema stands against a migration list: its state, the latest, the pending files. */
+export { migrationState, type SchemaMigrationState, type TenantMigrationState } from './migrations/migration-status.js'
 
 // Citus.
 /** A worker node as `host:port`, both ways, and a live move's progress. */

@@ -4,7 +4,7 @@ import { assertValidActor, createAuditLog, defaultActor, recordAuditEvent } from
 import { createCitusService } from './citus/citus-service.js'
 import { readMigrations, type MigrationSet } from './migrations/catalog.js'
 import { migrateAll, type MigrateAllOptions, type MigrateAllReport } from './migrations/migrate-all.js'
-import { migrationStatus, sharedSchemaState } from './migrations/migration-status.js'
+import { migrationStatus, sharedSchemaState, undeclaredModules, assertModulesDeclared } from './migrations/migration-status.js'
 import { findInconsistencies, type FindInconsistenciesOptions } from './doctor/find-inconsistencies.js'
 import { pingDatabase } from './db/health.js'
 import { reportingCoreErrors } from './db/pg-errors.js'
@@ -44,9 +44,9 @@ export interface ServicesOptions {
   readonly tenantConnections?: TenantConnections
   /** Cache, bcrypt and token lifetime settings (a loaded `Config` will do). */
   readonly config?: ServicesSettings
-  /** A folder with `shared/` and `tenant/` migration lists (default: core's own). */
+  /** A folder standing in for core's own `shared/` and `tenant/` lists (tests of a base upgrade). */
   readonly migrationsDir?: string
-  /** Already-read migrations (wins over migrationsDir). */
+  /** The deployment's migrations, core's and its modules' (`loadDeployment().migrations`; wins over migrationsDir). */
   readonly migrations?: MigrationSet
   /** Who the operator actions are recorded as in the audit log (default: OS user@host). */
   readonly actor?: string
@@ -187,10 +187,15 @@ export async function createServices(options: ServicesOptions) {
     revocationStatus: (): ListenerStatus | undefined => listener?.status(),
     /** Messages heard per kind, or undefined when this process does not listen. */
     revocationsHeard: () => listener?.heard(),
-    /** Every schema's version and pending migrations, from the registry; see {@link migrationStatus}. */
-    migrationStatus: () => migrationStatus(sql, migrations),
-    /** The shared schema's version against its files (the API refuses to start behind it). */
+    /** Every schema's state and pending migrations, from the registry and the catalog; see {@link migrationStatus}. */
+    migrationStatus: async () => {
+      await assertModulesDeclared(sql, migrations)
+      return migrationStatus(sql, migrations)
+    },
+    /** The shared schema's state against its files (the API refuses to start behind it). */
     sharedSchemaState: () => sharedSchemaState(sql, migrations.shared),
+    /** Modules applied to this database that the deployment does not declare (the API refuses to start then). */
+    undeclaredModules: () => undeclaredModules(sql, migrations),
     /** Every inconsistency between registry, schemas, ledgers and files, with its fix (`tenantctl doctor`). */
     findInconsistencies: (options?: FindInconsistenciesOptions) => findInconsistencies(sql, migrations, options),
     /** One real round trip, or {@link DatabaseUnavailableError} within `timeoutMs` (`/readyz`). */

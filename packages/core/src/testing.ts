@@ -4,6 +4,8 @@ import postgres from 'postgres'
 import { parseNode, type CitusNode } from './citus/citus-service.js'
 import { createPool, type Sql } from './db/connect.js'
 import { createTenantConnections, type TenantConnections } from './db/tenant-connections.js'
+import { readModuleMigrations } from './migrations/catalog.js'
+import { loadDeployment, type Deployment } from './modules/load-deployment.js'
 
 /** A database of its own for one test file, inside the test run's PostgreSQL server. */
 export interface TestDatabase {
@@ -114,4 +116,16 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port))
     })
   })
+}
+
+/**
+ * The deployment tests run: the project's tenantbase.config, read as every entry point reads
+ * it, so that tests of the base see a user's modules as the API and tenantctl do. With
+ * `coreMigrationsDir`, core's migrations come from that folder (tests of a base upgrade).
+ */
+export async function testDeployment(options: { coreMigrationsDir?: string } = {}): Promise<Deployment> {
+  const deployment = await loadDeployment()
+  if (options.coreMigrationsDir === undefined) return deployment
+  const migrations = await readModuleMigrations([{ name: 'core', migrations: options.coreMigrationsDir }, ...deployment.modules.slice(1)])
+  return { ...deployment, migrations }
 }

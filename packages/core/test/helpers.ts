@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import type { Test } from 'tap'
 import { createServices, type Services } from '../src/index.js'
-import { createTestDatabase, type TestDatabase } from '../src/testing.js'
+import { createTestDatabase, testDeployment, type TestDatabase } from '../src/testing.js'
 
 export const FAST_CONFIG = {
   apiKeyCache: { ttlMs: 60_000, max: 1000 },
   auth: { bcryptCost: 10 },
 } as const
 
-/** A fresh database with the shared schema migrated, and core's services on it. */
+/** A fresh database with the shared schema migrated, and the deployment's services on it. */
 export async function setupServices(
   t: Test,
   options: { migrationsDir?: string; poolMax?: number } = {},
@@ -19,7 +19,7 @@ export async function setupServices(
     sql: db.sql,
     tenantConnections: db.tenantConnections,
     config: FAST_CONFIG,
-    ...(options.migrationsDir && { migrationsDir: options.migrationsDir }),
+    migrations: (await testDeployment(options.migrationsDir === undefined ? {} : { coreMigrationsDir: options.migrationsDir })).migrations,
   })
   await services.migrateAll()
   return { db, services }

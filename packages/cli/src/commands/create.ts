@@ -6,6 +6,7 @@ import {
   suggestSchemaName,
   ConflictError,
   NotFoundError,
+  formatState,
   type IssuedApiKey,
   type Tenant,
 } from '@tenantbase/core'
@@ -142,7 +143,7 @@ function printCreated(ctx: CommandContext, { tenant, apiKey }: { tenant: Tenant;
   const s = output.style
   output.line()
   output.line(
-    `${s.green('✔')} Created tenant ${s.bold(tenant.name)} (schema ${tenant.schemaName}, id ${tenant.id}, version ${tenant.migrationVersion})`,
+    `${s.green('✔')} Created tenant ${s.bold(tenant.name)} (schema ${tenant.schemaName}, id ${tenant.id}, migrations ${formatState(tenant.migrations)})`,
   )
   output.line()
   output.line(`  api key "${apiKey.name}":`)

@@ -35,7 +35,9 @@ export async function runDelete(ctx: CommandContext, schema: string, flags: { ye
   if (output.json) output.writeJson(result)
   else
     output.line(
-      `${output.style.green('✔')} Deleted tenant ${deleted.name}: schema ${deleted.schemaName} dropped, ${keys.length} api key${keys.length === 1 ? '' : 's'} revoked.`,
+      `${output.style.green('✔')} Deleted tenant ${deleted.name}: ` +
+        (deleted.schemaExisted ? `schema ${deleted.schemaName} dropped` : `schema ${deleted.schemaName} was already gone (registry row removed)`) +
+        `, ${keys.length} api key${keys.length === 1 ? '' : 's'} revoked.`,
     )
   return result
 }

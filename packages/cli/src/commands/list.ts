@@ -1,4 +1,4 @@
-import { formatNode, type TenantSummary } from '@tenantbase/core'
+import { formatNode, formatState, type TenantSummary } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { formatTime } from '../output.js'
 
@@ -24,13 +24,13 @@ export async function runList(ctx: CommandContext): Promise<(TenantSummary & { n
   }
   const nodeColumn = placements ? ['NODE'] : []
   output.table(
-    ['NAME', 'SCHEMA', 'STATE', 'ACTIVE KEYS', 'VERSION', 'CREATED', ...nodeColumn],
+    ['NAME', 'SCHEMA', 'STATE', 'ACTIVE KEYS', 'MIGRATIONS', 'CREATED', ...nodeColumn],
     tenants.map((t) => [
       t.name,
       t.schemaName,
       t.suspendedAt === null ? 'active' : output.style.yellow('suspended'),
       String(t.activeKeys),
-      String(t.migrationVersion),
+      formatState(t.migrations),
       formatTime(t.createdAt),
       ...((placements ? [('node' in t && t.node) || 'not distributed'] : []) as string[]),
     ]),

@@ -1,4 +1,4 @@
-import type { MigrateAllReport, MigrationProgress } from '@tenantbase/core'
+import { formatState, type MigrateAllReport, type MigrationProgress } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { CommandFailedError, UsageError } from '../errors.js'
 
@@ -40,11 +40,9 @@ export async function runMigrate(ctx: CommandContext, flags: MigrateFlags): Prom
         output.note('Another migration is running; waiting for it to finish...')
         break
       case 'shared-done': {
-        const { from, to } = event.report
+        const [from, to] = [formatState(event.report.from), formatState(event.report.to)]
         output.note(
-          from === to
-            ? `shared schema: up to date at version ${to}`
-            : `shared schema: ${dryRun ? 'would migrate' : 'migrated'} ${from} -> ${to}`,
+          from === to ? `shared schema: up to date at ${to}` : `shared schema: ${dryRun ? 'would migrate' : 'migrated'} ${from} -> ${to}`,
         )
         break
       }
@@ -57,7 +55,7 @@ export async function runMigrate(ctx: CommandContext, flags: MigrateFlags): Prom
         if (!dryRun) progress.start(event.total)
         break
       case 'tenant-done':
-        progress.itemDone(event.report, event)
+        progress.itemDone({ ...event.report, from: formatState(event.report.from), to: formatState(event.report.to) }, event)
         break
     }
   }
@@ -77,15 +75,20 @@ export async function runMigrate(ctx: CommandContext, flags: MigrateFlags): Prom
     output.line(
       report.pending.length === 0
         ? s.green('Nothing to migrate.')
-        : `${report.pending.length} tenant${report.pending.length === 1 ? '' : 's'} would be migrated to version ${report.latestTenantVersion} (dry run: nothing applied).`,
+        : `${report.pending.length} tenant${report.pending.length === 1 ? '' : 's'} would be migrated to ${formatState(report.latestTenantState)} (dry run: nothing applied).`,
     )
   } else {
     const migrated = report.tenants.length - failed.length
     output.line(
-      `${failed.length > 0 ? s.red('✖') : s.green('✔')} ${migrated} migrated to version ${report.latestTenantVersion}, ` +
+      `${failed.length > 0 ? s.red('✖') : s.green('✔')} ${migrated} migrated to ${formatState(report.latestTenantState)}, ` +
         `${failed.length} failed, ${report.upToDate} already up to date`,
     )
     for (const item of failed) output.line(`  ${s.red('✖')} ${item.schema}: ${item.error ?? 'failed'}`)
+    if (report.ahead.length > 0) {
+      output.line(
+        s.yellow(`  ${report.ahead.length} tenant${report.ahead.length === 1 ? ' has' : 's have'} migrations no file here has (${report.ahead.join(', ')}): see \`tenantctl doctor\``),
+      )
+    }
   }
   if (failed.length > 0) {
     throw new CommandFailedError(

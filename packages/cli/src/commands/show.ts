@@ -1,4 +1,4 @@
-import { formatNode, migrationState } from '@tenantbase/core'
+import { formatNode, formatState, migrationState } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
 import { formatTime } from '../output.js'
 import { tenantState } from './tenant-state.js'
@@ -10,11 +10,11 @@ export async function runShow(ctx: CommandContext, schema: string) {
   const tenant = await services.tenants.getTenant(schema)
   const [keys, placements] = await Promise.all([services.apiKeys.listApiKeys(tenant), services.citus.tenantPlacements()])
   const placement = placements?.get(tenant.schemaName)
-  const { latest, pending } = migrationState(services.migrations.tenant, tenant.migrationVersion)
+  const { latest, pending } = migrationState(services.migrations.tenant, tenant.migrations)
   const result = {
     tenant,
     keys,
-    migrations: { version: tenant.migrationVersion, latest, pending },
+    migrations: { state: tenant.migrations, latest, pending },
     // Only on Citus: the worker holding the schema, or null when it is not distributed.
     ...(placements && { node: placement ? formatNode(placement) : null }),
   }
@@ -31,7 +31,7 @@ export async function runShow(ctx: CommandContext, schema: string) {
   output.line(`  state      ${tenantState(tenant, s)}`)
   if (placements) output.line(`  node       ${result.node ?? s.yellow('not distributed (see tenantctl doctor)')}`)
   output.line(
-    `  migrations version ${tenant.migrationVersion} of ${latest}` +
+    `  migrations ${formatState(tenant.migrations)} (latest ${formatState(latest)})` +
       (pending.length > 0 ? `, ${s.yellow(`pending: ${pending.join(', ')}`)}` : `, ${s.green('up to date')}`),
   )
   output.line()

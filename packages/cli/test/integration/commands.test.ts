@@ -24,9 +24,9 @@ t.test('create, list, show, keys and delete by flags, with --json', async (t) =>
 
   const listed = await runCli(['list', '--json'], { url })
   t.equal(listed.code, 0)
-  const rows = parseJson<{ schemaName: string; activeKeys: number; migrationVersion: number }[]>(t, listed)
+  const rows = parseJson<{ schemaName: string; activeKeys: number; migrations: Record<string, number> }[]>(t, listed)
   t.same(
-    rows.map((row) => [row.schemaName, row.activeKeys, row.migrationVersion]),
+    rows.map((row) => [row.schemaName, row.activeKeys, row.migrations.core]),
     [[schema, 1, services.migrations.tenant.at(-1)!.version]],
   )
 
@@ -129,9 +129,9 @@ t.test('status is a CI gate: exit 1 while anything is pending', async (t) => {
     [[schema, []]],
   )
 
-  await db.sql`update public.tenants set migration_version = 1 where schema_name = ${schema}`
+  await db.sql`update public.tenants set migrations = '{"core": 1}' where schema_name = ${schema}`
   const behind = await runCli(['status'], { url: db.url })
   t.equal(behind.code, 1)
-  t.match(behind.stdout, new RegExp(`${schema}\\s+1\\s+0002_`))
+  t.match(behind.stdout, new RegExp(`${schema}\\s+core 1\\s+core/0002_`))
   t.match(behind.stderr, /migrations are pending \(1 tenant\)/)
 })

@@ -9,6 +9,9 @@ import { childEnv, parseJson, runCli } from '../helpers.js'
 // The embedded PostgreSQL under .data/ left behind by a killed API: detected, said, adopted
 // by the next process (which stops it when it ends) or stopped by `tenantctl embedded stop`.
 
+// Seven cluster starts and four API servers: more than the default per-file time on a busy machine.
+t.setTimeout(300_000)
+
 const SERVER = fileURLToPath(new URL('../../../api/dist/server.js', import.meta.url))
 
 interface Api {

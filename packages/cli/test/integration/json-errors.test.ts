@@ -25,7 +25,7 @@ t.test('under --json a failure is one error document on stdout, with the exit co
   // A command that reports a failed result prints that result, and nothing more.
   const schema = randomSchema('behind')
   await services.tenants.createTenant({ name: `Behind ${schema}`, schemaName: schema })
-  await db.sql`update public.tenants set migration_version = 1 where schema_name = ${schema}`
+  await db.sql`update public.tenants set migrations = '{"core": 1}' where schema_name = ${schema}`
   const pending = await runCli(['status', '--json'], { url: db.url })
   t.equal(pending.code, 1)
   t.equal(parseJson<{ ok: boolean }>(t, pending).ok, false, 'the status document itself')

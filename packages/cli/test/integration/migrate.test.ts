@@ -14,7 +14,7 @@ const EXTRA_SQL =
 interface Report {
   failed: number
   upToDate: number
-  latestTenantVersion: number
+  latestTenantState: Record<string, number>
   tenants: { schema: string; ok: boolean; from: number; to: number; error?: string }[]
   pending: { schema: string; migrations: string[] }[]
 }
@@ -34,12 +34,12 @@ t.test('one broken tenant: the others migrate, exit 1, and the broken one is nam
   t.equal(dry.code, 0, dry.stderr)
   t.same(
     parseJson<Report>(t, dry).pending.map((p) => p.migrations),
-    [[EXTRA], [EXTRA], [EXTRA]],
+    [[`core/${EXTRA}`], [`core/${EXTRA}`], [`core/${EXTRA}`]],
     'the dry run lists what is pending',
   )
   t.same(
-    (await services.tenants.listTenants()).map((row) => row.migrationVersion),
-    [2, 2, 2],
+    (await services.tenants.listTenants()).map((row) => row.migrations),
+    [{ core: 2 }, { core: 2 }, { core: 2 }],
     'and applies nothing',
   )
 
@@ -50,14 +50,14 @@ t.test('one broken tenant: the others migrate, exit 1, and the broken one is nam
     new RegExp(`\\[\\d/3\\] ${broken} FAILED .*${EXTRA} line 1 failed: relation "audit_log" already exists`),
     'a line per tenant names the failure, file and line',
   )
-  t.match(result.stdout, new RegExp(`\\[\\d/3\\] ${good1} ok 2 -> 3`))
-  t.match(result.stdout, /2 migrated to version 3, 1 failed, 0 already up to date/)
+  t.match(result.stdout, new RegExp(`\\[\\d/3\\] ${good1} ok core 2 -> core 3`))
+  t.match(result.stdout, /2 migrated to core 3, 1 failed, 0 already up to date/)
   t.match(result.stdout, new RegExp(`✖ ${broken}: .*already exists`), 'the summary names it with its error')
   t.match(result.stderr, new RegExp(`^error: 1 tenant schema failed to migrate: ${broken}\\n$`))
   t.notMatch(result.stderr, /\n\s+at /, 'no stack trace')
 
-  const versions = Object.fromEntries((await services.tenants.listTenants()).map((row) => [row.schemaName, row.migrationVersion]))
-  t.same(versions, { [good1]: 3, [broken]: 2, [good2]: 3 }, 'the others were migrated, the broken one left as it was')
+  const versions = Object.fromEntries((await services.tenants.listTenants()).map((row) => [row.schemaName, row.migrations]))
+  t.same(versions, { [good1]: { core: 3 }, [broken]: { core: 2 }, [good2]: { core: 3 } }, 'the others were migrated, the broken one left as it was')
 
   // Status gates on the broken tenant; once fixed, migrate brings only it up to date.
   const status = await runCli(['status', '--json', '--migrations-dir', dir], { url })
@@ -75,7 +75,7 @@ t.test('one broken tenant: the others migrate, exit 1, and the broken one is nam
   const report = parseJson<Report>(t, fixed)
   t.same(
     report.tenants.map((row) => [row.schema, row.ok, row.from, row.to]),
-    [[broken, true, 2, 3]],
+    [[broken, true, { core: 2 }, { core: 3 }]],
   )
   t.equal(report.upToDate, 2)
   t.equal((await runCli(['status', '--migrations-dir', dir], { url })).code, 0)
@@ -119,7 +119,7 @@ t.test('zero tenants is success', async (t) => {
   const { db } = await setupDatabase(t)
   const result = await runCli(['migrate'], { url: db.url })
   t.equal(result.code, 0, result.stderr)
-  t.match(result.stdout, /0 migrated to version 2, 0 failed, 0 already up to date/)
+  t.match(result.stdout, /0 migrated to core 2, 0 failed, 0 already up to date/)
 })
 
 t.test('a fresh database: status says the shared schema is pending; migrate creates it', async (t) => {
@@ -130,10 +130,10 @@ t.test('a fresh database: status says the shared schema is pending; migrate crea
   t.equal(before.code, 1)
   t.match(
     before.stdout,
-    /shared schema \(public\): version 0 of 3, pending: 0001_tenant_registry\.sql, 0002_key_and_tenant_lifecycle\.sql, 0003_revoked_sessions\.sql/,
+    /shared schema \(public\): none of core 4, pending: core\/0001_tenant_registry\.sql, core\/0002_key_and_tenant_lifecycle\.sql, core\/0003_revoked_sessions\.sql, core\/0004_migration_state_by_module\.sql/,
   )
   const migrated = await runCli(['migrate'], { url: db.url })
   t.equal(migrated.code, 0, migrated.stderr)
-  t.match(migrated.stdout, /shared schema: migrated 0 -> 3/)
+  t.match(migrated.stdout, /shared schema: migrated none -> core 4/)
   t.equal((await runCli(['status'], { url: db.url })).code, 0)
 })

@@ -7,7 +7,7 @@ import { parseJson, runCli } from '../helpers.js'
 // Before the first `tenantctl migrate`, every command that needs the registry says what
 // `status` says (run `tenantctl migrate`), on a server or on a fresh embedded cluster.
 
-const NOT_MIGRATED = /the database is not migrated \(shared schema at version 0 of \d+\): run `tenantctl migrate` first/
+const NOT_MIGRATED = /the database is not migrated \(shared schema at none, its files reach core \d+\): run `tenantctl migrate` first/
 
 t.test('a server never migrated: create, list and keys create say to run migrate', async (t) => {
   const db = await createTestDatabase()

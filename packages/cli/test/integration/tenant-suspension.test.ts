@@ -33,7 +33,7 @@ t.test('suspend and resume: idempotent, shown by list, show and status; delete w
 
   t.match((await runCli(['list'], plain)).stdout, new RegExp(`${schema}\\s+suspended\\s+1\\s+`))
   t.match((await runCli(['show', schema], plain)).stdout, /state\s+suspended since \d{4}-\d\d-\d\dT\d\d:\d\dZ \(invoice overdue\)/)
-  t.match((await runCli(['status'], plain)).stdout, new RegExp(`${schema} \\(suspended\\)\\s+\\d+\\s+-`))
+  t.match((await runCli(['status'], plain)).stdout, new RegExp(`${schema} \\(suspended\\)\\s+core \\d+\\s+-`))
   t.match(parseJson<{ suspendedAt: string | null }[]>(t, await runCli(['list', '--json'], { url }))[0], {
     suspendedAt: /^\d{4}-/,
     suspensionReason: 'invoice overdue',

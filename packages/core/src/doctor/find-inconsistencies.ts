@@ -1,6 +1,7 @@
 import pLimit from 'p-limit'
 import type { Sql } from '../db/connect.js'
-import type { Migration, MigrationSet } from '../migrations/catalog.js'
+import { formatState, migrationLabel, type Migration, type MigrationSet, type MigrationState } from '../migrations/catalog.js'
+import { readLedger } from '../migrations/migrator.js'
 import { createCitusService } from '../citus/citus-service.js'
 import { schemaNameProblem } from '../tenants/schema-name.js'
 
@@ -14,7 +15,7 @@ export type FindingKind =
   | 'schema-behind'
   /** A schema with applied migrations that no file has (newer code ran against it). */
   | 'schema-ahead'
-  /** The registry's `migration_version` disagrees with the tenant schema's own ledger. */
+  /** The registry's migration state disagrees with the tenant schema's own ledger. */
   | 'registry-version-mismatch'
   /** An applied migration whose file was edited afterwards. */
   | 'checksum-mismatch'
@@ -46,6 +47,7 @@ export interface FindInconsistenciesOptions {
 }
 
 interface LedgerRow {
+  module: string
   version: number
   name: string
   checksum: string
@@ -72,13 +74,14 @@ export async function findInconsistencies(
 
   // The shared schema against its files.
   const sharedApplied = sharedLedger?.name
-    ? await sql<LedgerRow[]>`select version, name, checksum from public.schema_migrations order by version`
+    ? await readLedger(sql, 'public', 'schema_migrations')
     : []
-  findings.push(...compareLedger('public', sharedApplied, migrations.shared, 'tenantctl migrate'))
+  findings.push(...compareLedger('public', sharedApplied, migrations, migrations.shared, 'tenantctl migrate'))
   if (!registry?.name) return findings
 
-  const tenants = await sql<{ schemaName: string; migrationVersion: number; schemaExists: boolean; hasLedger: boolean }[]>`
-    select t.schema_name, t.migration_version,
+  const tenants = await sql<{ schemaName: string; migrations: MigrationState; schemaExists: boolean; hasLedger: boolean }[]>`
+    select t.schema_name,
+      coalesce(to_jsonb(t) -> 'migrations', jsonb_build_object('core', to_jsonb(t) -> 'migration_version')) as migrations,
       exists (select 1 from pg_namespace n where n.nspname = t.schema_name) as schema_exists,
       exists (
         select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace
@@ -112,19 +115,19 @@ export async function findInconsistencies(
 
   const withSchema = tenants.filter((row) => row.schemaExists)
   const limit = pLimit(Math.max(1, Math.floor(options.concurrency ?? 32)))
-  const perTenant = await Promise.all(withSchema.map((tenant) => limit(() => checkTenantLedger(sql, tenant, migrations.tenant))))
+  const perTenant = await Promise.all(withSchema.map((tenant) => limit(() => checkTenantLedger(sql, tenant, migrations))))
   for (const list of perTenant) findings.push(...list)
 
   // Tenant migration files as first applied anywhere (the one-query check migrate relies on).
-  const recorded = await sql<LedgerRow[]>`select version, name, checksum from public.tenant_migration_files order by version`
+  const recorded = await readLedger(sql, 'public', 'tenant_migration_files')
   for (const row of recorded) {
-    const file = migrations.tenant.find((m) => m.version === row.version)
+    const file = migrations.tenant.find((m) => m.module === row.module && m.version === row.version)
     if (file && file.checksum !== row.checksum) {
       findings.push({
         kind: 'checksum-mismatch',
         schema: null,
-        message: `tenant migration ${file.file} differs from the file first applied to tenants (recorded in public.tenant_migration_files)`,
-        fix: `restore ${file.file} to its applied content and put the change in a new migration file`,
+        message: `tenant migration ${migrationLabel(file)} differs from the file first applied to tenants (recorded in public.tenant_migration_files)`,
+        fix: `restore ${migrationLabel(file)} to its applied content and put the change in a new migration file`,
       })
     }
   }
@@ -183,59 +186,77 @@ async function checkCitusDistribution(sql: Sql): Promise<Finding[]> {
 
 async function checkTenantLedger(
   sql: Sql,
-  tenant: { schemaName: string; migrationVersion: number; hasLedger: boolean },
-  files: readonly Migration[],
+  tenant: { schemaName: string; migrations: MigrationState; hasLedger: boolean },
+  migrations: MigrationSet,
 ): Promise<Finding[]> {
   const schema = tenant.schemaName
   // Registry rows are validated on insert; a name that fails here never reaches SQL.
   if (schemaNameProblem(schema) !== undefined) return []
-  const applied = tenant.hasLedger
-    ? await sql<LedgerRow[]>`select version, name, checksum from ${sql(schema)}.schema_migrations order by version`.simple()
-    : []
-  const findings = compareLedger(schema, applied, files, `tenantctl migrate --schema ${schema}`)
-  const ledgerVersion = applied.at(-1)?.version ?? 0
-  if (ledgerVersion !== tenant.migrationVersion) {
+  const applied = tenant.hasLedger ? await readLedger(sql, schema, 'schema_migrations').simple() : []
+  const findings = compareLedger(schema, applied, migrations, migrations.tenant, `tenantctl migrate --schema ${schema}`)
+  const ledgerState: Record<string, number> = {}
+  for (const row of applied) ledgerState[row.module] = Math.max(ledgerState[row.module] ?? 0, row.version)
+  if (formatState(ledgerState) !== formatState(sortedState(tenant.migrations, ledgerState))) {
     findings.push({
       kind: 'registry-version-mismatch',
       schema,
-      message: `the registry says ${schema} is at version ${tenant.migrationVersion} but its schema_migrations says ${ledgerVersion}`,
+      message: `the registry says ${schema} is at ${formatState(tenant.migrations)} but its schema_migrations says ${formatState(ledgerState)}`,
       fix:
-        `set the registry to the schema's own version (UPDATE public.tenants SET migration_version = ${ledgerVersion} WHERE schema_name = '${schema}'), ` +
+        `set the registry to the schema's own state (UPDATE public.tenants SET migrations = '${JSON.stringify(ledgerState)}' WHERE schema_name = '${schema}'), ` +
         `then run \`tenantctl migrate --schema ${schema}\``,
     })
   }
   return findings
 }
 
+/** `state` with its modules in the order of `like`'s (then the rest), so two states compare as text. */
+function sortedState(state: MigrationState, like: MigrationState): MigrationState {
+  const keys = [...Object.keys(like).filter((k) => k in state), ...Object.keys(state).filter((k) => !(k in like))]
+  return Object.fromEntries(keys.map((k) => [k, state[k]!]))
+}
+
 /** Behind, ahead and checksum findings for one schema's ledger against its files. */
-function compareLedger(schema: string, applied: readonly LedgerRow[], files: readonly Migration[], migrateCommand: string): Finding[] {
+function compareLedger(
+  schema: string,
+  applied: readonly LedgerRow[],
+  migrations: MigrationSet,
+  files: readonly Migration[],
+  migrateCommand: string,
+): Finding[] {
   const findings: Finding[] = []
-  const unknown = applied.filter((row) => !files.some((file) => file.version === row.version))
-  if (unknown.length > 0) {
+  const fileOf = (row: LedgerRow) => files.find((m) => m.module === row.module && m.version === row.version)
+  const unknown = applied.filter((row) => !fileOf(row))
+  for (const module of [...new Set(unknown.map((row) => row.module))]) {
+    const rows = unknown.filter((row) => row.module === module)
+    const declared = migrations.modules.includes(module)
     findings.push({
       kind: 'schema-ahead',
       schema,
-      message: `${schema} has migrations applied that no file has: ${unknown.map((row) => `${row.version} (${row.name})`).join(', ')}`,
-      fix: 'run the release that contains these migration files (a newer version of the code migrated this schema)',
+      message:
+        `${schema} has migrations of module ${module} applied that no file has: ${rows.map((row) => `${row.version} (${row.name})`).join(', ')}` +
+        (declared ? '' : ` (module ${module} is not declared in this deployment's tenantbase.config)`),
+      fix: declared
+        ? `run the release whose module ${module} has these migration files (newer code of that module migrated this schema)`
+        : `declare module ${module} in tenantbase.config again (TENANTBASE_CONFIG names the config file), or remove it as docs/extending.md says`,
     })
   }
   for (const row of applied) {
-    const file = files.find((m) => m.version === row.version)
+    const file = fileOf(row)
     if (file && file.checksum !== row.checksum) {
       findings.push({
         kind: 'checksum-mismatch',
         schema,
-        message: `${schema}: migration file ${file.file} was changed after it was applied`,
-        fix: `restore ${file.file} to its applied content and put the change in a new migration file`,
+        message: `${schema}: migration file ${migrationLabel(file)} was changed after it was applied`,
+        fix: `restore ${migrationLabel(file)} to its applied content and put the change in a new migration file`,
       })
     }
   }
-  const missing = files.filter((file) => !applied.some((row) => row.version === file.version))
+  const missing = files.filter((file) => !applied.some((row) => row.module === file.module && row.version === file.version))
   if (missing.length > 0) {
     findings.push({
       kind: 'schema-behind',
       schema,
-      message: `${schema} lacks ${missing.length} migration${missing.length === 1 ? '' : 's'}: ${missing.map((m) => m.file).join(', ')}`,
+      message: `${schema} lacks ${missing.length} migration${missing.length === 1 ? '' : 's'}: ${missing.map(migrationLabel).join(', ')}`,
       fix: `run \`${migrateCommand}\``,
     })
   }

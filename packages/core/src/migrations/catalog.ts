@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto'
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir, readFile, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MigrationError } from '../errors.js'
 import { splitStatements, type SqlStatement } from './split-statements.js'
 
-/** One numbered SQL file. */
+/** One numbered SQL file of a module. */
 export interface Migration {
+  /** The module that brings it: versions are numbered within their module. */
+  readonly module: string
   readonly version: number
   readonly name: string
   /** The file name, used in every message about it. */
@@ -18,10 +20,30 @@ export interface Migration {
   readonly checksum: string
 }
 
-/** The two lists a deployment migrates: the shared schema's and every tenant schema's. */
+/**
+ * The two lists a deployment migrates, the shared schema's and every tenant schema's: each
+ * module's files in the order the modules are declared (core's first), each module's in
+ * version order.
+ */
 export interface MigrationSet {
+  /** The deployment's modules, in order; a module without files is still declared. */
+  readonly modules: readonly string[]
   readonly shared: readonly Migration[]
   readonly tenant: readonly Migration[]
+}
+
+/**
+ * Where a schema stands: per module, the version of its last applied migration. A module
+ * with nothing applied is absent. Compared as a whole (one `jsonb` equality in SQL), so
+ * "who is behind" stays one query whatever the number of modules.
+ */
+export type MigrationState = Readonly<Record<string, number>>
+
+/** A module whose migrations a deployment reads. */
+export interface MigrationSource {
+  readonly name: string
+  /** A folder holding `tenant/` and/or `shared/` lists. */
+  readonly migrations?: string | URL
 }
 
 /** The folder holding core's own `shared/` and `tenant/` migration lists. */
@@ -29,8 +51,8 @@ export const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../../src/migration
 
 const FILE_NAME = /^(\d+)_([a-z0-9_]+)\.sql$/
 
-/** Reads one list of migrations (`0001_name.sql`, ...) in version order. */
-export async function readMigrationList(dir: string): Promise<Migration[]> {
+/** Reads one list of migrations (`0001_name.sql`, ...) of `module` in version order. */
+export async function readMigrationList(dir: string, module = 'core'): Promise<Migration[]> {
   let names: string[]
   try {
     names = (await readdir(dir)).filter((name) => name.endsWith('.sql')).sort()
@@ -46,7 +68,7 @@ export async function readMigrationList(dir: string): Promise<Migration[]> {
     const sql = (await readFile(path.join(dir, file), 'utf8')).replace(/\r\n/g, '\n')
     const checksum = createHash('sha256').update(sql).digest('hex')
     const statements = await splitStatements(sql, file)
-    migrations.push({ version: Number(match[1]), name: match[2]!, file, sql, statements, checksum })
+    migrations.push({ module, version: Number(match[1]), name: match[2]!, file, sql, statements, checksum })
   }
   migrations.sort((a, b) => a.version - b.version)
   for (let i = 1; i < migrations.length; i++) {
@@ -58,13 +80,60 @@ export async function readMigrationList(dir: string): Promise<Migration[]> {
   return migrations
 }
 
-/** Reads `<dir>/shared` and `<dir>/tenant`. */
+/** Reads core's own `<dir>/shared` and `<dir>/tenant` (default: the files core ships). */
 export async function readMigrations(dir: string = DEFAULT_MIGRATIONS_DIR): Promise<MigrationSet> {
-  const [shared, tenant] = await Promise.all([readMigrationList(path.join(dir, 'shared')), readMigrationList(path.join(dir, 'tenant'))])
-  return { shared, tenant }
+  return readModuleMigrations([{ name: 'core', migrations: dir }])
 }
 
-/** The version a schema is at once every migration in `list` is applied. */
-export function latestVersion(list: readonly Migration[]): number {
-  return list.at(-1)?.version ?? 0
+/**
+ * Reads every module's `shared/` and `tenant/` lists, in the modules' order. A module may
+ * lack either folder (most bring tenant tables only), not its migrations folder itself.
+ */
+export async function readModuleMigrations(modules: readonly MigrationSource[]): Promise<MigrationSet> {
+  const lists = await Promise.all(
+    modules.map(async (module) => {
+      if (module.migrations === undefined) return { shared: [], tenant: [] }
+      const dir = module.migrations instanceof URL ? fileURLToPath(module.migrations) : module.migrations
+      if (!(await isFolder(dir))) {
+        throw new MigrationError(`module ${module.name}: its migrations folder ${dir} does not exist`, 'MIGRATIONS_UNREADABLE')
+      }
+      const read = async (kind: string) => ((await isFolder(path.join(dir, kind))) ? readMigrationList(path.join(dir, kind), module.name) : [])
+      const [shared, tenant] = await Promise.all([read('shared'), read('tenant')])
+      return { shared, tenant }
+    }),
+  )
+  return { modules: modules.map((m) => m.name), shared: lists.flatMap((l) => l.shared), tenant: lists.flatMap((l) => l.tenant) }
+}
+
+async function isFolder(dir: string): Promise<boolean> {
+  return (await stat(dir).catch(() => undefined))?.isDirectory() ?? false
+}
+
+/** The state a schema is at once every migration in `list` is applied. */
+export function latestState(list: readonly Migration[]): MigrationState {
+  const state: Record<string, number> = {}
+  for (const migration of list) state[migration.module] = Math.max(state[migration.module] ?? 0, migration.version)
+  return state
+}
+
+/** The migrations of `list` that a schema at `state` still lacks, in order. */
+export function pendingMigrations(list: readonly Migration[], state: MigrationState): Migration[] {
+  return list.filter((migration) => migration.version > (state[migration.module] ?? 0))
+}
+
+/** Whether two states name the same versions of the same modules. */
+export function sameState(a: MigrationState, b: MigrationState): boolean {
+  const keys = Object.keys(a)
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key])
+}
+
+/** A state for people: `core 3, comments 1` (`none` before any migration). */
+export function formatState(state: MigrationState): string {
+  const parts = Object.entries(state).map(([module, version]) => `${module} ${version}`)
+  return parts.length > 0 ? parts.join(', ') : 'none'
+}
+
+/** A migration for people: `comments/0001_comments.sql`. */
+export function migrationLabel(migration: Migration): string {
+  return `${migration.module}/${migration.file}`
 }

@@ -1,15 +1,22 @@
 import type { Sql } from '../db/connect.js'
-import { NotFoundError, ValidationError } from '../errors.js'
-import { latestVersion, type Migration, type MigrationSet } from './catalog.js'
+import { MigrationError, NotFoundError, ValidationError } from '../errors.js'
+import { latestState, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
 import pLimit from 'p-limit'
-import { migrationState, sharedSchemaState } from './migration-status.js'
-import { elapsed, migrateSharedSchema, migrateTenantBatch, verifyTenantMigrationFiles, type TenantToMigrate } from './migrator.js'
+import { assertModulesDeclared, isAhead, migrationState, sharedSchemaState } from './migration-status.js'
+import {
+  elapsed,
+  migrateSharedSchema,
+  migrateTenantBatch,
+  verifyTenantMigrationFiles,
+  type TenantMigrationOutcome,
+  type TenantToMigrate,
+} from './migrator.js'
 
 /** The outcome for one schema. */
 export interface SchemaMigrationReport {
   readonly schema: string
-  readonly from: number
-  readonly to: number
+  readonly from: MigrationState
+  readonly to: MigrationState
   readonly ok: boolean
   /** The error message (naming the failing file) when `ok` is false. */
   readonly error?: string
@@ -44,12 +51,15 @@ export interface MigrateAllReport {
   readonly shared: SchemaMigrationReport
   /** One entry per tenant that was behind (or, with a dry run, would be migrated). */
   readonly tenants: readonly SchemaMigrationReport[]
-  /** Tenants already at the latest version, not touched. */
+  /** Tenants already at the latest state, not touched. */
   readonly upToDate: number
   readonly failed: number
-  readonly latestTenantVersion: number
+  /** Every module's last tenant migration: the state each tenant is brought to. */
+  readonly latestTenantState: MigrationState
   readonly dryRun: boolean
   readonly pending: readonly { readonly schema: string; readonly migrations: readonly string[] }[]
+  /** Tenants with migrations of a module past its last file here (newer code ran on them): not touched. */
+  readonly ahead: readonly string[]
 }
 
 /**
@@ -109,76 +119,108 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
   const concurrency = Math.min(Math.max(1, Math.floor(options.concurrency ?? 4)), poolMax - 1)
   const onProgress = options.onProgress ?? (() => {})
   const dryRun = options.dryRun ?? false
-  const latest = latestVersion(migrations.tenant)
+  const latest = latestState(migrations.tenant)
 
   return withMigrationLock(
     sql,
     () => onProgress({ type: 'waiting-for-lock' }),
     async () => {
+      await assertModulesDeclared(sql, migrations)
       const sharedStart = performance.now()
-      const sharedVersions = dryRun ? await wouldMigrateShared(sql, migrations.shared) : await migrateSharedSchema(sql, migrations.shared)
-      const shared: SchemaMigrationReport = { schema: 'public', ...sharedVersions, ok: true, ms: elapsed(sharedStart) }
+      const sharedStates = dryRun
+        ? await wouldMigrateShared(sql, migrations.shared)
+        : await migrateSharedSchema(sql, migrations.shared, migrations.modules)
+      const shared: SchemaMigrationReport = { schema: 'public', ...sharedStates, ok: true, ms: elapsed(sharedStart) }
       onProgress({ type: 'shared-done', report: shared })
-      await verifyTenantMigrationFiles(sql, migrations.tenant)
 
       const only = options.schemas ?? null
+      const nothing = { shared, tenants: [], upToDate: 0, failed: 0, latestTenantState: latest, dryRun, pending: [], ahead: [] }
       if (dryRun && !(await registryExists(sql))) {
         onProgress({ type: 'tenants-found', total: 0, upToDate: 0 })
-        return { shared, tenants: [], upToDate: 0, failed: 0, latestTenantVersion: latest, dryRun, pending: [] }
+        return nothing
       }
-      const behind = await sql<TenantToMigrate[]>`
-      select id, schema_name, migration_version from public.tenants
-      where migration_version < ${latest} ${only ? sql`and schema_name in ${sql(only)}` : sql``}
-      order by id`
-      const [{ count: selected } = { count: 0 }] = await sql<{ count: number }[]>`
-      select count(*)::int as count from public.tenants ${only ? sql`where schema_name in ${sql(only)}` : sql``}`
+      if (!dryRun) await verifyTenantMigrationFiles(sql, migrations)
       if (only) {
         const known = await sql<{ schemaName: string }[]>`select schema_name from public.tenants where schema_name in ${sql(only)}`
         const missing = only.filter((name) => !known.some((row) => row.schemaName === name))
         if (missing.length > 0) throw new NotFoundError(`no tenant with schema ${missing.join(', ')}`, 'TENANT_NOT_FOUND')
       }
-      const upToDate = selected - behind.length
-      onProgress({ type: 'tenants-found', total: behind.length, upToDate })
-      const pending = behind.map((t) => ({
-        schema: t.schemaName,
-        migrations: migrationState(migrations.tenant, t.migrationVersion).pending,
-      }))
+      // One query: the tenants whose state differs from the latest (behind, or ahead of
+      // these files) or whose schema is gone.
+      // NOTE: read through to_jsonb so that a dry run answers on a registry made before modules.
+      const state = sql`coalesce(to_jsonb(t) -> 'migrations', jsonb_build_object('core', to_jsonb(t) -> 'migration_version'))`
+      const candidates = await sql<(TenantToMigrate & { schemaExists: boolean })[]>`
+        select t.id, t.schema_name, n.oid is not null as schema_exists, ${state} as migrations
+        from public.tenants t left join pg_namespace n on n.nspname = t.schema_name
+        where (${state} <> ${JSON.stringify(latest)}::text::jsonb or n.oid is null)
+          ${only ? sql`and t.schema_name in ${sql(only)}` : sql``}
+        order by t.id`
+      const [{ count: selected } = { count: 0 }] = await sql<{ count: number }[]>`
+        select count(*)::int as count from public.tenants ${only ? sql`where schema_name in ${sql(only)}` : sql``}`
+      const missing = candidates.filter((t) => !t.schemaExists)
+      const behind = candidates.filter((t) => t.schemaExists && pendingMigrations(migrations.tenant, t.migrations).length > 0)
+      // A tenant ahead of these files and behind on none is left as it is: doctor names the module.
+      const ahead = candidates.filter((t) => t.schemaExists && !behind.includes(t) && isAhead(migrations.tenant, t.migrations))
+      const total = missing.length + behind.length
+      const upToDate = selected - total
+      onProgress({ type: 'tenants-found', total, upToDate })
+      const pending = behind.map((t) => ({ schema: t.schemaName, migrations: migrationState(migrations.tenant, t.migrations).pending }))
 
       const reports: SchemaMigrationReport[] = []
       let failed = 0
+      const report = (tenant: TenantToMigrate, outcome: TenantMigrationOutcome & { readonly ms: number }) => {
+        const entry: SchemaMigrationReport = {
+          schema: tenant.schemaName,
+          from: outcome.from,
+          to: outcome.to,
+          ok: outcome.error === undefined,
+          ...(outcome.error && { error: outcome.error.message, errorCode: outcome.error.code }),
+          ms: outcome.ms,
+        }
+        if (!entry.ok) failed++
+        reports.push(entry)
+        onProgress({ type: 'tenant-done', report: entry, done: reports.length, failed, total })
+      }
+      // A registered tenant whose schema is gone is reported (a dry run too), never migrated into a new empty schema.
+      for (const tenant of missing) {
+        report(tenant, { from: tenant.migrations, to: tenant.migrations, error: schemaMissing(tenant.schemaName), ms: 0 })
+      }
       if (!dryRun) {
         const limit = pLimit(concurrency)
         const migrateBatch = async (batch: readonly TenantToMigrate[]) => {
           const outcomes = await migrateTenantBatch(sql, batch, migrations.tenant)
-          batch.forEach((tenant, index) => {
-            const outcome = outcomes[index]!
-            const report: SchemaMigrationReport = {
-              schema: tenant.schemaName,
-              from: outcome.from,
-              to: outcome.to,
-              ok: outcome.error === undefined,
-              ...(outcome.error && { error: outcome.error.message, errorCode: outcome.error.code }),
-              ms: outcome.ms,
-            }
-            if (!report.ok) failed++
-            reports.push(report)
-            onProgress({ type: 'tenant-done', report, done: reports.length, failed, total: behind.length })
-          })
+          batch.forEach((tenant, index) => report(tenant, outcomes[index]!))
         }
         const batches: TenantToMigrate[][] = []
         const size = batchSize(behind.length, concurrency)
         for (let i = 0; i < behind.length; i += size) batches.push(behind.slice(i, i + size))
         await Promise.all(batches.map((batch) => limit(() => migrateBatch(batch))))
       }
-      return { shared, tenants: reports, upToDate, failed, latestTenantVersion: latest, dryRun, pending }
+      return {
+        ...nothing,
+        tenants: reports,
+        upToDate,
+        failed,
+        pending,
+        ahead: ahead.map((t) => t.schemaName),
+      }
     },
   )
 }
 
+/** The error reported for a registered tenant whose schema no longer exists. */
+function schemaMissing(schema: string): MigrationError {
+  return new MigrationError(
+    `schema ${schema} does not exist although the registry lists it: restore it from a backup, ` +
+      `or remove the tenant with \`tenantctl delete ${schema} --force\``,
+    'TENANT_SCHEMA_MISSING',
+  )
+}
+
 /** What a dry run reports for the shared schema: its version, and the latest it would reach. */
-async function wouldMigrateShared(sql: Sql, shared: readonly Migration[]): Promise<{ from: number; to: number }> {
-  const state = await sharedSchemaState(sql, shared)
-  return { from: state.version, to: state.latest }
+async function wouldMigrateShared(sql: Sql, shared: readonly Migration[]): Promise<{ from: MigrationState; to: MigrationState }> {
+  const { state, latest } = await sharedSchemaState(sql, shared)
+  return { from: state, to: { ...state, ...latest } }
 }
 
 async function registryExists(sql: Sql): Promise<boolean> {

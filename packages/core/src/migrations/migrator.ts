@@ -2,29 +2,72 @@ import type { Sql, TransactionSql } from '../db/connect.js'
 import { useSchema } from '../db/tenant-scope.js'
 import { MigrationError, NotFoundError } from '../errors.js'
 import { assertValidSchemaName } from '../tenants/schema-name.js'
-import { latestVersion, type Migration } from './catalog.js'
+import { latestState, migrationLabel, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
 
-/** The bookkeeping table each schema keeps of its own applied migrations. */
+/** The bookkeeping table each schema keeps of its own applied migrations, by module. */
 const LEDGER_DDL = `create table if not exists schema_migrations (
-  version integer primary key,
+  module text not null,
+  version integer not null,
   name text not null,
   checksum text not null,
-  applied_at timestamptz not null default now()
+  applied_at timestamptz not null default now(),
+  primary key (module, version)
 )`
 
 interface AppliedMigration {
+  module: string
   version: number
   name: string
   checksum: string
 }
 
-/** Throws naming the file when an applied migration no longer matches its file. */
-export function assertUnchanged(schema: string, applied: readonly AppliedMigration[], files: readonly Migration[]): void {
+/** Whether a ledger table (schema-qualified name, unescaped parts) was made before modules. */
+async function ledgerBeforeModules(sql: Sql | TransactionSql, schema: string, table: string): Promise<boolean> {
+  const [row] = await sql<{ legacy: boolean }[]>`
+    select not exists (
+      select from pg_attribute
+      where attrelid = to_regclass(quote_ident(${schema}) || '.' || quote_ident(${table})) and attname = 'module' and not attisdropped
+    ) and to_regclass(quote_ident(${schema}) || '.' || quote_ident(${table})) is not null as legacy`
+  return row?.legacy ?? false
+}
+
+/**
+ * A ledger made before modules existed is keyed by version alone and holds core's
+ * migrations only: this keys it by module too, in the caller's transaction (no-op for a
+ * current one). One statement per query, as Citus requires.
+ */
+async function upgradeLedger(tx: TransactionSql, schema: string, table: string): Promise<void> {
+  if (!(await ledgerBeforeModules(tx, schema, table))) return
+  const qualified = tx`${tx(schema)}.${tx(table)}`
+  await tx`alter table ${qualified} add column module text not null default 'core'`.simple()
+  await tx`alter table ${qualified} alter column module drop default`.simple()
+  await tx`alter table ${qualified} drop constraint ${tx(`${table}_pkey`)}`.simple()
+  await tx`alter table ${qualified} add primary key (module, version)`.simple()
+}
+
+/**
+ * Reads a ledger's rows; one made before modules reads as core's. NOTE: through to_jsonb,
+ * so that the same query reads both forms (status and doctor answer before the upgrade).
+ */
+export function readLedger(sql: Sql | TransactionSql, schema: string, table: string) {
+  return sql<AppliedMigration[]>`
+    select coalesce(to_jsonb(l) ->> 'module', 'core') as module, version, name, checksum
+    from ${sql(schema)}.${sql(table)} l order by 1, version`
+}
+
+/** Throws naming the file when an applied migration of a declared module no longer matches its file. */
+export function assertUnchanged(
+  schema: string,
+  applied: readonly AppliedMigration[],
+  files: readonly Migration[],
+  modules: readonly string[] = [...new Set(files.map((m) => m.module))],
+): void {
   for (const row of applied) {
-    const file = files.find((migration) => migration.version === row.version)
+    if (!modules.includes(row.module)) continue
+    const file = files.find((migration) => migration.module === row.module && migration.version === row.version)
     if (file === undefined) {
       throw new MigrationError(
-        `schema ${schema} has migration ${row.version} (${row.name}) applied, but no file has that version`,
+        `schema ${schema} has migration ${row.version} (${row.name}) of module ${row.module} applied, but no file of that module has that version`,
         'MIGRATION_FILE_MISSING',
       )
     }
@@ -49,7 +92,14 @@ async function applyStatements(tx: TransactionSql, migration: Migration): Promis
   }
 }
 
-const ledgerRow = ({ version, name, checksum }: Migration) => ({ version, name, checksum })
+const ledgerRow = ({ module, version, name, checksum }: Migration) => ({ module, version, name, checksum })
+
+/** The state a ledger's rows amount to: per module, its highest version. */
+function stateOf(applied: readonly { module: string; version: number }[]): Record<string, number> {
+  const state: Record<string, number> = {}
+  for (const row of applied) state[row.module] = Math.max(state[row.module] ?? 0, row.version)
+  return state
+}
 
 async function applyInTransaction(tx: TransactionSql, migration: Migration): Promise<void> {
   await applyStatements(tx, migration)
@@ -68,22 +118,28 @@ class StatementError extends Error {
 
 function failure(schema: string, migration: Migration, error: unknown): MigrationError {
   if (error instanceof MigrationError) return error
-  const where = error instanceof StatementError ? `${migration.file} line ${error.line}` : migration.file
+  const where = error instanceof StatementError ? `${migrationLabel(migration)} line ${error.line}` : migrationLabel(migration)
   const cause = error instanceof StatementError ? error.cause : error
   return new MigrationError(`${schema}: ${where} failed: ${(cause as Error).message}`, 'MIGRATION_FAILED', { cause })
 }
 
 /**
- * Brings the shared `public` schema to the latest migration, each migration in its own
- * transaction. Call only while holding the migration lock (see migrate-all).
+ * Brings the shared `public` schema to the latest migration of every module, each
+ * migration in its own transaction. Call only while holding the migration lock (see
+ * migrate-all).
  */
-export async function migrateSharedSchema(sql: Sql, migrations: readonly Migration[]): Promise<{ from: number; to: number }> {
+export async function migrateSharedSchema(
+  sql: Sql,
+  migrations: readonly Migration[],
+  modules?: readonly string[],
+): Promise<{ from: MigrationState; to: MigrationState }> {
   await sql.unsafe(LEDGER_DDL.replace('schema_migrations', 'public.schema_migrations'))
-  const applied = await sql<AppliedMigration[]>`select version, name, checksum from public.schema_migrations order by version`
-  assertUnchanged('public', applied, migrations)
-  const from = applied.at(-1)?.version ?? 0
-  let to = from
-  for (const migration of migrations.filter((m) => m.version > from)) {
+  await sql.begin((tx) => upgradeLedger(tx, 'public', 'schema_migrations'))
+  const applied = await readLedger(sql, 'public', 'schema_migrations')
+  assertUnchanged('public', applied, migrations, modules)
+  const from = stateOf(applied)
+  const to = { ...from }
+  for (const migration of pendingMigrations(migrations, from)) {
     try {
       await sql.begin(async (tx) => {
         await useSchema(tx, 'public')
@@ -92,32 +148,44 @@ export async function migrateSharedSchema(sql: Sql, migrations: readonly Migrati
     } catch (error) {
       throw failure('public', migration, error)
     }
-    to = migration.version
+    to[migration.module] = migration.version
   }
+  // The ledger of tenant files is made by core's first shared migration, before modules.
+  await sql.begin((tx) => upgradeLedger(tx, 'public', 'tenant_migration_files'))
   return { from, to }
 }
 
 /**
  * Checks the tenant migration files against the ones recorded when first applied to any
- * tenant: one query, whatever the number of tenants. Returns the versions recorded.
+ * tenant, and that every module recorded there is declared: one query, whatever the number
+ * of tenants. Returns the migrations recorded (as `module:version`).
  */
-export async function verifyTenantMigrationFiles(
-  sql: Sql | TransactionSql,
-  migrations: readonly Migration[],
-): Promise<ReadonlySet<number>> {
-  const recorded = await sql<AppliedMigration[]>`select version, name, checksum from public.tenant_migration_files order by version`
-  assertUnchanged(
-    'the tenant schemas',
-    recorded.filter((row) => migrations.some((m) => m.version === row.version)),
-    migrations,
-  )
-  return new Set(recorded.map((row) => row.version))
+export async function verifyTenantMigrationFiles(sql: Sql | TransactionSql, migrations: MigrationSet): Promise<ReadonlySet<string>> {
+  const recorded = await sql<AppliedMigration[]>`select module, version, name, checksum from public.tenant_migration_files`
+  const undeclared = [...new Set(recorded.map((row) => row.module))].filter((module) => !migrations.modules.includes(module))
+  if (undeclared.length > 0) throw moduleNotDeclared(undeclared, migrations.modules)
+  assertUnchanged('the tenant schemas', recorded, migrations.tenant, migrations.modules)
+  return new Set(recorded.map(fileKey))
 }
+
+/** The error for modules applied to a database whose deployment no longer declares them. */
+export function moduleNotDeclared(missing: readonly string[], declared: readonly string[]): MigrationError {
+  const one = missing.length === 1
+  return new MigrationError(
+    `module${one ? '' : 's'} ${missing.join(', ')} ${one ? 'has' : 'have'} migrations applied to this database ` +
+      `but ${one ? 'is' : 'are'} not declared in the deployment's tenantbase.config (declared: ${declared.join(', ')}). ` +
+      'Declare it again (or point TENANTBASE_CONFIG at the config that does); to remove a module for good, ' +
+      'drop its tables and forget its migrations as docs/extending.md says under "Removing a module"',
+    'MODULE_NOT_DECLARED',
+  )
+}
+
+const fileKey = ({ module, version }: { module: string; version: number }) => `${module}:${version}`
 
 /** Records tenant migrations as applied somewhere, in the applying transaction. */
 async function recordTenantMigrationFiles(tx: TransactionSql, applied: readonly Migration[]): Promise<void> {
   if (applied.length === 0) return
-  await tx`insert into public.tenant_migration_files ${tx(applied.map(ledgerRow))} on conflict (version) do nothing`
+  await tx`insert into public.tenant_migration_files ${tx(applied.map(ledgerRow))} on conflict (module, version) do nothing`
 }
 
 /**
@@ -135,8 +203,8 @@ export async function migrateNewTenantSchema(
   tx: TransactionSql,
   schema: string,
   migrations: readonly Migration[],
-  recorded: ReadonlySet<number> = new Set(),
-): Promise<number> {
+  recorded: ReadonlySet<string> = new Set(),
+): Promise<MigrationState> {
   const sent: { readonly query: Promise<unknown>; readonly migration?: Migration; readonly line?: number }[] = [
     { query: useSchema(tx, schema) },
     { query: tx.unsafe(LEDGER_DDL) },
@@ -148,7 +216,7 @@ export async function migrateNewTenantSchema(
   sent.push({
     query: recordTenantMigrationFiles(
       tx,
-      migrations.filter((m) => !recorded.has(m.version)),
+      migrations.filter((m) => !recorded.has(fileKey(m))),
     ),
   })
   const settled = await Promise.allSettled(sent.map((item) => item.query))
@@ -158,13 +226,13 @@ export async function migrateNewTenantSchema(
     const error = (settled[first] as PromiseRejectedResult).reason
     throw migration ? failure(schema, migration, new StatementError(line!, error)) : error
   }
-  return latestVersion(migrations)
+  return latestState(migrations)
 }
 
 /** What happened to one tenant schema in a migration run. */
 export interface TenantMigrationOutcome {
-  readonly from: number
-  readonly to: number
+  readonly from: MigrationState
+  readonly to: MigrationState
   /** The failing migration, when one failed; the ones before it stay applied. */
   readonly error?: MigrationError | NotFoundError
 }
@@ -173,25 +241,39 @@ export interface TenantMigrationOutcome {
 export interface TenantToMigrate {
   readonly id: number
   readonly schemaName: string
-  readonly migrationVersion: number
+  readonly migrations: MigrationState
 }
 
 const tenantGone = (tenant: TenantToMigrate) => new NotFoundError(`tenant ${tenant.schemaName} no longer exists`, 'TENANT_NOT_FOUND')
 
 /**
  * Applies one migration to one tenant inside `tx`, which holds the lock on the tenant's
- * registry row (read at `version`), and writes the new version to the registry there.
+ * registry row (read at `state`), and writes the module's new version to the registry there.
  */
-async function applyTenantMigration(tx: TransactionSql, tenant: TenantToMigrate, version: number, migration: Migration): Promise<void> {
+async function applyTenantMigration(tx: TransactionSql, tenant: TenantToMigrate, state: MigrationState, migration: Migration): Promise<void> {
   await useSchema(tx, tenant.schemaName)
-  if (version === 0) await tx.unsafe(LEDGER_DDL)
+  if (Object.keys(state).length === 0) await tx.unsafe(LEDGER_DDL)
   await applyInTransaction(tx, migration)
-  await tx`update public.tenants set migration_version = ${migration.version} where id = ${tenant.id}`
+  await tx`
+    update public.tenants set migrations = migrations || jsonb_build_object(${migration.module}::text, ${migration.version}::int)
+    where id = ${tenant.id}`
+}
+
+/** Keys a tenant's ledger by module if it was made before modules (once per tenant and run). */
+async function upgradeTenantLedger(tx: TransactionSql, tenant: TenantToMigrate, state: MigrationState): Promise<void> {
+  if (Object.keys(state).length > 0) await upgradeLedger(tx, tenant.schemaName, 'schema_migrations')
+}
+
+/** The registry row's state, locked: undefined when the tenant is gone. */
+async function lockedStates(tx: TransactionSql, ids: readonly number[]): Promise<Map<number, MigrationState>> {
+  const rows = await tx<{ id: number; migrations: MigrationState }[]>`
+    select id, migrations from public.tenants where id in ${tx(ids)} order by id for update`
+  return new Map(rows.map((row) => [Number(row.id), row.migrations]))
 }
 
 /**
  * Brings one existing tenant schema up to date, one transaction per pending migration.
- * Each transaction locks the tenant's registry row and writes the new version there, so
+ * Each transaction locks the tenant's registry row and writes the new state there, so
  * the registry never drifts from the schema and two migrators never apply one migration
  * twice. Stops at the first failing migration.
  */
@@ -201,18 +283,18 @@ export async function migrateTenantSchema(
   migrations: readonly Migration[],
 ): Promise<TenantMigrationOutcome> {
   assertValidSchemaName(tenant.schemaName)
-  const from = tenant.migrationVersion
+  const from = tenant.migrations
   let to = from
-  for (const migration of migrations.filter((m) => m.version > from)) {
+  for (const migration of pendingMigrations(migrations, from)) {
     try {
       to = await sql.begin(async (tx) => {
-        const [row] = await tx<{ migrationVersion: number }[]>`
-          select migration_version from public.tenants where id = ${tenant.id} for update`
-        if (row === undefined) throw tenantGone(tenant)
-        if (row.migrationVersion >= migration.version) return row.migrationVersion
-        await applyTenantMigration(tx, tenant, row.migrationVersion, migration)
+        const state = (await lockedStates(tx, [tenant.id])).get(tenant.id)
+        if (state === undefined) throw tenantGone(tenant)
+        if ((state[migration.module] ?? 0) >= migration.version) return state
+        await upgradeTenantLedger(tx, tenant, state)
+        await applyTenantMigration(tx, tenant, state, migration)
         await recordTenantMigrationFiles(tx, [migration])
-        return migration.version
+        return { ...state, [migration.module]: migration.version }
       })
     } catch (error) {
       return { from, to, error: error instanceof NotFoundError ? error : failure(tenant.schemaName, migration, error) }
@@ -225,7 +307,7 @@ export async function migrateTenantSchema(
  * Brings several tenant schemas up to date in ONE transaction, each migration of each
  * tenant under a savepoint of its own: a failing migration is rolled back to its savepoint
  * and stops its tenant only, as in {@link migrateTenantSchema}, while the batch goes on.
- * The registry rows of the batch are locked at its start and each version is written in
+ * The registry rows of the batch are locked at its start and each state is written in
  * the transaction, so the registry never drifts from the schemas.
  *
  * A tenant that failed inside the batch (or every tenant of a batch whose transaction
@@ -247,33 +329,38 @@ export async function migrateTenantBatch(
   const retry = new Set<TenantToMigrate>()
   try {
     await sql.begin(async (tx) => {
-      const rows = await tx<{ id: number; migrationVersion: number }[]>`
-        select id, migration_version from public.tenants where id in ${tx(tenants.map((t) => t.id))} order by id for update`
-      const current = new Map(rows.map((row) => [Number(row.id), row.migrationVersion]))
+      const current = await lockedStates(
+        tx,
+        tenants.map((t) => t.id),
+      )
       const applied = new Set<Migration>()
       for (const tenant of tenants) {
         const start = performance.now()
-        let version = current.get(tenant.id)
-        if (version === undefined) {
-          outcomes.set(tenant.id, {
-            from: tenant.migrationVersion,
-            to: tenant.migrationVersion,
-            error: tenantGone(tenant),
-            ms: elapsed(start),
-          })
+        let state = current.get(tenant.id)
+        if (state === undefined) {
+          outcomes.set(tenant.id, { from: tenant.migrations, to: tenant.migrations, error: tenantGone(tenant), ms: elapsed(start) })
           continue
         }
-        for (const migration of migrations.filter((m) => m.version > version!)) {
+        const pending = pendingMigrations(migrations, state)
+        try {
+          const before = state
+          if (pending.length > 0) await tx.savepoint((sp) => upgradeTenantLedger(sp, tenant, before))
+        } catch {
+          retry.add(tenant)
+          continue
+        }
+        for (const migration of pending) {
           try {
-            await tx.savepoint((sp) => applyTenantMigration(sp, tenant, version!, migration))
+            const before = state
+            await tx.savepoint((sp) => applyTenantMigration(sp, tenant, before, migration))
           } catch {
             retry.add(tenant)
             break
           }
-          version = migration.version
+          state = { ...state, [migration.module]: migration.version }
           applied.add(migration)
         }
-        outcomes.set(tenant.id, { from: tenant.migrationVersion, to: version, ms: elapsed(start) })
+        outcomes.set(tenant.id, { from: tenant.migrations, to: state, ms: elapsed(start) })
       }
       await recordTenantMigrationFiles(tx, [...applied])
     })
@@ -286,7 +373,7 @@ export async function migrateTenantBatch(
     const start = performance.now()
     const alone = await migrateTenantSchema(sql, tenant, migrations)
     const before = outcomes.get(tenant.id)
-    outcomes.set(tenant.id, { ...alone, from: tenant.migrationVersion, ms: (before?.ms ?? 0) + elapsed(start) })
+    outcomes.set(tenant.id, { ...alone, from: tenant.migrations, ms: (before?.ms ?? 0) + elapsed(start) })
   }
   return tenants.map((tenant) => outcomes.get(tenant.id)!)
 }

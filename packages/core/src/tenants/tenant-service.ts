@@ -2,7 +2,7 @@ import type { Sql, TransactionSql } from '../db/connect.js'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
 import { insertApiKey, type IssuedApiKey } from '../api-keys/api-key-service.js'
 import { recordAuditEvent } from '../audit/audit-log.js'
-import { latestVersion, type MigrationSet } from '../migrations/catalog.js'
+import { latestState, type MigrationSet, type MigrationState } from '../migrations/catalog.js'
 import { notifyRevocation } from '../revocations/revocation-channel.js'
 import { migrateNewTenantSchema, verifyTenantMigrationFiles } from '../migrations/migrator.js'
 import { assertValidSchemaName } from './schema-name.js'
@@ -13,7 +13,8 @@ export interface Tenant {
   readonly name: string
   readonly address: string
   readonly schemaName: string
-  readonly migrationVersion: number
+  /** Per module, the version of its last migration applied to the tenant's schema. */
+  readonly migrations: MigrationState
   readonly createdAt: Date
   /** Set while the tenant is suspended: its data stays, its requests are refused. */
   readonly suspendedAt: Date | null
@@ -40,6 +41,12 @@ export interface TenantStateChange {
 export interface DeleteTenantOptions {
   /** Delete an active tenant too (otherwise it must be suspended first). */
   readonly force?: boolean
+}
+
+/** A deleted tenant's last registry row. */
+export interface DeletedTenant extends Tenant {
+  /** False when its schema was already gone (dropped by hand): only the registry row and keys were removed. */
+  readonly schemaExisted: boolean
 }
 
 /** A tenant as listed, with its count of usable keys. */
@@ -75,7 +82,7 @@ export const MAX_TENANT_NAME_LENGTH = 200
 const MAX_ADDRESS = 500
 const MAX_REASON = 500
 const TENANT_COLUMNS =
-  'id, name, address, schema_name, migration_version, created_at, suspended_at, suspension_reason, suspension_reason_public'
+  'id, name, address, schema_name, migrations, created_at, suspended_at, suspension_reason, suspension_reason_public'
 
 function validateCreateInput(input: CreateTenantInput): { name: string; address: string } {
   const problems: string[] = []
@@ -114,26 +121,26 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
     try {
       return await sql.begin(async (tx) => {
         // Inside the transaction: a failed creation records no migration file either.
-        const recorded = await verifyTenantMigrationFiles(tx, migrations.tenant)
-        // The row names the version the schema is at once this transaction commits.
+        const recorded = await verifyTenantMigrationFiles(tx, migrations)
+        // The row names the state the schema is at once this transaction commits.
         const [row] = await tx<Tenant[]>`
-          insert into public.tenants (name, address, schema_name, migration_version)
-          values (${name}, ${address}, ${schemaName}, ${latestVersion(migrations.tenant)})
+          insert into public.tenants (name, address, schema_name, migrations)
+          values (${name}, ${address}, ${schemaName}, ${JSON.stringify(latestState(migrations.tenant))}::text::jsonb)
           on conflict do nothing
           returning ${tx.unsafe(TENANT_COLUMNS)}`
         if (!row) throw await takenConflict(tx, name, schemaName)
         const tenant = row
         const apiKey = await insertApiKey(tx, tenant.id, { name: input.keyName ?? 'default', expiresAt: input.keyExpiresAt ?? null })
         await tx`create schema ${tx(schemaName)}`
-        const version = await migrateNewTenantSchema(tx, schemaName, migrations.tenant, recorded)
+        const state = await migrateNewTenantSchema(tx, schemaName, migrations.tenant, recorded)
         await recordAuditEvent(tx, actor, {
           action: 'tenant.create',
           tenantId: tenant.id,
           schemaName,
           keyPrefix: apiKey.prefix,
-          detail: { name, keyName: apiKey.name, migrationVersion: version },
+          detail: { name, keyName: apiKey.name, migrations: state },
         })
-        return { tenant: { ...tenant, migrationVersion: version }, apiKey }
+        return { tenant: { ...tenant, migrations: state }, apiKey }
       })
     } catch (error) {
       // A schema of that name that the registry does not know (duplicate_schema).
@@ -144,7 +151,7 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
 
   async function listTenants(): Promise<TenantSummary[]> {
     return sql<TenantSummary[]>`
-      select t.id, t.name, t.address, t.schema_name, t.migration_version, t.created_at,
+      select t.id, t.name, t.address, t.schema_name, t.migrations, t.created_at,
         t.suspended_at, t.suspension_reason, t.suspension_reason_public,
         (select count(*)::int from public.api_keys k
           where k.tenant_id = t.id and k.revoked_at is null and (k.expires_at is null or k.expires_at > now())) as active_keys
@@ -248,7 +255,7 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
    * one transaction with its audit row. An active tenant must be suspended first, unless
    * `force`, so a tenant is never dropped by a slip (the cli also asks to type its name). Every process's key cache forgets the tenant via NOTIFY.
    */
-  async function deleteTenant(schemaName: string, options: DeleteTenantOptions = {}): Promise<Tenant> {
+  async function deleteTenant(schemaName: string, options: DeleteTenantOptions = {}): Promise<DeletedTenant> {
     assertValidSchemaName(schemaName)
     const force = options.force ?? false
     const deleted = await sql.begin(async (tx) => {
@@ -258,16 +265,18 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
       if (row.suspendedAt === null && !force) {
         throw new ConflictError(`tenant ${schemaName} is active: suspend it first, or force the deletion`, 'TENANT_ACTIVE')
       }
+      const [schema] = await tx<{ existed: boolean }[]>`select exists (select from pg_namespace where nspname = ${schemaName}) as existed`
+      const schemaExisted = schema?.existed ?? false
       await tx`drop schema if exists ${tx(schemaName)} cascade`
       await tx`delete from public.tenants where id = ${row.id}`
       await recordAuditEvent(tx, actor, {
         action: 'tenant.delete',
         tenantId: row.id,
         schemaName,
-        detail: { name: row.name, wasSuspended: row.suspendedAt !== null, force },
+        detail: { name: row.name, wasSuspended: row.suspendedAt !== null, force, schemaExisted },
       })
       await notifyRevocation(tx, 'tenant', String(row.id))
-      return row
+      return { ...row, schemaExisted }
     })
     // NOTE: the NOTIFY reaches this process's own listener a moment later; a request in
     // that moment would find the key cached and query a dropped schema (a 500, seen in

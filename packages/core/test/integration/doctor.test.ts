@@ -52,21 +52,33 @@ t.test('schemas behind the files: tenants and the shared schema', async (t) => {
     ['schema-behind', 'public'],
     ['schema-behind', tenant.schemaName],
   ])
-  t.match(findings[1]!.message, /lacks 1 migration: 0050_more\.sql/)
+  t.match(findings[1]!.message, /lacks 1 migration: core\/0050_more\.sql/)
   t.match(findings[1]!.fix, `tenantctl migrate --schema ${tenant.schemaName}`)
 })
 
 t.test('a schema ahead of the files, and a registry that disagrees with the ledger', async (t) => {
   const { db, services } = await setupServices(t)
   const { tenant } = await makeTenant(services)
-  await db.sql`insert into ${db.sql(tenant.schemaName)}.schema_migrations (version, name, checksum) values (99, 'from_the_future', 'x')`
+  await db.sql`insert into ${db.sql(tenant.schemaName)}.schema_migrations (module, version, name, checksum) values ('core', 99, 'from_the_future', 'x')`
   const findings = await findInconsistencies(db.sql, services.migrations)
   t.same(kinds(findings), [
     ['schema-ahead', tenant.schemaName],
     ['registry-version-mismatch', tenant.schemaName],
   ])
-  t.match(findings[0]!.message, /99 \(from_the_future\)/)
-  t.match(findings[1]!.message, /registry says .* version 2 but its schema_migrations says 99/)
+  t.match(findings[0]!.message, /migrations of module core applied that no file has: 99 \(from_the_future\)/)
+  t.match(findings[1]!.message, /registry says .* at core 2 but its schema_migrations says core 99/)
+})
+
+t.test('schema-ahead names the module whose files are missing, and whether the deployment declares it', async (t) => {
+  const { db, services } = await setupServices(t)
+  const { tenant } = await makeTenant(services)
+  await db.sql`insert into ${db.sql(tenant.schemaName)}.schema_migrations (module, version, name, checksum) values ('comments', 1, 'comments', 'x')`
+  const findings = await findInconsistencies(db.sql, services.migrations)
+  t.match(findings[0], {
+    kind: 'schema-ahead',
+    message: /module comments applied .* \(module comments is not declared in this deployment's tenantbase\.config\)/,
+    fix: /declare module comments in tenantbase\.config again/,
+  })
 })
 
 t.test('checksum mismatches: in a tenant ledger, and in the recorded tenant files', async (t) => {

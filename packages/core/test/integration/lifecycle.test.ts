@@ -1,7 +1,7 @@
 import { cp, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
-import { assertKeyScope, createServices, DEFAULT_MIGRATIONS_DIR, ForbiddenError, latestVersion, type Sql } from '../../src/index.js'
+import { assertKeyScope, createServices, DEFAULT_MIGRATIONS_DIR, ForbiddenError, latestState, type Sql } from '../../src/index.js'
 import { FAST_CONFIG, makeTenant, randomSchema, setupServices } from '../helpers.js'
 
 const HOUR = 3_600_000
@@ -252,7 +252,7 @@ t.test('a migrate run records its outcome, failures included', async (t) => {
   // Core's migrations plus a tenant migration that fails.
   const dir = t.testdir({})
   await cp(DEFAULT_MIGRATIONS_DIR, dir, { recursive: true })
-  const next = latestVersion(services.migrations.tenant) + 1
+  const next = latestState(services.migrations.tenant).core! + 1
   await writeFile(path.join(dir, 'tenant', `${String(next).padStart(4, '0')}_breaks.sql`), 'select 1 / 0;\n')
   const failing = await createServices({ sql: db.sql, config: FAST_CONFIG, migrationsDir: dir, actor: 'ci@runner' })
   const report = await failing.migrateAll()

@@ -28,7 +28,7 @@ t.test('a no-op run touches no tenant and reports them up to date', async (t) =>
   const report = await services.migrateAll({ onProgress: (event) => events.push(event.type) })
   t.equal(report.tenants.length, 0)
   t.equal(report.upToDate, 3)
-  t.equal(report.shared.from, report.shared.to)
+  t.same(report.shared.from, report.shared.to)
   t.same(events, ['shared-done', 'tenants-found'])
 })
 
@@ -49,8 +49,8 @@ t.test('new tenant migrations reach every tenant; one broken tenant stops no one
 
   const dry = await next.migrateAll({ dryRun: true })
   t.equal(dry.pending.length, 5)
-  t.same(dry.pending[0]!.migrations, ['0003_tags.sql', '0004_tag_index.sql'])
-  const [stillOld] = await db.sql`select count(*)::int as count from public.tenants where migration_version = 2`
+  t.same(dry.pending[0]!.migrations, ['core/0003_tags.sql', 'core/0004_tag_index.sql'])
+  const [stillOld] = await db.sql`select count(*)::int as count from public.tenants where migrations = '{"core": 2}'`
   t.equal(stillOld!.count, 5, 'dry run applied nothing')
 
   const done: number[] = []
@@ -60,10 +60,10 @@ t.test('new tenant migrations reach every tenant; one broken tenant stops no one
   const failure = report.tenants.find((r) => !r.ok)!
   t.equal(failure.schema, broken.schemaName, 'names the broken tenant')
   t.match(failure.error, /0003_tags\.sql line 1 failed/)
-  t.same([failure.from, failure.to], [2, 2], 'nothing half-applied')
+  t.same([failure.from, failure.to], [{ core: 2 }, { core: 2 }], 'nothing half-applied')
   for (const tenant of tenants.filter((x) => x !== broken)) {
     const row = report.tenants.find((r) => r.schema === tenant.schemaName)!
-    t.same([row.ok, row.from, row.to], [true, 2, 4], tenant.schemaName)
+    t.same([row.ok, row.from, row.to], [true, { core: 2 }, { core: 4 }], tenant.schemaName)
     const [ledger] = await db.sql`select max(version) as v from ${db.sql(tenant.schemaName)}.schema_migrations`
     t.equal(ledger!.v, 4)
   }
@@ -75,7 +75,7 @@ t.test('new tenant migrations reach every tenant; one broken tenant stops no one
   const rerun = await next.migrateAll()
   t.same(
     rerun.tenants.map((r) => [r.schema, r.ok, r.to]),
-    [[broken.schemaName, true, 4]],
+    [[broken.schemaName, true, { core: 4 }]],
   )
 })
 
@@ -119,7 +119,7 @@ t.test('two concurrent runs apply nothing twice', async (t) => {
   t.equal(first.tenants.length + second.tenants.length, 8, 'each tenant migrated by exactly one run')
   t.equal(waits.length, 1, 'one run waited for the other')
   const [rows] = await db.sql`
-    select count(*)::int as count from public.tenants where migration_version = 3`
+    select count(*)::int as count from public.tenants where migrations = '{"core": 3}'`
   t.equal(rows!.count, 8)
 })
 

@@ -13,7 +13,7 @@ t.test('creates a tenant with its schema, tables, migrations and first key', asy
     keyName: 'ci',
   })
   t.equal(tenant.name, 'Acme', 'trimmed')
-  t.equal(tenant.migrationVersion, services.migrations.tenant.at(-1)!.version)
+  t.same(tenant.migrations, { core: services.migrations.tenant.at(-1)!.version })
   t.equal(apiKey.name, 'ci')
   const tables = await db.sql`
     select table_name from information_schema.tables where table_schema = ${tenant.schemaName} order by 1`
@@ -21,10 +21,10 @@ t.test('creates a tenant with its schema, tables, migrations and first key', asy
     tables.map((row) => row.tableName),
     ['posts', 'refresh_tokens', 'schema_migrations', 'users'],
   )
-  const ledger = await db.sql`select version from ${db.sql(tenant.schemaName)}.schema_migrations order by version`
+  const ledger = await db.sql`select module, version from ${db.sql(tenant.schemaName)}.schema_migrations order by version`
   t.same(
-    ledger.map((row) => row.version),
-    services.migrations.tenant.map((m) => m.version),
+    ledger.map((row) => [row.module, row.version]),
+    services.migrations.tenant.map((m) => ['core', m.version]),
   )
   t.same((await services.apiKeys.resolveApiKey(apiKey.key)).id, tenant.id)
   t.same((await services.tenants.getTenant(tenant.schemaName)).id, tenant.id)
@@ -63,7 +63,7 @@ t.test('creation is atomic: a failure mid-way leaves no row, schema or key', asy
   await writeFile(path.join(dir, 'tenant', '0099_breaks.sql'), 'create table broken (id int primary key);\n')
   const fixed = await createServices({ sql: db.sql, config: FAST_CONFIG, migrationsDir: dir })
   const { tenant } = await fixed.tenants.createTenant({ name: 'Atomic', schemaName })
-  t.equal(tenant.migrationVersion, 99)
+  t.same(tenant.migrations, { core: 99 })
 })
 
 t.test('delete drops the schema and the keys, and wants the name twice', async (t) => {

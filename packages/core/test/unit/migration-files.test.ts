@@ -1,6 +1,14 @@
 import path from 'node:path'
 import t from 'tap'
-import { DEFAULT_MIGRATIONS_DIR, latestVersion, readMigrationList, readMigrations } from '../../src/index.js'
+import {
+  DEFAULT_MIGRATIONS_DIR,
+  formatState,
+  latestState,
+  pendingMigrations,
+  readMigrationList,
+  readMigrations,
+  readModuleMigrations,
+} from '../../src/index.js'
 
 t.test('core ships numbered shared and tenant migrations', async (t) => {
   const { shared, tenant } = await readMigrations(DEFAULT_MIGRATIONS_DIR)
@@ -13,8 +21,41 @@ t.test('core ships numbered shared and tenant migrations', async (t) => {
     )
     for (const m of list) t.match(m.checksum, /^[0-9a-f]{64}$/)
   }
-  t.equal(latestVersion(tenant), tenant.at(-1)!.version)
-  t.equal(latestVersion([]), 0)
+  t.same(latestState(tenant), { core: tenant.at(-1)!.version })
+  t.same(latestState([]), {})
+})
+
+t.test('each module numbers its own migrations: states, pending lists and their order', async (t) => {
+  const dir = t.testdir({
+    core: { shared: { '0001_registry.sql': 'select 1;\n' }, tenant: { '0001_users.sql': '', '0002_posts.sql': '' } },
+    comments: { tenant: { '0001_comments.sql': '', '0002_likes.sql': '' } },
+    settings: { shared: { '0001_settings.sql': '' } },
+  })
+  const set = await readModuleMigrations(['core', 'comments', 'settings'].map((name) => ({ name, migrations: path.join(dir, name) })))
+  t.same(set.modules, ['core', 'comments', 'settings'])
+  t.same(
+    set.tenant.map((m) => `${m.module}/${m.version}`),
+    ['core/1', 'core/2', 'comments/1', 'comments/2'],
+    "core's first, then each module's in its order, each numbered from 1",
+  )
+  t.same(
+    set.shared.map((m) => `${m.module}/${m.version}`),
+    ['core/1', 'settings/1'],
+    'a module without shared/ (or tenant/) has none',
+  )
+  t.same(latestState(set.tenant), { core: 2, comments: 2 })
+  t.same(
+    pendingMigrations(set.tenant, { core: 2 }).map((m) => `${m.module}/${m.file}`),
+    ['comments/0001_comments.sql', 'comments/0002_likes.sql'],
+    'a module added to a deployment is pending from its first file',
+  )
+  t.same(pendingMigrations(set.tenant, { core: 2, comments: 2 }), [])
+  t.equal(formatState({ core: 2, comments: 1 }), 'core 2, comments 1')
+  t.equal(formatState({}), 'none')
+  await t.rejects(readModuleMigrations([{ name: 'gone', migrations: path.join(dir, 'gone') }]), {
+    code: 'MIGRATIONS_UNREADABLE',
+    message: /module gone: its migrations folder .* does not exist/,
+  })
 })
 
 t.test('checksums ignore line endings but nothing else', async (t) => {
