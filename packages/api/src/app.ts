@@ -11,8 +11,10 @@ import swagger from './plugins/swagger.js'
 import type { ApiMetrics } from './metrics.js'
 import { buildModuleRoutes } from './module-routes.js'
 import health from './routes/health.js'
+import index from './routes/index.js'
 import posts from './routes/posts/index.js'
 import users from './routes/users/index.js'
+import { ForbiddenJsonKeyError, isJson } from './errors.js'
 import { TenantLogController } from './request-log-controller.js'
 import { AJV_OPTIONS, formatValidationErrors } from './validation.js'
 // Also as bare imports, so that the declarations of this module carry the plugins' `declare
@@ -108,7 +110,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.removeContentTypeParser('application/json')
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, text, done) => {
     if (text === '' && request.routeOptions.schema?.body === undefined) done(null, undefined)
-    else void parseJson(request, text as string, done)
+    else
+      void parseJson(request, text as string, (error, body) => {
+        // Valid JSON refused all the same: it holds a key that could poison prototypes.
+        done(error && isJson(text as string) ? new ForbiddenJsonKeyError() : error, body)
+      })
   })
 
   await app.register(services, { services: options.services, config: options.config })
@@ -122,6 +128,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
   await app.register(loginRateLimits)
 
+  await app.register(index)
   await app.register(health)
   await app.register(
     async (api) => {

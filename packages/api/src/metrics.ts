@@ -116,7 +116,7 @@ export function createApiMetrics({ services, perTenant }: ApiMetricsOptions): Ap
 
   new Counter({
     name: 'tenantbase_api_key_cache_lookups_total',
-    help: 'Api key lookups answered from the in-memory cache (hit) or the database (miss)',
+    help: 'API key lookups answered from the in-memory cache (hit) or the database (miss)',
     labelNames: ['result'] as const,
     registers: [registry],
     collect() {

@@ -69,6 +69,14 @@ async function main(): Promise<void> {
     modules: deployment.modules,
     ...(metrics && { metrics }),
   })
+  const adopted = db.embedded?.adopted
+  if (adopted) {
+    app.log.warn(
+      { pid: adopted.pid, previousOwnerPid: adopted.previousOwnerPid },
+      `the embedded PostgreSQL (pid ${adopted.pid}) was left running by a process that ended without stopping it` +
+        `${adopted.previousOwnerPid ? ` (pid ${adopted.previousOwnerPid})` : ''}: this server adopted it and stops it when it stops`,
+    )
+  }
   const metricsApp = metrics && (await buildMetricsApp(metrics))
   const connections = trackConnections(app.server)
   // Revocations by any process (tenantctl, another API instance) reach this one's caches;

@@ -1,6 +1,6 @@
 import path from 'node:path'
 import type { Config, Database, Services } from '@tenantbase/core'
-import { CliError } from './errors.js'
+import { CliError, NotMigratedError } from './errors.js'
 import { createOutput, type Output, type OutputStream } from './output.js'
 import type { Prompter } from './prompts.js'
 
@@ -77,6 +77,14 @@ export async function createContext(environment: CliEnvironment, options: Global
       const database = await openDatabase(config.database, {
         max: Math.max(serviceOptions.poolMax ?? 4, 2),
       })
+      const adopted = database.embedded?.adopted
+      if (adopted) {
+        // On stderr: stdout carries the command's answer (and under --json, only that).
+        environment.stderr.write(
+          `note: the embedded PostgreSQL (pid ${adopted.pid}) was left running by a process that ended without stopping it` +
+            `${adopted.previousOwnerPid ? ` (pid ${adopted.previousOwnerPid})` : ''}; this command adopted it and stops it when done\n`,
+        )
+      }
       const untrack =
         environment.track?.(async () => {
           // An interrupt: end connections now, so an open transaction rolls back.
@@ -103,7 +111,13 @@ export async function createContext(environment: CliEnvironment, options: Global
     async explain(error) {
       // The cli's own errors (a usage error, a no at a confirmation) are never the database's.
       if (databaseUrl === undefined || error instanceof CliError) return error
-      return (await core()).explainDatabaseError(error, databaseUrl)
+      const { CoreError, explainDatabaseError, formatState } = await core()
+      const explained = await explainDatabaseError(error, databaseUrl)
+      if (explained !== error || error instanceof CoreError || !opened) return explained
+      // An error nobody anticipated from a database that answers: before the first
+      // `migrate` it is a missing table ("relation public.tenants does not exist").
+      const { state, latest, pending } = await opened.services.sharedSchemaState()
+      return pending.length > 0 ? new NotMigratedError(formatState(state), formatState(latest)) : error
     },
     async close(closeOptions = {}) {
       if (!opened) return

@@ -50,6 +50,18 @@ export class CommandFailedError extends CliError {
   }
 }
 
+/** The shared schema is behind its migrations, so the command could not run: exit 1. */
+export class NotMigratedError extends CliError {
+  /** `state` and `latest` as core's formatState writes them (`core 0`, `core 3, comments 1`). */
+  constructor(state: string, latest: string) {
+    super(
+      `the database is not migrated (shared schema at ${state}, its files reach ${latest}): run \`tenantctl migrate\` first`,
+      EXIT_FAILURE,
+      'NOT_MIGRATED',
+    )
+  }
+}
+
 /** Under --json, a failed command's stdout: `{"error": {"code", "message"}}`. */
 export interface JsonErrorDocument {
   readonly error: { readonly code: string; readonly message: string }

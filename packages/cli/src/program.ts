@@ -31,9 +31,12 @@ export function buildProgram(environment: CliEnvironment): Command {
         failure = error
       }
       if (failure === undefined) return ctx.close()
-      // Released before the failure is explained; a database that dropped may fail to close too.
+      // Explained before the release: closing stops the embedded cluster this process
+      // started, and the explanation asks the database (is it there, is it migrated).
+      const explained = await ctx.explain(failure).catch(() => failure)
+      // A database that dropped may fail to close too.
       await ctx.close({ now: true }).catch(() => {})
-      throw await ctx.explain(failure)
+      throw explained
     }
   }
 
@@ -111,7 +114,7 @@ export function buildProgram(environment: CliEnvironment): Command {
     .command('create')
     .description('issue a new api key for a tenant (shown once)')
     .argument('<schema>', "the tenant's schema name")
-    .option('--name <name>', 'a name for the key', 'default')
+    .option('--name <name>', 'a name for the key, telling it from the others (required: ci, dashboard...)')
     .option('--expires-in <duration>', 'expire after a duration: 90s, 15m, 24h, 30d, 2w or 1y (default: never)')
     .option('--scope <scope>', 'read (GET routes only) or write (everything)', 'write')
     .addHelpText(
@@ -186,7 +189,7 @@ export function buildProgram(environment: CliEnvironment): Command {
     .option('--show-reason', "also show the reason to the tenant's callers in the 403 message")
     .addHelpText(
       'after',
-      '\nSuspending a suspended tenant changes nothing and exits 0.\n' +
+      '\nSuspending a suspended tenant exits 0: with --reason or --show-reason it takes them in place (audited), else nothing changes.\n' +
         examples(
           'tenantctl suspend acme --reason "invoice overdue"',
           'tenantctl suspend acme --reason "maintenance until 14:00 UTC" --show-reason',
@@ -237,6 +240,26 @@ export function buildProgram(environment: CliEnvironment): Command {
         examples('tenantctl move acme --to 10.0.0.8:5432', 'tenantctl move acme --to 10.0.0.8:5432 --json'),
     )
     .action(run(async () => (await import('./commands/move.js')).runMove as Runner))
+
+  const embedded = program
+    .command('embedded')
+    .description('the embedded PostgreSQL under .data/ (without DATABASE_URL): is it running, for whom; stop it')
+    .addHelpText('after', examples('tenantctl embedded status', 'tenantctl embedded stop'))
+  embedded
+    .command('status')
+    .description('whether it runs, which process owns it, and whether it was left behind by a process that was killed')
+    .action(run(async () => (await import('./commands/embedded.js')).embeddedStatus(environment.env) as Runner))
+  embedded
+    .command('stop')
+    .description('stop it (a fast shutdown; its data stays): one left behind at once, one a running process owns only with --force')
+    .option('--force', 'stop it even though a running process (the API) uses it')
+    .addHelpText(
+      'after',
+      '\nThe API and tenantctl stop the cluster they started when they end; one left behind by a killed process is adopted\n' +
+        'by the next of them that starts (and stopped when it ends), or stopped here.\n' +
+        examples('tenantctl embedded stop', 'tenantctl embedded stop --force'),
+    )
+    .action(run(async () => (await import('./commands/embedded.js')).embeddedStop(environment.env) as Runner))
 
   program
     .command('doctor')

@@ -29,7 +29,14 @@ export { createPool } from './db/connect.js'
 /** A driver error as a core error: a lost connection becomes {@link DatabaseUnavailableError}. */
 export { explainDatabaseError } from './db/connect.js'
 /** A PostgreSQL cluster of its own under a folder (development, tests, benchmarks). */
-export { startEmbeddedCluster, type EmbeddedCluster, type EmbeddedClusterOptions } from './db/embedded.js'
+export {
+  startEmbeddedCluster,
+  inspectEmbeddedCluster,
+  stopEmbeddedPostgres,
+  type EmbeddedCluster,
+  type EmbeddedClusterOptions,
+  type EmbeddedClusterState,
+} from './db/embedded.js'
 /** `schemaOf(sql, tenant)`: a tenant's schema, validated, as an escaped identifier; `inTenantTransaction` for SQL that names no schema; `InTenant` runs a tenant's queries (services.inTenant). */
 export { schemaOf, inTenantTransaction, TenantGoneError, type InTenant, type TenantRef } from './db/tenant-scope.js'
 /** What a driver error means in core's terms (a lost connection or a query timeout: DatabaseUnavailableError), for code that queries outside the services. */
@@ -55,7 +62,7 @@ export {
 /** Why a name cannot be a tenant schema, a valid one derived from a display name, and the length limit. */
 export { schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './tenants/schema-name.js'
 
-// Api keys.
+// API keys.
 /** Key scopes (`read`, `write`) and the rule of what each may do. */
 export { API_KEY_SCOPES, assertKeyScope, type ApiKeyScope } from './api-keys/api-key-service.js'
 /** A key (never its secret), as issued (the secret shown once), as listed (with its status), after a rotation, and the longest name. */

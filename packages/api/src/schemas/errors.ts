@@ -38,6 +38,12 @@ export const API_ERRORS = {
     when: 'the body is not valid JSON (or is empty where a body is expected)',
     example: 'the body is not valid JSON',
   },
+  FORBIDDEN_JSON_KEY: {
+    status: 400,
+    when: 'the body is valid JSON but holds a `__proto__` key or a `constructor` with a `prototype`: refused, as either could alter the prototype of the objects the server builds (prototype poisoning)',
+    example:
+      'the body holds a "__proto__" key or a "constructor" with a "prototype": refused, as either could alter the prototype of objects on the server',
+  },
   INVALID_CURSOR: { status: 400, when: '`cursor` is not one this API returned', example: 'cursor is not one this API returned' },
   INVALID_CONTENT_LENGTH: {
     status: 400,
@@ -164,6 +170,7 @@ export const WRITE_USER_ERRORS = [...USER_ERRORS, 'INSUFFICIENT_SCOPE'] as const
 export const BODY_ERRORS = [
   'VALIDATION_FAILED',
   'INVALID_JSON',
+  'FORBIDDEN_JSON_KEY',
   'PAYLOAD_TOO_LARGE',
   'UNSUPPORTED_MEDIA_TYPE',
 ] as const satisfies ApiErrorCode[]

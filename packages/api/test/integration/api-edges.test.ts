@@ -159,3 +159,83 @@ t.test('405 and Allow over a real socket', async (t) => {
   t.equal(options.headers.get('allow'), 'GET, HEAD, POST')
   await options.body?.cancel()
 })
+
+t.test('GET / answers with the way to the documentation and the health routes, over a real socket', async (t) => {
+  const ctx = await setupDatabase(t)
+  const app = await buildTestApp(t, ctx)
+  const base = await app.listen({ host: '127.0.0.1', port: 0 })
+  const root = await fetch(`${base}/`)
+  t.equal(root.status, 200)
+  t.match(root.headers.get('content-type'), /^application\/json/)
+  const links = (await root.json()) as { documentation: string; openapi: string; health: { liveness: string; readiness: string } }
+  t.same(links, {
+    name: 'tenantbase API',
+    documentation: '/swagger/',
+    openapi: '/swagger/json',
+    health: { liveness: '/healthz', readiness: '/readyz' },
+    api: '/api/',
+  })
+  // Every link answers: none is a 404.
+  for (const path of [links.documentation, links.openapi, links.health.liveness, links.health.readiness]) {
+    const linked = await fetch(`${base}${path}`)
+    t.equal(linked.status, 200, `${path} answers`)
+    await linked.body?.cancel()
+  }
+  const head = await fetch(`${base}/`, { method: 'HEAD' })
+  t.equal(head.status, 200, 'HEAD / too')
+})
+
+t.test('a body field no schema names is refused, naming it; a __proto__ key is refused saying why', async (t) => {
+  const ctx = await setupDatabase(t)
+  const app = await buildTestApp(t, ctx)
+  const tenant = await makeTenant(ctx.services)
+  const user = await registerAndLogin(app, tenant)
+  const post = (
+    await app.inject({ method: 'POST', url: '/api/posts/', headers: user.headers, payload: { title: 'Mine', body: 'x' } })
+  ).json()
+  const count = async () => (await app.inject({ url: '/api/posts/', headers: user.headers })).json().results.length
+
+  const forged = await app.inject({
+    method: 'POST',
+    url: '/api/posts/',
+    headers: user.headers,
+    payload: { title: 'x', body: 'y', id: 1, author_id: 999 },
+  })
+  assertError(t, forged, 400, 'VALIDATION_FAILED')
+  t.match(forged.json().message, /unknown field id/)
+  t.match(forged.json().message, /unknown field author_id/)
+  const patched = await app.inject({ method: 'PATCH', url: `/api/posts/${post.id}/`, headers: user.headers, payload: { author_id: 2 } })
+  assertError(t, patched, 400, 'VALIDATION_FAILED')
+  t.match(patched.json().message, /unknown field author_id/)
+  const registered = await app.inject({
+    method: 'POST',
+    url: '/api/users/register/',
+    headers: { 'api-key': tenant.key },
+    payload: { email: 'admin@example.com', password: 'long enough', is_admin: true },
+  })
+  assertError(t, registered, 400, 'VALIDATION_FAILED')
+  t.match(registered.json().message, /unknown field is_admin/)
+  t.equal(await count(), 1, 'nothing was written')
+
+  for (const payload of [
+    '{"title":"x","body":"y","__proto__":{"admin":true}}',
+    '{"title":"x","body":"y","constructor":{"prototype":{}}}',
+  ]) {
+    const poisoned = await app.inject({
+      method: 'POST',
+      url: '/api/posts/',
+      headers: { ...user.headers, 'content-type': 'application/json' },
+      payload,
+    })
+    assertError(t, poisoned, 400, 'FORBIDDEN_JSON_KEY')
+    t.match(poisoned.json().message, /"__proto__" key[\s\S]*refused, as either could alter the prototype/, 'says what is refused and why')
+  }
+  const broken = await app.inject({
+    method: 'POST',
+    url: '/api/posts/',
+    headers: { ...user.headers, 'content-type': 'application/json' },
+    payload: '{"__proto__":',
+  })
+  assertError(t, broken, 400, 'INVALID_JSON')
+  t.equal(await count(), 1)
+})

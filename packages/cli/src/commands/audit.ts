@@ -30,11 +30,17 @@ export function parseAuditFlags(flags: AuditFlags, now = Date.now()) {
   }
 }
 
-/** The DETAIL cell: the event's JSON detail as `key=value` pairs. */
+/** A time as JSON stores it (`toISOString()`). */
+const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/
+
+/** The DETAIL cell: the event's JSON detail as `key=value` pairs; a time to the minute, as every time printed. */
 function formatDetail(detail: Record<string, unknown>): string {
   return Object.entries(detail)
     .filter(([, value]) => value !== null && value !== undefined && !(Array.isArray(value) && value.length === 0))
-    .map(([name, value]) => `${name}=${typeof value === 'string' ? value : JSON.stringify(value)}`)
+    .map(([name, value]) => {
+      if (typeof value !== 'string') return `${name}=${JSON.stringify(value)}`
+      return `${name}=${ISO_TIME.test(value) ? formatTime(new Date(value)) : value}`
+    })
     .join(' ')
 }
 

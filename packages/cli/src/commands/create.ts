@@ -4,6 +4,7 @@ import {
   MAX_TENANT_NAME_LENGTH,
   schemaNameProblem,
   suggestSchemaName,
+  ConflictError,
   NotFoundError,
   formatState,
   type IssuedApiKey,
@@ -29,7 +30,7 @@ const REQUIRED = [
 /**
  * `tenantctl create`: with a terminal, asks for whatever flag is missing (schema name
  * suggested from the name, free of other tenants; its shape checked as typed, whether it
- * is taken when entered), shows a summary and asks to confirm.
+ * is taken when entered; a taken tenant name refused at its prompt), shows a summary and asks to confirm.
  * With every flag it asks nothing; without a terminal and a flag missing it is a usage error.
  * The tenant, its schema and its first key are created in one transaction by core.
  */
@@ -52,11 +53,17 @@ export async function runCreate(ctx: CommandContext, flags: CreateFlags): Promis
   let input = { name: flags.name, address: flags.address, schemaName: flags.schema, keyName: flags.keyName }
 
   if (missing.length > 0 && prompts) {
+    const nameTaken = (name: string) => `a tenant named "${name.trim()}" already exists`
+    // A name given is final too: refused before anything is asked, as a typed one is at its prompt.
+    if (flags.name !== undefined && (await services.tenants.isTenantNameTaken(flags.name))) {
+      throw new ConflictError(nameTaken(flags.name), 'TENANT_NAME_TAKEN')
+    }
     const name =
       flags.name ??
       (await prompts.input({
         message: 'Tenant name',
-        validate: (value) => lengthProblem(value, MAX_TENANT_NAME_LENGTH) ?? true,
+        validate: async (value) =>
+          lengthProblem(value, MAX_TENANT_NAME_LENGTH) ?? ((await services.tenants.isTenantNameTaken(value)) ? nameTaken(value) : true),
       }))
     const address = flags.address ?? (await prompts.input({ message: 'Address (optional)', default: '' }))
     const isTaken = async (schema: string) => {

@@ -19,13 +19,21 @@ export function parseScope(value: string): ApiKeyScope {
   return value as ApiKeyScope
 }
 
-/** `tenantctl keys create <schema>`: a new api key, shown once. */
+/**
+ * `tenantctl keys create <schema> --name N`: a new api key, shown once. The name is required:
+ * the first key is "default", and a second "default" could not be told apart in `keys list`.
+ */
 export async function runKeysCreate(ctx: CommandContext, schema: string, flags: { name?: string; expiresIn?: string; scope?: string }) {
   const expiresAt = flags.expiresIn === undefined ? null : parseExpiresIn(flags.expiresIn)
   const scope = parseScope(flags.scope ?? 'write')
+  if (flags.name === undefined) {
+    throw new UsageError(
+      `missing --name: name the key for what will use it (such as --name ci or --name dashboard), so that \`tenantctl keys list ${schema}\` tells it from the others`,
+    )
+  }
   const services = await ctx.services()
   const tenant = await services.tenants.getTenant(schema)
-  const apiKey = await services.apiKeys.issueApiKey(tenant, { ...(flags.name !== undefined && { name: flags.name }), expiresAt, scope })
+  const apiKey = await services.apiKeys.issueApiKey(tenant, { name: flags.name, expiresAt, scope })
   const { output } = ctx
   if (output.json) {
     output.writeJson({ tenant: { id: tenant.id, name: tenant.name, schemaName: tenant.schemaName }, apiKey })

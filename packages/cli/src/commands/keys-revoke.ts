@@ -9,7 +9,7 @@ export async function runKeysRevoke(ctx: CommandContext, prefixOrKey: string) {
   const key = await services.apiKeys.revokeApiKey(prefixOrKey.trim())
   const { output } = ctx
   if (output.json) output.writeJson(key)
-  else if (key.alreadyRevoked) output.line(`Api key ${key.prefix} ("${key.name}") was already revoked: nothing changed.`)
+  else if (key.alreadyRevoked) output.line(`API key ${key.prefix} ("${key.name}") was already revoked: nothing changed.`)
   else output.line(`${output.style.green('✔')} Revoked api key ${key.prefix} ("${key.name}").`)
   return key
 }

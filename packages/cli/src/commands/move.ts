@@ -19,9 +19,12 @@ export async function runMove(ctx: CommandContext, schema: string, flags: { to: 
     shown = `${status}/${tenth}`
     output.note(`  ${status.toLowerCase()}: ${megabytes(copiedBytes)} of ${megabytes(totalBytes)} MB`)
   }
-  output.note(`Moving ${schema} to ${formatNode(target)}; the tenant stays online...`)
   const started = performance.now()
-  const moved = await services.citus.moveTenant(schema, target, { onProgress })
+  const moved = await services.citus.moveTenant(schema, target, {
+    // Said once the move starts: "not a Citus cluster" or a wrong node is refused before it.
+    onStart: (from) => output.note(`Moving ${schema} from ${formatNode(from)} to ${formatNode(target)}; the tenant stays online...`),
+    onProgress,
+  })
   const seconds = (performance.now() - started) / 1000
   const result = { schema, from: formatNode(moved.from), to: formatNode(moved.to), seconds: Number(seconds.toFixed(2)) }
   if (output.json) output.writeJson(result)

@@ -12,7 +12,7 @@ t.test('tenantctl audit: every action once, newest first, with its actor; it out
   const as = (actor: string) => ({ url, env: { TENANTCTL_ACTOR: actor } })
   const created = parseJson<{ apiKey: KeyJson }>(
     t,
-    await runCli(['keys', 'create', schema, '--scope', 'read', '--json'], as('bob@ci')),
+    await runCli(['keys', 'create', schema, '--name', 'reader', '--scope', 'read', '--json'], as('bob@ci')),
   ).apiKey
   t.equal((await runCli(['keys', 'rotate', created.prefix, '--grace', '15m'], as('bob@ci'))).code, 0)
   t.equal(
@@ -88,4 +88,8 @@ t.test('tenantctl audit: every action once, newest first, with its actor; it out
     ),
   )
   t.equal(table.stdout.trim().split('\n').length, 3, 'a header and two rows')
+
+  const resumed = await runCli(['audit', '--schema', schema, '--action', 'tenant.resume'], { url, env: { NO_COLOR: '1' } })
+  t.match(resumed.stdout, /reason=closing suspendedAt=\d{4}-\d\d-\d\dT\d\d:\d\dZ$/m, 'a time in a detail, to the minute')
+  t.notMatch(resumed.stdout, /\d\d:\d\d\.\d{3}Z/, 'never with milliseconds')
 })

@@ -20,6 +20,7 @@ t.test(
     const move = await runCli(['move', schema, '--to', '127.0.0.1:5432'], { url: db.url })
     t.equal(move.code, 2)
     t.match(move.stderr, /not a Citus cluster/)
+    t.notMatch(move.stderr, /Moving/, 'refused before it says it is moving')
     const listed = parseJson<ListedTenant[]>(t, await runCli(['list', '--json'], { url: db.url }))
     t.same(
       listed.map((tenant) => 'node' in tenant),
@@ -109,6 +110,7 @@ t.test(
     const unknown = await runCli(['move', schema, '--to', '127.0.0.1:1'], { url: db.url })
     t.equal(unknown.code, 2)
     t.match(unknown.stderr, /127\.0\.0\.1:1 is not a Citus worker of this cluster \(workers: /)
+    t.notMatch(unknown.stderr, /Moving/, 'refused before it says it is moving')
     const garbled = await runCli(['move', schema, '--to', 'no-port'], { url: db.url })
     t.equal(garbled.code, 2)
     t.match(garbled.stderr, /"no-port" is not a node address: give host:port/)

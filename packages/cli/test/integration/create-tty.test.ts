@@ -63,6 +63,39 @@ t.test('answers every prompt in a terminal; the printed key resolves to the new 
   )
 })
 
+t.test('a taken tenant name is refused at the name prompt, before anything else is asked', async (t) => {
+  const { db, services } = await setupDatabase(t)
+  const schema = randomSchema('taken')
+  const name = `Taken ${schema}`
+  await services.tenants.createTenant({ name, schemaName: schema })
+  const term = await openTerminal(t, `node ${BIN} create`, { DATABASE_URL: db.url, JWT_SECRET })
+
+  await term.waitFor(/Tenant name/, 'the name prompt')
+  await term.type(`  ${name}`)
+  await term.press('Enter')
+  await term.waitFor(new RegExp(`a tenant named "${name}" already exists`), 'the refusal of a taken name')
+  t.notMatch(await term.screen(), /Address/, 'asked nothing else')
+  await term.press('C-u')
+  await term.type(`${name} 2`)
+  await term.press('Enter')
+  await term.waitFor(/Address/, 'the address prompt')
+  await term.press('Enter')
+  await term.waitFor(/Schema name/, 'the schema prompt')
+  await term.press('Enter')
+  await acceptTheRest(t, term)
+  t.same(
+    (await services.tenants.listTenants()).map((tenant) => tenant.name),
+    [name, `${name} 2`],
+  )
+
+  // A taken name given as a flag is refused before the first prompt.
+  const flagged = await openTerminal(t, `node ${BIN} create --name "${name}"`, { DATABASE_URL: db.url, JWT_SECRET })
+  await flagged.waitFor(/\[exit:\d+\]/, 'the end of the command')
+  const screen = await flagged.screen()
+  t.match(screen, new RegExp(`a tenant named "${name}" already exists[\\s\\S]*\\[exit:1\\]`))
+  t.notMatch(screen, /Address/, 'no prompt was shown')
+})
+
 t.test('Ctrl-C at a prompt exits 130 and creates nothing', async (t) => {
   const { db, services } = await setupDatabase(t)
   const term = await openTerminal(t, `node ${BIN} create --name Interrupted`, { DATABASE_URL: db.url, JWT_SECRET })

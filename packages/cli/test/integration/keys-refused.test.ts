@@ -34,6 +34,13 @@ t.test('refused key commands exit 1 or 2, say why, and change nothing', async (t
     [['keys', 'rotate', 'not-a-key'], 2, /a key is named by its prefix \(tb_ followed by 12 hex digits\) or by the whole key/],
     [['keys', 'create', schema, '--scope', 'admin'], 2, /--scope: "admin" is not a scope; use read or write/],
     [['keys', 'create', schema, '--expires-in', '1.5h'], 2, /--expires-in: "1.5h" is not a duration/],
+    [
+      ['keys', 'create', schema, '--scope', 'read'],
+      2,
+      new RegExp(
+        `missing --name: name the key for what will use it \\(such as --name ci or --name dashboard\\), so that \`tenantctl keys list ${schema}\``,
+      ),
+    ],
     [['delete', schema, '--yes'], 1, new RegExp(`${schema} is active: suspend it first`)],
     [['suspend', 'no_such_tenant'], 1, /no tenant with schema no_such_tenant/],
     [['create', '--name', 'Again', '--address', '', '--schema', schema], 1, /already taken/],

@@ -156,7 +156,7 @@ function prefixOf(prefixOrKey: string): { prefix: string; key: string | undefine
 }
 
 /**
- * Api keys: issuing, listing, rotating, revoking, and resolving a presented key to its
+ * API keys: issuing, listing, rotating, revoking, and resolving a presented key to its
  * tenant. Resolution is on every request's path: a bounded in-memory cache with a short TTL
  * in front of one indexed lookup, evicted across processes by NOTIFY on revocation,
  * rotation, and a tenant's suspension, resumption or deletion.

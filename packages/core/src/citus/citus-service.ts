@@ -17,6 +17,8 @@ export interface MoveProgress {
 }
 
 export interface MoveTenantOptions {
+  /** Called once every check has passed, as the move starts: a refusal comes before it. */
+  readonly onStart?: (from: CitusNode) => void
   /** Called about four times a second while the move runs. */
   readonly onProgress?: (progress: MoveProgress) => void
 }
@@ -142,6 +144,7 @@ export function createCitusService({ sql }: CitusServiceOptions) {
       )
     }
 
+    options.onStart?.(from)
     let done = false
     const watch = async () => {
       while (!done) {

@@ -1,6 +1,6 @@
 import postgres from 'postgres'
 import type { DatabaseConfig } from '../config.js'
-import { startEmbeddedCluster } from './embedded.js'
+import { startEmbeddedCluster, type EmbeddedCluster } from './embedded.js'
 import { CoreError, DatabaseUnavailableError } from '../errors.js'
 import { pingDatabase } from './health.js'
 import { isConnectionError } from './pg-errors.js'
@@ -23,6 +23,8 @@ export interface Database {
   readonly listenSql: Sql
   /** The URL the pool connects to (the embedded cluster's when embedded). */
   readonly url: string
+  /** The embedded cluster, when embedded: whether this process started it, or adopted one left behind. */
+  readonly embedded?: EmbeddedCluster
   /** Closes the pool and, if this process started the embedded cluster, stops it. */
   close(): Promise<void>
 }
@@ -185,6 +187,7 @@ export async function openDatabase(config: DatabaseConfig, options: PoolOptions 
     tenantConnections,
     listenSql,
     url,
+    ...(cluster && { embedded: cluster }),
     async close() {
       await listenSql.end({ timeout: 1 })
       await Promise.all([tenantConnections.end({ timeout: 5 }), sql.end({ timeout: 5 })])

@@ -34,6 +34,8 @@ export interface SuspendTenantInput {
 export interface TenantStateChange {
   readonly tenant: Tenant
   readonly changed: boolean
+  /** True when the tenant was suspended already and this call changed its reason or the reason's visibility. */
+  readonly updatedInPlace?: boolean
 }
 
 export interface DeleteTenantOptions {
@@ -155,6 +157,12 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
       from public.tenants t order by t.id`
   }
 
+  /** Whether a tenant holds this name (trimmed, as {@link createTenant} stores it): a prompt can refuse it before anything else is asked. */
+  async function isTenantNameTaken(name: string): Promise<boolean> {
+    const [row] = await sql<{ taken: boolean }[]>`select exists (select 1 from public.tenants where name = ${name.trim()}) as taken`
+    return row!.taken
+  }
+
   /** One tenant by id or schema name; {@link NotFoundError} when there is none. */
   async function getTenant(idOrSchema: number | string): Promise<Tenant> {
     const [row] =
@@ -172,7 +180,10 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
   /**
    * Suspends or resumes a tenant in one transaction with its audit row; every process's key
    * cache forgets the tenant via NOTIFY, so the change is seen within a NOTIFY's latency.
-   * Idempotent: a tenant already in the asked state is returned unchanged, with no audit row.
+   * Idempotent: a tenant already in the asked state is returned unchanged, with no audit row;
+   * but a suspended tenant suspended again with a `reason` or `showReason` takes them in place
+   * (the reason kept when only `showReason` is given), audited as a `tenant.suspend` whose
+   * detail names the previous reason and visibility.
    */
   async function setSuspension(schemaName: string, suspend: boolean, input: SuspendTenantInput = {}): Promise<TenantStateChange> {
     assertValidSchemaName(schemaName)
@@ -181,11 +192,33 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
       throw new ValidationError(`the suspension reason must be at most ${MAX_REASON} characters`, 'INVALID_SUSPENSION_REASON')
     }
     const showReason = input.showReason ?? false
-    const change = await sql.begin(async (tx) => {
+    const change = await sql.begin(async (tx): Promise<TenantStateChange> => {
       const [row] = await tx<Tenant[]>`
         select ${tx.unsafe(TENANT_COLUMNS)} from public.tenants where schema_name = ${schemaName} for update`
       if (!row) throw new NotFoundError(`no tenant with schema ${schemaName}`, 'TENANT_NOT_FOUND')
-      if ((row.suspendedAt !== null) === suspend) return { tenant: row, changed: false }
+      if ((row.suspendedAt !== null) === suspend) {
+        const asked = suspend && (reason !== null || input.showReason !== undefined)
+        const newReason = reason ?? row.suspensionReason
+        if (!asked || (newReason === row.suspensionReason && showReason === row.suspensionReasonPublic)) {
+          return { tenant: row, changed: false }
+        }
+        const [updated] = await tx<Tenant[]>`
+          update public.tenants set suspension_reason = ${newReason}, suspension_reason_public = ${showReason}
+          where id = ${row.id} returning ${tx.unsafe(TENANT_COLUMNS)}`
+        await recordAuditEvent(tx, actor, {
+          action: 'tenant.suspend',
+          tenantId: row.id,
+          schemaName,
+          detail: {
+            reason: newReason,
+            showReason,
+            previous: { reason: row.suspensionReason, showReason: row.suspensionReasonPublic },
+          },
+        })
+        // The 403 message callers get carries the reason: every process's cache forgets the tenant.
+        await notifyRevocation(tx, 'tenant', String(row.id))
+        return { tenant: updated!, changed: true, updatedInPlace: true }
+      }
       const [updated] = suspend
         ? await tx<Tenant[]>`
             update public.tenants set suspended_at = now(), suspension_reason = ${reason}, suspension_reason_public = ${showReason}
@@ -257,7 +290,7 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
     return row!.count
   }
 
-  return { createTenant, listTenants, getTenant, suspendTenant, resumeTenant, deleteTenant, countTenants }
+  return { createTenant, isTenantNameTaken, listTenants, getTenant, suspendTenant, resumeTenant, deleteTenant, countTenants }
 }
 
 export type TenantService = ReturnType<typeof createTenantService>

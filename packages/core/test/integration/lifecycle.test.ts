@@ -144,10 +144,21 @@ t.test('suspension: refused with 403 (cache included), data kept, idempotent bot
   t.equal((await services.apiKeys.resolveApiKey(other.apiKey.key)).id, other.tenant.id, 'other tenants are served')
 
   const before = await snapshot(db.sql)
-  const again = await services.tenants.suspendTenant(tenant.schemaName, { reason: 'something else' })
+  const again = await services.tenants.suspendTenant(tenant.schemaName)
   t.notOk(again.changed, 'suspending a suspended tenant changes nothing')
   t.equal(again.tenant.suspensionReason, 'invoice overdue')
+  t.notOk((await services.tenants.suspendTenant(tenant.schemaName, { reason: 'invoice overdue' })).changed, 'nor does the same reason')
   t.equal(await snapshot(db.sql), before, 'and writes no audit row')
+  const updated = await services.tenants.suspendTenant(tenant.schemaName, { reason: 'something else' })
+  t.match(updated, { changed: true, updatedInPlace: true, tenant: { suspensionReason: 'something else', suspensionReasonPublic: false } })
+  t.same(updated.tenant.suspendedAt, first.tenant.suspendedAt, 'another reason: updated in place, suspended since the same time')
+  const shownNow = await services.tenants.suspendTenant(tenant.schemaName, { showReason: true })
+  t.match(shownNow.tenant, { suspensionReason: 'something else', suspensionReasonPublic: true }, '--show-reason alone keeps the reason')
+  await t.rejects(
+    services.apiKeys.resolveApiKey(apiKey.key),
+    { message: 'this tenant is suspended: something else' },
+    'callers see it at once',
+  )
 
   const [schema] = await db.sql`select count(*)::int as count from pg_namespace where nspname = ${tenant.schemaName}`
   t.equal(schema!.count, 1, 'the schema stays')
