@@ -45,6 +45,7 @@ import {
   loadDeployment,
   readModuleMigrations,
   startEmbeddedCluster,
+  statementsOf,
   type Services,
 } from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
@@ -327,7 +328,7 @@ function seedSql(schema: string): string {
 async function bulkFill(total: number): Promise<void> {
   const { tenant: files } = await benchMigrations()
   const latest = JSON.stringify(latestState(files))
-  const schemaDdl = files.flatMap((m) => m.statements.map((s) => s.sql.trim().replace(/;\s*$/, '')))
+  const schemaDdl = (await Promise.all(files.map(statementsOf))).flat().map((s) => s.sql.trim().replace(/;\s*$/, ''))
   const ledgerRows = files.map((m) => `('${m.module}', ${m.version}, '${m.name}', '${m.checksum}')`).join(', ')
   const batches: number[][] = []
   for (let done = 0; done < total; done += FILL_BATCH) {

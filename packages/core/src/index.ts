@@ -109,6 +109,7 @@ export {
   pendingMigrations,
   formatState,
   migrationLabel,
+  statementsOf,
   type Migration,
   type MigrationSet,
   type MigrationState,

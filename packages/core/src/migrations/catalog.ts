@@ -14,8 +14,6 @@ export interface Migration {
   /** The file name, used in every message about it. */
   readonly file: string
   readonly sql: string
-  /** The file's statements, each sent as a query of its own, in order. */
-  readonly statements: readonly SqlStatement[]
   /** SHA-256 (hex) of the file with line endings normalised. */
   readonly checksum: string
 }
@@ -67,8 +65,7 @@ export async function readMigrationList(dir: string, module = 'core'): Promise<M
     }
     const sql = (await readFile(path.join(dir, file), 'utf8')).replace(/\r\n/g, '\n')
     const checksum = createHash('sha256').update(sql).digest('hex')
-    const statements = await splitStatements(sql, file)
-    migrations.push({ module, version: Number(match[1]), name: match[2]!, file, sql, statements, checksum })
+    migrations.push({ module, version: Number(match[1]), name: match[2]!, file, sql, checksum })
   }
   migrations.sort((a, b) => a.version - b.version)
   for (let i = 1; i < migrations.length; i++) {
@@ -132,6 +129,26 @@ export function sameState(a: MigrationState, b: MigrationState): boolean {
 export function formatState(state: MigrationState): string {
   const parts = Object.entries(state).map(([module, version]) => `${module} ${version}`)
   return parts.length > 0 ? parts.join(', ') : 'none'
+}
+
+const split = new WeakMap<Migration, Promise<readonly SqlStatement[]>>()
+
+/**
+ * A migration's statements, each sent as a query of its own, in order: parsed on first use
+ * (once per process), so that reading migrations costs no parsing where none is applied.
+ */
+export function statementsOf(migration: Migration): Promise<readonly SqlStatement[]> {
+  let statements = split.get(migration)
+  if (statements === undefined) {
+    statements = splitStatements(migration.sql, migration.file)
+    split.set(migration, statements)
+  }
+  return statements
+}
+
+/** Parses every migration of `list`: a file that does not parse is refused before anything runs. */
+export async function parseAll(list: readonly Migration[]): Promise<void> {
+  await Promise.all(list.map(statementsOf))
 }
 
 /** A migration for people: `comments/0001_comments.sql`. */

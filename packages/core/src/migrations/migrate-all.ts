@@ -1,6 +1,6 @@
 import type { Sql } from '../db/connect.js'
 import { MigrationError, NotFoundError, ValidationError } from '../errors.js'
-import { latestState, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
+import { latestState, parseAll, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
 import pLimit from 'p-limit'
 import { assertModulesDeclared, isAhead, migrationState, registryState, sharedSchemaState } from './migration-status.js'
 import {
@@ -185,6 +185,8 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
         report(tenant, { from: tenant.migrations, to: tenant.migrations, error: schemaMissing(tenant.schemaName), ms: 0 })
       }
       if (!dryRun) {
+        // Every file a tenant lacks parses, or nothing of them runs.
+        await parseAll(pendingMigrations(migrations.tenant, {}).filter((m) => behind.some((t) => (t.migrations[m.module] ?? 0) < m.version)))
         const limit = pLimit(concurrency)
         const migrateBatch = async (batch: readonly TenantToMigrate[]) => {
           const outcomes = await migrateTenantBatch(sql, batch, migrations.tenant)

@@ -2,7 +2,16 @@ import type { Sql, TransactionSql } from '../db/connect.js'
 import { useSchema } from '../db/tenant-scope.js'
 import { MigrationError, NotFoundError } from '../errors.js'
 import { assertValidSchemaName } from '../tenants/schema-name.js'
-import { latestState, migrationLabel, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
+import {
+  latestState,
+  migrationLabel,
+  pendingMigrations,
+  parseAll,
+  statementsOf,
+  type Migration,
+  type MigrationSet,
+  type MigrationState,
+} from './catalog.js'
 
 /** The bookkeeping table each schema keeps of its own applied migrations, by module. */
 const LEDGER_DDL = `create table if not exists schema_migrations (
@@ -83,7 +92,7 @@ export function assertUnchanged(
 
 /** Sends a migration's statements one by one (one statement per query, as Citus requires). */
 async function applyStatements(tx: TransactionSql, migration: Migration): Promise<void> {
-  for (const statement of migration.statements) {
+  for (const statement of await statementsOf(migration)) {
     try {
       await tx.unsafe(statement.sql).simple()
     } catch (error) {
@@ -139,7 +148,9 @@ export async function migrateSharedSchema(
   assertUnchanged('public', applied, migrations, modules)
   const from = stateOf(applied)
   const to = { ...from }
-  for (const migration of pendingMigrations(migrations, from)) {
+  const pending = pendingMigrations(migrations, from)
+  await parseAll(pending)
+  for (const migration of pending) {
     try {
       await sql.begin(async (tx) => {
         await useSchema(tx, 'public')
@@ -205,13 +216,14 @@ export async function migrateNewTenantSchema(
   migrations: readonly Migration[],
   recorded: ReadonlySet<string> = new Set(),
 ): Promise<MigrationState> {
+  const parsed = await Promise.all(migrations.map(statementsOf))
   const sent: { readonly query: Promise<unknown>; readonly migration?: Migration; readonly line?: number }[] = [
     { query: useSchema(tx, schema) },
     { query: tx.unsafe(LEDGER_DDL) },
   ]
-  for (const migration of migrations) {
-    for (const statement of migration.statements) sent.push({ query: tx.unsafe(statement.sql).simple(), migration, line: statement.line })
-  }
+  migrations.forEach((migration, index) => {
+    for (const statement of parsed[index]!) sent.push({ query: tx.unsafe(statement.sql).simple(), migration, line: statement.line })
+  })
   if (migrations.length > 0) sent.push({ query: tx`insert into schema_migrations ${tx(migrations.map(ledgerRow))}` })
   sent.push({
     query: recordTenantMigrationFiles(

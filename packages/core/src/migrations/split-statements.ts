@@ -1,4 +1,3 @@
-import { loadModule, parseSync } from 'libpg-query'
 import { MigrationError } from '../errors.js'
 
 /** One statement of a migration file, as it is sent to the server. */
@@ -15,7 +14,11 @@ interface RawStatement {
   readonly stmt_len?: number
 }
 
-let parserReady: Promise<void> | undefined
+/**
+ * PostgreSQL's own parser (WASM), loaded on first use: a process that reads migration files
+ * but applies none (status, a no-op migrate, the API) never pays for loading it.
+ */
+let parser: Promise<typeof import('libpg-query')> | undefined
 
 /** 1-based line of the character at `index` of `text`. */
 function lineAt(text: string, index: number): number {
@@ -57,8 +60,11 @@ function skipBlanksAndComments(text: string, from: number): number {
  */
 export async function splitStatements(source: string, file: string): Promise<SqlStatement[]> {
   if (source.trim() === '') return []
-  parserReady ??= loadModule()
-  await parserReady
+  parser ??= import('libpg-query').then(async (module) => {
+    await module.loadModule()
+    return module
+  })
+  const { parseSync } = await parser
   let parsed: { stmts?: RawStatement[] }
   try {
     parsed = parseSync(source) as { stmts?: RawStatement[] }

@@ -2,7 +2,7 @@ import type { Sql, TransactionSql } from '../db/connect.js'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
 import { insertApiKey, type IssuedApiKey } from '../api-keys/api-key-service.js'
 import { recordAuditEvent } from '../audit/audit-log.js'
-import { latestState, type MigrationSet, type MigrationState } from '../migrations/catalog.js'
+import { latestState, parseAll, type MigrationSet, type MigrationState } from '../migrations/catalog.js'
 import { notifyRevocation } from '../revocations/revocation-channel.js'
 import { migrateNewTenantSchema, verifyTenantMigrationFiles } from '../migrations/migrator.js'
 import { assertValidSchemaName } from './schema-name.js'
@@ -117,6 +117,8 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
   async function createTenant(input: CreateTenantInput): Promise<{ tenant: Tenant; apiKey: IssuedApiKey }> {
     const { name, address } = validateCreateInput(input)
     const schemaName = input.schemaName
+    // Parsed before the transaction (once per process): a file that does not parse opens none.
+    await parseAll(migrations.tenant)
     try {
       return await sql.begin(async (tx) => {
         // Inside the transaction: a failed creation records no migration file either.

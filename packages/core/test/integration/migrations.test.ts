@@ -162,3 +162,21 @@ t.test('a schema switch never outlives its transaction on a pooled connection', 
   const [users] = await single`select to_regclass('users') as t`
   t.equal(users!.t, null, 'tenant tables are not reachable unqualified')
 })
+
+t.test('a pending file that does not parse is refused before any tenant is touched', async (t) => {
+  const dir = await migrationsCopy(t)
+  const { db, services } = await setupServices(t, { migrationsDir: dir })
+  const { tenant } = await makeTenant(services)
+  await writeFile(path.join(dir, 'tenant', '0003_fine.sql'), 'create table fine (id int primary key);\n')
+  await writeFile(path.join(dir, 'tenant', '0004_broken.sql'), 'creat table broken (id int primary key);\n')
+  const next = await reload(db.sql, dir)
+  t.same(
+    (await next.migrationStatus()).tenants[0]?.pending,
+    ['core/0003_fine.sql', 'core/0004_broken.sql'],
+    'status reads the files without parsing them',
+  )
+  await t.rejects(next.migrateAll(), { code: 'MIGRATION_SYNTAX', message: /0004_broken\.sql line 1/ })
+  const [fine] = await db.sql`select to_regclass(${`${tenant.schemaName}.fine`})::text as found`
+  t.equal(fine!.found, null, 'the file before it was not applied either')
+  await t.rejects(next.tenants.createTenant({ name: 'New', schemaName: `${tenant.schemaName}_new` }), { code: 'MIGRATION_SYNTAX' })
+})
