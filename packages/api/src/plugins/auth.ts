@@ -30,11 +30,11 @@ declare module 'fastify' {
      * onRequest hook: resolves the `api-key` header to `request.tenant` (401 for a bad key,
      * 403 TENANT_SUSPENDED), and checks the key's scope covers the method (403 INSUFFICIENT_SCOPE).
      */
-    requireApiKey(request: FastifyRequest): Promise<void>
+    requireApiKey: (request: FastifyRequest) => Promise<void>
     /** preHandler hook: verifies the Bearer token against `request.tenant`, sets `request.userId`, or 401. */
-    requireUser(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+    requireUser: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
     /** A signed access token for a user of a tenant, belonging to the login `sessionId`. */
-    signAccessToken(userId: number, tenant: ResolvedTenant, sessionId: string): string
+    signAccessToken: (userId: number, tenant: ResolvedTenant, sessionId: string) => string
   }
 }
 

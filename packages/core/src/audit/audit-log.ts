@@ -78,7 +78,7 @@ export async function recordAuditEvent(sql: Sql | TransactionSql, actor: string,
   await sql`
     insert into public.audit_events (action, tenant_id, schema_name, key_prefix, actor, detail)
     values (${entry.action}, ${entry.tenantId ?? null}, ${entry.schemaName ?? null}, ${entry.keyPrefix ?? null}, ${actor},
-      ${sql.json((entry.detail ?? {}) as never)})`
+      ${sql.json(entry.detail ?? {})})`
 }
 
 function validateListInput(input: ListAuditEventsInput): { limit: number } {

@@ -66,8 +66,12 @@ export function reportingCoreErrors<T extends object>(service: T): T {
       continue
     }
     wrapped[name] = (...args: unknown[]) => {
-      const result: unknown = member(...args)
-      return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(toCoreError(error))) : result
+      const result: unknown = (member as (...args: unknown[]) => unknown)(...args)
+      return result instanceof Promise
+        ? result.catch((error: unknown) => {
+            throw toCoreError(error)
+          })
+        : result
     }
   }
   return wrapped as T

@@ -45,8 +45,8 @@ export async function inTenantTransaction<T>(
     await useSchema(tx, schemaName)
     return work(tx)
   }
-  if ('savepoint' in sql) return (sql as TransactionSql).savepoint(run) as Promise<T>
-  return (sql as Sql).begin(run) as Promise<T>
+  if ('savepoint' in sql) return sql.savepoint(run)
+  return sql.begin(run)
 }
 
 /**

@@ -223,7 +223,7 @@ export async function migrateNewTenantSchema(
   const first = settled.findIndex((result) => result.status === 'rejected')
   if (first >= 0) {
     const { migration, line } = sent[first]!
-    const error = (settled[first] as PromiseRejectedResult).reason
+    const error: unknown = (settled[first] as PromiseRejectedResult).reason
     throw migration ? failure(schema, migration, new StatementError(line!, error)) : error
   }
   return latestState(migrations)
