@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache'
-import type { Sql, TransactionSql } from '../db/connect.js'
+import type { Sql, TransactionSql } from '../db/sql.js'
 import type { TenantRef } from '../db/tenant-scope.js'
 import { recordAuditEvent } from '../audit/audit-log.js'
 import { AuthenticationError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js'

@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os'
-import type { Sql, TransactionSql } from '../db/connect.js'
+import type { Sql, TransactionSql } from '../db/sql.js'
 import { ValidationError } from '../errors.js'
 
 /** Every operator action the audit log records. */

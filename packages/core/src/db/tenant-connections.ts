@@ -1,5 +1,5 @@
 import { DatabaseUnavailableError } from '../errors.js'
-import type { Sql } from './connect.js'
+import type { Sql } from './sql.js'
 import { isConnectionError } from './pg-errors.js'
 import { sumDriverPoolStats, type DriverPoolStats } from './pool-stats.js'
 

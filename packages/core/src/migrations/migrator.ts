@@ -1,7 +1,7 @@
-import type { Sql, TransactionSql } from '../db/connect.js'
+import type { Sql, TransactionSql } from '../db/sql.js'
 import { useSchema } from '../db/tenant-scope.js'
 import { MigrationError, NotFoundError } from '../errors.js'
-import { assertValidSchemaName } from '../tenants/schema-name.js'
+import { assertValidSchemaName } from '../db/schema-name.js'
 import { latestState, migrationLabel, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
 
 /** The bookkeeping table each schema keeps of its own applied migrations, by module. */
