@@ -55,7 +55,7 @@ export interface PoolOptions {
  * NOTE: postgres.js's default grows to 20 s (3^retries / 100), and a query waits for that
  * delay before its connection is even tried: with the database down, requests hung for
  * seconds instead of failing with 503, and after it came back the pool took up to 20 s to
- * reconnect. A refused connection costs a millisecond, so we retry quickly, with a cap.
+ * reconnect. A refused connection is cheap to try again, so we retry quickly, with a cap.
  */
 export function reconnectDelaySeconds(retries: number): number {
   return Math.min(0.01 * 2 ** retries, 0.25)
