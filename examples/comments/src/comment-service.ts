@@ -1,4 +1,4 @@
-import { NotFoundError, ValidationError, schemaOf, type Services, type TenantRef } from '@tenantbase/core'
+import { NotFoundError, ValidationError, type Services, type TenantRef } from '@tenantbase/core'
 
 export interface Comment {
   readonly id: number
@@ -13,7 +13,8 @@ const MAX_BODY = 2000
 /**
  * Comments on a tenant's posts. Like core's services: the tenant an argument of every
  * function, its queries run by `inTenant` (on the tenant's home connection, driver errors
- * reported as core's), the schema named through `schemaOf`, typed errors thrown.
+ * reported as core's), the schema named only through the `schema` it hands over (validated
+ * and escaped by the driver), typed errors thrown.
  */
 export function createCommentService({ inTenant, posts }: Pick<Services, 'inTenant' | 'posts'>) {
   async function addComment(tenant: TenantRef, authorId: number, postId: number, body: string): Promise<Comment> {
@@ -24,8 +25,8 @@ export function createCommentService({ inTenant, posts }: Pick<Services, 'inTena
     await posts.getPost(tenant, postId) // POST_NOT_FOUND (404) for a missing or other tenant's post
     const [comment] = await inTenant(
       tenant,
-      (sql) => sql<Comment[]>`
-        insert into ${schemaOf(sql, tenant)}.comments (post_id, author_id, body)
+      ({ sql, schema }) => sql<Comment[]>`
+        insert into ${schema}.comments (post_id, author_id, body)
         values (${postId}, ${authorId}, ${text})
         returning id, post_id, author_id, body, created_at`,
     )
@@ -37,8 +38,8 @@ export function createCommentService({ inTenant, posts }: Pick<Services, 'inTena
     await posts.getPost(tenant, postId)
     return inTenant(
       tenant,
-      (sql) => sql<Comment[]>`
-        select id, post_id, author_id, body, created_at from ${schemaOf(sql, tenant)}.comments
+      ({ sql, schema }) => sql<Comment[]>`
+        select id, post_id, author_id, body, created_at from ${schema}.comments
         where post_id = ${postId} order by id`,
     )
   }

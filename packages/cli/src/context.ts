@@ -57,8 +57,6 @@ export async function createContext(environment: CliEnvironment, options: Global
     : undefined
 
   let opened: { database: Database; services: Services; untrack: () => void } | undefined
-  /** The database last opened, kept after close: a failure is explained after the release. */
-  let databaseUrl: string | undefined
   const core = () => import('@tenantbase/core')
 
   return {
@@ -100,7 +98,6 @@ export async function createContext(environment: CliEnvironment, options: Global
           ...(actor !== undefined && { actor }),
         })
         opened = { database, services, untrack }
-        databaseUrl = database.url
         return services
       } catch (error) {
         untrack()
@@ -109,11 +106,12 @@ export async function createContext(environment: CliEnvironment, options: Global
       }
     },
     async explain(error) {
-      // The cli's own errors (a usage error, a no at a confirmation) are never the database's.
-      if (databaseUrl === undefined || error instanceof CliError) return error
+      // The cli's own errors (a usage error, a no at a confirmation) are never the database's;
+      // nor is anything when no database is open (it is explained before the release).
+      if (!opened || error instanceof CliError) return error
       const { CoreError, explainDatabaseError, formatState } = await core()
-      const explained = await explainDatabaseError(error, databaseUrl)
-      if (explained !== error || error instanceof CoreError || !opened) return explained
+      const explained = await explainDatabaseError(error, opened.database)
+      if (explained !== error || error instanceof CoreError) return explained
       // An error nobody anticipated from a database that answers: before the first
       // `migrate` it is a missing table ("relation public.tenants does not exist").
       const { state, latest, pending } = await opened.services.sharedSchemaState()

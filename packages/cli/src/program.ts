@@ -82,20 +82,20 @@ export function buildProgram(environment: CliEnvironment): Command {
       '\nIn a terminal, missing flags are asked for; without one, --name, --address and --schema are required.\n' +
         examples('tenantctl create', 'tenantctl create --name "Acme Inc." --address "1 Main St" --schema acme --key-name ci'),
     )
-    .action(run(async () => (await import('./commands/create.js')).runCreate as Runner))
+    .action(run(async () => (await import('./commands/create.js')).runCreate))
 
   program
     .command('list')
     .description('list tenants: name, schema, state, active keys, migration version, created')
     .addHelpText('after', examples('tenantctl list', 'tenantctl list --json | jq -r ".[].schemaName"'))
-    .action(run(async () => (await import('./commands/list.js')).runList as Runner))
+    .action(run(async () => (await import('./commands/list.js')).runList))
 
   program
     .command('show')
     .description('show one tenant, its state, its keys (prefixes only) and its migration state')
     .argument('<schema>', "the tenant's schema name")
     .addHelpText('after', examples('tenantctl show acme', 'tenantctl show acme --json'))
-    .action(run(async () => (await import('./commands/show.js')).runShow as Runner))
+    .action(run(async () => (await import('./commands/show.js')).runShow))
 
   const keys = program
     .command('keys')
@@ -121,13 +121,13 @@ export function buildProgram(environment: CliEnvironment): Command {
       'after',
       examples('tenantctl keys create acme --name ci --expires-in 30d', 'tenantctl keys create acme --name dashboard --scope read'),
     )
-    .action(run(async () => (await import('./commands/keys-create.js')).runKeysCreate as Runner))
+    .action(run(async () => (await import('./commands/keys-create.js')).runKeysCreate))
   keys
     .command('list')
     .description("list a tenant's keys by prefix, with status and last use")
     .argument('<schema>', "the tenant's schema name")
     .addHelpText('after', examples('tenantctl keys list acme'))
-    .action(run(async () => (await import('./commands/keys-list.js')).runKeysList as Runner))
+    .action(run(async () => (await import('./commands/keys-list.js')).runKeysList))
   keys
     .command('rotate')
     .description(
@@ -145,7 +145,7 @@ export function buildProgram(environment: CliEnvironment): Command {
           'tenantctl keys rotate tb_0123456789ab --grace 0',
         ),
     )
-    .action(run(async () => (await import('./commands/keys-rotate.js')).runKeysRotate as Runner))
+    .action(run(async () => (await import('./commands/keys-rotate.js')).runKeysRotate))
   keys
     .command('revoke')
     .description('revoke a key by its prefix (or the whole key); every API process refuses it within a second')
@@ -155,7 +155,7 @@ export function buildProgram(environment: CliEnvironment): Command {
       '\nA key revoked before is left as it was (exit 0, "alreadyRevoked": true under --json).\n' +
         examples('tenantctl keys revoke tb_0123456789ab'),
     )
-    .action(run(async () => (await import('./commands/keys-revoke.js')).runKeysRevoke as Runner))
+    .action(run(async () => (await import('./commands/keys-revoke.js')).runKeysRevoke))
 
   program
     .command('migrate')
@@ -173,13 +173,13 @@ export function buildProgram(environment: CliEnvironment): Command {
           'tenantctl migrate --dry-run --json',
         ),
     )
-    .action(run(async () => (await import('./commands/migrate.js')).runMigrate as Runner))
+    .action(run(async () => (await import('./commands/migrate.js')).runMigrate))
 
   program
     .command('status')
     .description('per tenant: migration version and pending migrations; exits 1 if anything is pending')
     .addHelpText('after', examples('tenantctl status', 'tenantctl status --json'))
-    .action(run(async () => (await import('./commands/status.js')).runStatus as Runner))
+    .action(run(async () => (await import('./commands/status.js')).runStatus))
 
   program
     .command('suspend')
@@ -195,14 +195,14 @@ export function buildProgram(environment: CliEnvironment): Command {
           'tenantctl suspend acme --reason "maintenance until 14:00 UTC" --show-reason',
         ),
     )
-    .action(run(async () => (await import('./commands/suspend.js')).runSuspend as Runner))
+    .action(run(async () => (await import('./commands/suspend.js')).runSuspend))
 
   program
     .command('resume')
     .description('serve a suspended tenant again')
     .argument('<schema>', "the tenant's schema name")
     .addHelpText('after', '\nResuming an active tenant changes nothing and exits 0.\n' + examples('tenantctl resume acme'))
-    .action(run(async () => (await import('./commands/suspend.js')).runResume as Runner))
+    .action(run(async () => (await import('./commands/suspend.js')).runResume))
 
   program
     .command('audit')
@@ -217,7 +217,7 @@ export function buildProgram(environment: CliEnvironment): Command {
       'after',
       examples('tenantctl audit', 'tenantctl audit --schema acme --since 7d', 'tenantctl audit --action key.rotate --json'),
     )
-    .action(run(async () => (await import('./commands/audit.js')).runAudit as Runner))
+    .action(run(async () => (await import('./commands/audit.js')).runAudit))
 
   program
     .command('delete')
@@ -226,7 +226,7 @@ export function buildProgram(environment: CliEnvironment): Command {
     .option('--yes', 'do not ask to type the schema name (required without a terminal)')
     .option('--force', 'delete an active tenant without suspending it first')
     .addHelpText('after', examples('tenantctl suspend acme && tenantctl delete acme', 'tenantctl delete acme --yes --force'))
-    .action(run(async () => (await import('./commands/delete.js')).runDelete as Runner))
+    .action(run(async () => (await import('./commands/delete.js')).runDelete))
 
   program
     .command('move')
@@ -239,7 +239,7 @@ export function buildProgram(environment: CliEnvironment): Command {
         'Every table of the schema needs a primary key (logical replication).\n' +
         examples('tenantctl move acme --to 10.0.0.8:5432', 'tenantctl move acme --to 10.0.0.8:5432 --json'),
     )
-    .action(run(async () => (await import('./commands/move.js')).runMove as Runner))
+    .action(run(async () => (await import('./commands/move.js')).runMove))
 
   const embedded = program
     .command('embedded')
@@ -248,7 +248,7 @@ export function buildProgram(environment: CliEnvironment): Command {
   embedded
     .command('status')
     .description('whether it runs, which process owns it, and whether it was left behind by a process that was killed')
-    .action(run(async () => (await import('./commands/embedded.js')).embeddedStatus(environment.env) as Runner))
+    .action(run(async () => (await import('./commands/embedded.js')).embeddedStatus(environment.env)))
   embedded
     .command('stop')
     .description('stop it (a fast shutdown; its data stays): one left behind at once, one a running process owns only with --force')
@@ -259,13 +259,13 @@ export function buildProgram(environment: CliEnvironment): Command {
         'by the next of them that starts (and stopped when it ends), or stopped here.\n' +
         examples('tenantctl embedded stop', 'tenantctl embedded stop --force'),
     )
-    .action(run(async () => (await import('./commands/embedded.js')).embeddedStop(environment.env) as Runner))
+    .action(run(async () => (await import('./commands/embedded.js')).embeddedStop(environment.env)))
 
   program
     .command('doctor')
     .description('check registry, schemas, migrations and keys agree; say how to fix each finding; exits 1 on any')
     .addHelpText('after', examples('tenantctl doctor', 'tenantctl doctor --json'))
-    .action(run(async () => (await import('./commands/doctor.js')).runDoctor as Runner))
+    .action(run(async () => (await import('./commands/doctor.js')).runDoctor))
 
   return program
 }

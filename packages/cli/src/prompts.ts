@@ -51,6 +51,9 @@ export function createTerminalPrompter(streams: TerminalStreams): Prompter {
   const prompt = inquirer.createPromptModule({ input: streams.input, output: streams.output })
   async function ask<T>(question: Record<string, unknown>): Promise<T> {
     try {
+      // The rule checks the assertion against one of prompt()'s overloads; tsc picks none
+      // without it, since a question here is any prompt's.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
       const answers = (await prompt([{ ...question, name: 'value' } as never])) as { value: T }
       return answers.value
     } catch (error) {

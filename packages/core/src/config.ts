@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from './errors.js'
-import { DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS } from './db/connect.js'
+
+/** Seconds a pooled connection lives, unless configured (DB_CONNECTION_MAX_LIFETIME_SECONDS). */
+export const DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS = 600
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 /** An on/off switch in the environment. */

@@ -23,7 +23,9 @@ export {
 
 // The database.
 /** `openDatabase(config.database)`: a pool on the configured server, or on the embedded development cluster. */
-export { openDatabase, type Database, type Sql } from './db/connect.js'
+export { openDatabase, type Database } from './db/connect.js'
+/** The driver's pool and transaction types as core's services receive them. */
+export type { Sql, TransactionSql, SchemaIdentifier } from './db/sql.js'
 /** `createPool(url, options)`: a postgres.js pool with tenantbase's settings (see connect.ts). */
 export { createPool } from './db/connect.js'
 /** A driver error as a core error: a lost connection becomes {@link DatabaseUnavailableError}. */
@@ -37,8 +39,8 @@ export {
   type EmbeddedClusterOptions,
   type EmbeddedClusterState,
 } from './db/embedded.js'
-/** `schemaOf(sql, tenant)`: a tenant's schema, validated, as an escaped identifier; `inTenantTransaction` for SQL that names no schema; `InTenant` runs a tenant's queries (services.inTenant). */
-export { schemaOf, inTenantTransaction, TenantGoneError, type InTenant, type TenantRef } from './db/tenant-scope.js'
+/** `InTenant` runs a tenant's queries (services.inTenant): `inTenant(tenant, ({ sql, schema }) => ...)` on its connection, its schema validated and escaped. */
+export { TenantGoneError, type InTenant, type TenantRef, type TenantScope } from './db/tenant-scope.js'
 /** What a driver error means in core's terms (a lost connection or a query timeout: DatabaseUnavailableError), for code that queries outside the services. */
 export { toCoreError } from './db/pg-errors.js'
 /** Each tenant's queries on a home connection of its own (Database.tenantConnections). */
@@ -60,7 +62,7 @@ export {
   MAX_TENANT_NAME_LENGTH,
 } from './tenants/tenant-service.js'
 /** Why a name cannot be a tenant schema, a valid one derived from a display name, and the length limit. */
-export { schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './tenants/schema-name.js'
+export { schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './db/schema-name.js'
 
 // API keys.
 /** Key scopes (`read`, `write`) and the rule of what each may do. */

@@ -1,4 +1,4 @@
-import type { Sql } from './db/connect.js'
+import type { Sql } from './db/sql.js'
 import { createApiKeyService } from './api-keys/api-key-service.js'
 import { assertValidActor, createAuditLog, defaultActor, recordAuditEvent } from './audit/audit-log.js'
 import { createCitusService } from './citus/citus-service.js'
@@ -152,24 +152,23 @@ export async function createServices(options: ServicesOptions) {
     return listener
   }
 
-  // Every method reports driver errors as core errors: the edges map core's classes only.
+  // Every method, of every service here, reports driver errors as core errors (one wrapping,
+  // at this boundary): the edges map core's classes only.
   return reportingCoreErrors({
     migrations,
-    tenants: reportingCoreErrors(
-      createTenantService({
-        sql,
-        migrations,
-        actor,
-        onTenantDeleted: apiKeys.evictTenantKeys,
-        onTenantStateChanged: apiKeys.evictTenantKeys,
-      }),
-    ),
-    apiKeys: reportingCoreErrors(apiKeys),
+    tenants: createTenantService({
+      sql,
+      migrations,
+      actor,
+      onTenantDeleted: apiKeys.evictTenantKeys,
+      onTenantStateChanged: apiKeys.evictTenantKeys,
+    }),
+    apiKeys,
     users: createUserService({ inTenant, bcryptCost: config?.auth?.bcryptCost }),
     posts: createPostService({ inTenant }),
-    auditLog: reportingCoreErrors(createAuditLog({ sql })),
+    auditLog: createAuditLog({ sql }),
     /** Citus schema-based sharding: placements, undistributed schemas, live moves. */
-    citus: reportingCoreErrors(createCitusService({ sql })),
+    citus: createCitusService({ sql }),
     refreshTokens: createRefreshTokenService({
       inTenant,
       revokedSessions,
@@ -177,12 +176,13 @@ export async function createServices(options: ServicesOptions) {
       accessTokenTtlSeconds: config?.auth?.accessTokenTtlSeconds,
     }),
     /**
-     * Runs a tenant's queries on its home connection, with driver errors reported as core
-     * errors: for the tenant-scoped code of a service built on tenantbase.
+     * Runs a tenant's queries on its home connection, `({ sql, schema }) => ...` with the
+     * schema validated and escaped, driver errors reported as core errors: for the
+     * tenant-scoped code of a module's service.
      */
     inTenant,
     /** Ended logins whose access tokens must be refused (checked on every Bearer request). */
-    revokedSessions: reportingCoreErrors(revokedSessions),
+    revokedSessions,
     listenForRevocations,
     /** The listener's state, or undefined when this process does not listen. */
     revocationStatus: (): ListenerStatus | undefined => listener?.status(),

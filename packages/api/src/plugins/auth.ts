@@ -30,11 +30,11 @@ declare module 'fastify' {
      * onRequest hook: resolves the `api-key` header to `request.tenant` (401 for a bad key,
      * 403 TENANT_SUSPENDED), and checks the key's scope covers the method (403 INSUFFICIENT_SCOPE).
      */
-    requireApiKey(request: FastifyRequest): Promise<void>
+    requireApiKey: (request: FastifyRequest) => Promise<void>
     /** preHandler hook: verifies the Bearer token against `request.tenant`, sets `request.userId`, or 401. */
-    requireUser(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void
+    requireUser: (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
     /** A signed access token for a user of a tenant, belonging to the login `sessionId`. */
-    signAccessToken(userId: number, tenant: ResolvedTenant, sessionId: string): string
+    signAccessToken: (userId: number, tenant: ResolvedTenant, sessionId: string) => string
   }
 }
 
@@ -91,11 +91,10 @@ export default fp(
     // NOTE: a verified token is kept by its exact text until its exp, so each later request
     // with it costs one cache lookup. fast-jwt's own cache keys each lookup by a SHA-256 of the
     // token (after a base64 decode and three regular expressions), and @fastify/jwt merges
-    // options on each call: with them the authenticated route cost the server 96-114 us of
-    // CPU per request, with a Map by text 70-80 us (the bench:api route, measured alone). The
-    // tokens kept are signed with JWT_SECRET, which this process holds anyway; each entry's
-    // TTL ends at its token's exp, and the least recently used goes first once full. A
-    // lookup with its TTL check costs about 0.13 us, as the Map's with a Date.now() did.
+    // options on each call: a lookup by the token's text costs the authenticated route less
+    // CPU (bench:api prints the route's figures). The tokens kept are signed with JWT_SECRET,
+    // which this process holds anyway; each entry's TTL ends at its token's exp, and the
+    // least recently used goes first once full.
     // ttlResolution 0: staleness is read from `now` on each lookup, with no timer per lookup.
     const verifiedTokens = new LRUCache<string, VerifiedToken>({ max: VERIFIED_TOKENS_MAX, ttlResolution: 0, perf: { now } })
     const revokedSessions = app.services.revokedSessions

@@ -1,10 +1,9 @@
 import { LRUCache } from 'lru-cache'
-import type { Sql, TransactionSql } from '../db/connect.js'
+import type { Sql, TransactionSql } from '../db/sql.js'
 import type { TenantRef } from '../db/tenant-scope.js'
 import { recordAuditEvent } from '../audit/audit-log.js'
 import { AuthenticationError, ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../errors.js'
 import { notifyRevocation } from '../revocations/revocation-channel.js'
-import type { Tenant } from '../tenants/tenant-service.js'
 import { digestApiKey, digestsEqual, generateApiKey, isApiKeyPrefix, parseApiKey } from './key-format.js'
 
 /** What a key may do: `read` calls GET routes only, `write` everything. */

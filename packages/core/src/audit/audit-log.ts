@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os'
-import type { Sql, TransactionSql } from '../db/connect.js'
+import type { Sql, TransactionSql } from '../db/sql.js'
 import { ValidationError } from '../errors.js'
 
 /** Every operator action the audit log records. */
@@ -78,7 +78,7 @@ export async function recordAuditEvent(sql: Sql | TransactionSql, actor: string,
   await sql`
     insert into public.audit_events (action, tenant_id, schema_name, key_prefix, actor, detail)
     values (${entry.action}, ${entry.tenantId ?? null}, ${entry.schemaName ?? null}, ${entry.keyPrefix ?? null}, ${actor},
-      ${sql.json((entry.detail ?? {}) as never)})`
+      ${sql.json(entry.detail ?? {})})`
 }
 
 function validateListInput(input: ListAuditEventsInput): { limit: number } {

@@ -1,6 +1,6 @@
-import type { Sql } from '../db/connect.js'
+import type { Sql } from '../db/sql.js'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
-import { assertValidSchemaName } from '../tenants/schema-name.js'
+import { assertValidSchemaName } from '../db/schema-name.js'
 
 /** A Citus node as the coordinator names it. */
 export interface CitusNode {

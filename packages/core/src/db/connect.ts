@@ -1,14 +1,12 @@
 import postgres from 'postgres'
-import type { DatabaseConfig } from '../config.js'
+import { DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS, type DatabaseConfig } from '../config.js'
 import { startEmbeddedCluster, type EmbeddedCluster } from './embedded.js'
 import { CoreError, DatabaseUnavailableError } from '../errors.js'
 import { pingDatabase } from './health.js'
 import { isConnectionError } from './pg-errors.js'
 import { createTenantConnections, sharedTenantConnections, type TenantConnections } from './tenant-connections.js'
 
-/** The postgres.js pool every core service receives. Column names come back camelCased. */
-export type Sql = postgres.Sql<{ bigint: number }>
-export type TransactionSql = postgres.TransactionSql<{ bigint: number }>
+import type { Sql } from './sql.js'
 
 export interface Database {
   /** The shared pool: registry, keys, audit log, migrations. */
@@ -51,16 +49,13 @@ export interface PoolOptions {
   readonly applicationName?: string
 }
 
-/** Seconds a pooled connection lives, unless configured (DB_CONNECTION_MAX_LIFETIME_SECONDS). */
-export const DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS = 600
-
 /**
  * Seconds before the pool's next connection attempt after `retries` failed ones in a row.
  *
  * NOTE: postgres.js's default grows to 20 s (3^retries / 100), and a query waits for that
  * delay before its connection is even tried: with the database down, requests hung for
  * seconds instead of failing with 503, and after it came back the pool took up to 20 s to
- * reconnect. A refused connection costs a millisecond, so we retry quickly, with a cap.
+ * reconnect. A refused connection is cheap to try again, so we retry quickly, with a cap.
  */
 export function reconnectDelaySeconds(retries: number): number {
   return Math.min(0.01 * 2 ** retries, 0.25)
@@ -123,32 +118,30 @@ export function databaseAddress(url: string): string {
 }
 
 /**
- * What to report for `error`, thrown while working on the database at `url`: a
+ * What to report for `error`, thrown while working on `database` (its pool still open): a
  * {@link DatabaseUnavailableError} naming the host and port when the connection failed (also
  * as the cause of another error, such as a failed migration), or when an error nobody
  * anticipated came while the database no longer answers; otherwise `error` itself.
  *
- * NOTE: the second case exists because postgres.js 3.4.9 can throw a TypeError from a timer
- * when a connection drops inside a transaction (porsager/postgres#1208, open): the edge sees
- * that instead of the connection error, so the database is asked once more, on a connection
- * of its own.
+ * NOTE: the second case exists because postgres.js can throw a TypeError from a timer when a
+ * connection drops inside a transaction (porsager/postgres#1208): the edge sees that instead
+ * of the connection error, so the database is asked once more, on the pool it already has
+ * (no pool is opened to explain an error).
  */
-export async function explainDatabaseError(error: unknown, url: string): Promise<unknown> {
+export async function explainDatabaseError(error: unknown, database: Pick<Database, 'sql' | 'url'>): Promise<unknown> {
+  const { url } = database
   const unreachable = (reason: string) =>
     new DatabaseUnavailableError(`database unreachable at ${databaseAddress(url)}: ${reason}`, { cause: error })
   for (let cause = error, depth = 0; cause instanceof Error && depth < 5; cause = cause.cause, depth++) {
     if (isConnectionError(cause)) return unreachable(cause.message)
   }
   if (error instanceof CoreError) return error
-  const probe = postgres(url, { max: 1, connect_timeout: 2, onnotice: () => {} })
   try {
-    await pingDatabase(probe)
+    await pingDatabase(database.sql)
     return error
   } catch (failure) {
     const cause = (failure as Error).cause
     return unreachable(cause instanceof Error ? cause.message : (failure as Error).message)
-  } finally {
-    await probe.end({ timeout: 0 })
   }
 }
 

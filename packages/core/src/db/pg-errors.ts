@@ -55,20 +55,38 @@ export function toCoreError(error: unknown): unknown {
 }
 
 /**
- * `service` with each method's rejections passed through {@link toCoreError}, so the edges
- * see core's error classes only. Methods that return no promise are left as they are.
+ * `services` with each method's rejections passed through {@link toCoreError}, so the edges
+ * see core's error classes only: the one place where driver errors become core's, at the
+ * services' boundary. A member that is itself a service (an object with methods, such as
+ * `services.tenants`) has its methods wrapped the same way; data (an object without
+ * methods) and methods that return no promise are left as they are.
  */
-export function reportingCoreErrors<T extends object>(service: T): T {
+export function reportingCoreErrors<T extends object>(services: T): T {
   const wrapped: Record<string, unknown> = {}
-  for (const [name, member] of Object.entries(service)) {
-    if (typeof member !== 'function') {
-      wrapped[name] = member
-      continue
-    }
-    wrapped[name] = (...args: unknown[]) => {
-      const result: unknown = member(...args)
-      return result instanceof Promise ? result.catch((error: unknown) => Promise.reject(toCoreError(error))) : result
-    }
+  for (const [name, member] of Object.entries(services)) {
+    if (typeof member === 'function') wrapped[name] = reportingMethod(member as (...args: unknown[]) => unknown)
+    else if (isService(member)) wrapped[name] = reportingCoreErrors(member)
+    else wrapped[name] = member
   }
   return wrapped as T
+}
+
+function isService(member: unknown): member is object {
+  return (
+    typeof member === 'object' &&
+    member !== null &&
+    !Array.isArray(member) &&
+    Object.values(member).some((value) => typeof value === 'function')
+  )
+}
+
+function reportingMethod(method: (...args: unknown[]) => unknown) {
+  return (...args: unknown[]) => {
+    const result = method(...args)
+    return result instanceof Promise
+      ? result.catch((error: unknown) => {
+          throw toCoreError(error)
+        })
+      : result
+  }
 }

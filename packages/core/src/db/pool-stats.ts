@@ -1,4 +1,4 @@
-import type { Sql } from './connect.js'
+import type { Sql } from './sql.js'
 
 /** What a postgres.js pool (or several, added up) is doing right now, as the driver counts it. */
 export interface DriverPoolStats {

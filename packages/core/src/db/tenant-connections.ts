@@ -1,5 +1,5 @@
 import { DatabaseUnavailableError } from '../errors.js'
-import type { Sql } from './connect.js'
+import type { Sql } from './sql.js'
 import { isConnectionError } from './pg-errors.js'
 import { sumDriverPoolStats, type DriverPoolStats } from './pool-stats.js'
 
@@ -10,10 +10,9 @@ import { sumDriverPoolStats, type DriverPoolStats } from './pool-stats.js'
  *
  * NOTE: a tenant query names its schema in the SQL text, so the server keeps a prepared
  * statement, a plan and catalog cache entries per tenant per connection, for as long as the
- * connection lives. With one shared pool every connection ends up with every tenant:
- * bench:queries measured 2,945 MiB of server memory for 10 connections at 10,000 tenants.
- * Homed, each connection holds a tenth of them: 334 to 349 MiB. Its speed against the shared
- * pool is what bench:queries compares (faster at 1,000 tenants, not shown to be at 10,000).
+ * connection lives. With one shared pool every connection ends up with every tenant; homed,
+ * each of N connections holds an Nth of them. bench:queries prints the server memory and the
+ * speed of both.
  */
 export interface TenantConnections<S = Sql> {
   /**

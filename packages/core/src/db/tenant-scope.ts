@@ -1,7 +1,7 @@
-import type { Sql, TransactionSql } from './connect.js'
 import { AuthenticationError } from '../errors.js'
-import { assertValidSchemaName } from '../tenants/schema-name.js'
-import { isUndefinedTableError, toCoreError } from './pg-errors.js'
+import { isUndefinedTableError } from './pg-errors.js'
+import { assertValidSchemaName } from './schema-name.js'
+import type { SchemaIdentifier, Sql, TransactionSql } from './sql.js'
 import type { TenantConnections } from './tenant-connections.js'
 
 /** What every tenant-scoped function needs to know about its tenant. */
@@ -10,15 +10,23 @@ export interface TenantRef {
   readonly schemaName: string
 }
 
-/**
- * The tenant's schema as an escaped SQL identifier fragment: `${schemaOf(sql, t)}.posts`.
- * Validates the name again so a schema name reaches SQL only through the driver's
- * identifier escaping after validation, whatever path produced the tenant object.
- */
-export function schemaOf(sql: Sql | TransactionSql, tenant: TenantRef) {
-  assertValidSchemaName(tenant.schemaName)
-  return sql(tenant.schemaName)
+/** What a tenant's work receives from {@link InTenant}: its connection and its schema. */
+export interface TenantScope {
+  /** The tenant's home connection (or the shared pool); `sql.begin` for a transaction there. */
+  readonly sql: Sql
+  /**
+   * The tenant's schema name, validated, as the driver's escaped identifier:
+   * `` sql`select ... from ${schema}.posts` ``. Usable in a transaction begun on `sql` too.
+   */
+  readonly schema: SchemaIdentifier
 }
+
+/**
+ * Runs a tenant's queries: the one place that picks the tenant's connection and turns its
+ * schema name into SQL, so a query cannot run on one tenant's connection while naming
+ * another's schema. `services.inTenant` is this for the tenant-scoped code of a module.
+ */
+export type InTenant = <T>(tenant: TenantRef, work: (scope: TenantScope) => Promise<T>) => Promise<T>
 
 /**
  * Points the transaction at one schema only (a tenant's, validated, or `public`):
@@ -31,30 +39,6 @@ export async function useSchema(tx: TransactionSql, schemaName: string): Promise
   await tx`select set_config('search_path', quote_ident(${schemaName}), true)`
 }
 
-/**
- * Runs `work` in a transaction (a savepoint inside one) under {@link useSchema}: for
- * code of a service built on tenantbase that names a tenant's tables without a schema.
- */
-export async function inTenantTransaction<T>(
-  sql: Sql | TransactionSql,
-  schemaName: string,
-  work: (tx: TransactionSql) => Promise<T>,
-): Promise<T> {
-  const run = async (tx: TransactionSql) => {
-    assertValidSchemaName(schemaName)
-    await useSchema(tx, schemaName)
-    return work(tx)
-  }
-  if ('savepoint' in sql) return (sql as TransactionSql).savepoint(run) as Promise<T>
-  return (sql as Sql).begin(run) as Promise<T>
-}
-
-/**
- * Runs a tenant's queries on its connection (`work` gets the connection to query) and
- * reports what went wrong as core errors, for every tenant-scoped service alike.
- */
-export type InTenant = <T>(tenant: TenantRef, work: (sql: Sql) => Promise<T>) => Promise<T>
-
 /** The request's tenant was deleted after its api key was read: the key is no longer valid. */
 export class TenantGoneError extends AuthenticationError {
   constructor() {
@@ -63,11 +47,13 @@ export class TenantGoneError extends AuthenticationError {
 }
 
 /**
- * The one {@link InTenant} of a set of services: tenant queries on `connections`, and a
- * missing table there explained. Between another process's deleteTenant and this process
- * hearing its NOTIFY, a cached key still resolves and its query finds the schema gone: if
- * the registry (on `sql`) no longer has the tenant, that is a {@link TenantGoneError} and
- * `onTenantGone` drops what this process cached of it; otherwise the error stands.
+ * The one {@link InTenant} of a set of services: the tenant's schema name validated and
+ * escaped, its queries on `connections`, and a missing table there explained. Between another
+ * process's deleteTenant and this process hearing its NOTIFY, a cached key still resolves and
+ * its query finds the schema gone: if the registry (on `sql`) no longer has the tenant, that
+ * is a {@link TenantGoneError} and `onTenantGone` drops what this process cached of it;
+ * otherwise the error stands. Driver errors become core's at the services' boundary
+ * (reportingCoreErrors), not here.
  */
 export function createInTenant({
   sql,
@@ -79,7 +65,7 @@ export function createInTenant({
   readonly onTenantGone?: (tenantId: number) => void
 }): InTenant {
   async function explain(error: unknown, tenant: TenantRef): Promise<unknown> {
-    if (!isUndefinedTableError(error)) return toCoreError(error)
+    if (!isUndefinedTableError(error)) return error
     const registered = await sql`select 1 from public.tenants where id = ${tenant.id}`.then(
       (rows) => rows.length > 0,
       () => true,
@@ -89,8 +75,10 @@ export function createInTenant({
     return new TenantGoneError()
   }
   return async (tenant, work) => {
+    assertValidSchemaName(tenant.schemaName)
+    const schema = sql(tenant.schemaName)
     try {
-      return await connections.use(tenant.id, work)
+      return await connections.use(tenant.id, (tenantSql) => work({ sql: tenantSql, schema }))
     } catch (error) {
       throw await explain(error, tenant)
     }

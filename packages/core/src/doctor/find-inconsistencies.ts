@@ -1,10 +1,10 @@
 import pLimit from 'p-limit'
-import type { Sql } from '../db/connect.js'
+import type { Sql } from '../db/sql.js'
 import { formatState, migrationLabel, type Migration, type MigrationSet, type MigrationState } from '../migrations/catalog.js'
 import { readLedger } from '../migrations/migrator.js'
 import { registryState } from '../migrations/migration-status.js'
 import { createCitusService } from '../citus/citus-service.js'
-import { schemaNameProblem } from '../tenants/schema-name.js'
+import { schemaNameProblem } from '../db/schema-name.js'
 
 /** What kind of inconsistency a {@link Finding} is. */
 export type FindingKind =

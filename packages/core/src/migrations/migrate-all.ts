@@ -1,4 +1,4 @@
-import type { Sql } from '../db/connect.js'
+import type { Sql } from '../db/sql.js'
 import { MigrationError, NotFoundError, ValidationError } from '../errors.js'
 import { latestState, parseAll, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
 import pLimit from 'p-limit'

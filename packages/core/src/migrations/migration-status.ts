@@ -1,4 +1,4 @@
-import type { Sql } from '../db/connect.js'
+import type { Sql } from '../db/sql.js'
 import { latestState, migrationLabel, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
 import { moduleNotDeclared, readLedger } from './migrator.js'
 

@@ -1,7 +1,7 @@
-import type { Sql, TransactionSql } from '../db/connect.js'
+import type { Sql, TransactionSql } from '../db/sql.js'
 import { useSchema } from '../db/tenant-scope.js'
 import { MigrationError, NotFoundError } from '../errors.js'
-import { assertValidSchemaName } from '../tenants/schema-name.js'
+import { assertValidSchemaName } from '../db/schema-name.js'
 import {
   latestState,
   migrationLabel,
@@ -235,7 +235,7 @@ export async function migrateNewTenantSchema(
   const first = settled.findIndex((result) => result.status === 'rejected')
   if (first >= 0) {
     const { migration, line } = sent[first]!
-    const error = (settled[first] as PromiseRejectedResult).reason
+    const error: unknown = (settled[first] as PromiseRejectedResult).reason
     throw migration ? failure(schema, migration, new StatementError(line!, error)) : error
   }
   return latestState(migrations)

@@ -39,9 +39,13 @@ function skipBlanksAndComments(text: string, from: number): number {
       // PostgreSQL's block comments nest.
       let depth = 0
       do {
-        if (text.startsWith('/*', i)) (depth++, (i += 2))
-        else if (text.startsWith('*/', i)) (depth--, (i += 2))
-        else i++
+        if (text.startsWith('/*', i)) {
+          depth++
+          i += 2
+        } else if (text.startsWith('*/', i)) {
+          depth--
+          i += 2
+        } else i++
       } while (depth > 0 && i < text.length)
     } else return i
   }

@@ -103,6 +103,6 @@ export async function loadDeployment(
     }
     declared = checkConfig(exported.default, configFile)
   }
-  const modules = [coreModule as TenantbaseModule, ...declared]
+  const modules = [coreModule, ...declared]
   return { configFile, modules, migrations: await readModuleMigrations(modules) }
 }

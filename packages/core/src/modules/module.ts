@@ -22,6 +22,9 @@ export interface TenantbaseModule<Service = unknown, Routes = unknown> {
 
 /** A deployment's declaration: the modules it adds to core, in the order they migrate. */
 export interface TenantbaseConfig {
+  // A module's Service is both produced (service) and consumed (routes), so no type but
+  // `any` admits every module's own Service and Routes here.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly modules?: readonly TenantbaseModule<any, any>[]
 }
 

@@ -1,4 +1,4 @@
-import { schemaOf, type InTenant, type TenantRef } from '../db/tenant-scope.js'
+import type { InTenant, TenantRef } from '../db/tenant-scope.js'
 import { ForbiddenError, NotFoundError, ValidationError } from '../errors.js'
 
 export interface Post {
@@ -84,8 +84,8 @@ export function createPostService({ inTenant }: { readonly inTenant: InTenant })
     const { title, body } = checkPostFields(input, true)
     const [post] = await inTenant(
       tenant,
-      (sql) => sql<Post[]>`
-        insert into ${schemaOf(sql, tenant)}.posts (author_id, title, body)
+      ({ sql, schema }) => sql<Post[]>`
+        insert into ${schema}.posts (author_id, title, body)
         values (${authorId}, ${title!}, ${body!})
         returning id, title, body, author_id, created_at, updated_at`,
     )
@@ -96,8 +96,8 @@ export function createPostService({ inTenant }: { readonly inTenant: InTenant })
     if (!validId(id)) throw postNotFound()
     const [post] = await inTenant(
       tenant,
-      (sql) => sql<Post[]>`
-        select id, title, body, author_id, created_at, updated_at from ${schemaOf(sql, tenant)}.posts where id = ${id}`,
+      ({ sql, schema }) => sql<Post[]>`
+        select id, title, body, author_id, created_at, updated_at from ${schema}.posts where id = ${id}`,
     )
     if (!post) throw postNotFound()
     return post
@@ -113,13 +113,13 @@ export function createPostService({ inTenant }: { readonly inTenant: InTenant })
     const before = input.cursor ? decodeCursor(input.cursor) : Number.MAX_SAFE_INTEGER
     const authorId = input.authorId ?? null
     if (authorId !== null && !validId(authorId)) throw new ValidationError('author must be a user id', 'INVALID_AUTHOR')
-    const rows = await inTenant(tenant, (sql) =>
+    const rows = await inTenant(tenant, ({ sql, schema }) =>
       authorId === null
         ? sql<Post[]>`
-            select id, title, body, author_id, created_at, updated_at from ${schemaOf(sql, tenant)}.posts
+            select id, title, body, author_id, created_at, updated_at from ${schema}.posts
             where id < ${before} order by id desc limit ${limit + 1}`
         : sql<Post[]>`
-            select id, title, body, author_id, created_at, updated_at from ${schemaOf(sql, tenant)}.posts
+            select id, title, body, author_id, created_at, updated_at from ${schema}.posts
             where author_id = ${authorId} and id < ${before} order by id desc limit ${limit + 1}`,
     )
     const results = rows.slice(0, limit)
@@ -140,8 +140,8 @@ export function createPostService({ inTenant }: { readonly inTenant: InTenant })
     if (!validId(id)) throw postNotFound()
     const [post] = await inTenant(
       tenant,
-      (sql) => sql<Post[]>`
-        update ${schemaOf(sql, tenant)}.posts set
+      ({ sql, schema }) => sql<Post[]>`
+        update ${schema}.posts set
           title = coalesce(${fields.title ?? null}, title),
           body = coalesce(${fields.body ?? null}, body),
           updated_at = now()
@@ -156,14 +156,14 @@ export function createPostService({ inTenant }: { readonly inTenant: InTenant })
     if (!validId(id)) throw postNotFound()
     const deleted = await inTenant(
       tenant,
-      (sql) => sql`delete from ${schemaOf(sql, tenant)}.posts where id = ${id} and author_id = ${actorId}`,
+      ({ sql, schema }) => sql`delete from ${schema}.posts where id = ${id} and author_id = ${actorId}`,
     )
     if (deleted.count === 0) await forbiddenOrMissing(tenant, id)
   }
 
   /** After a write matched nothing: is the post someone else's (403) or absent (404)? */
   async function forbiddenOrMissing(tenant: TenantRef, id: number): Promise<never> {
-    const [exists] = await inTenant(tenant, (sql) => sql`select 1 from ${schemaOf(sql, tenant)}.posts where id = ${id}`)
+    const [exists] = await inTenant(tenant, ({ sql, schema }) => sql`select 1 from ${schema}.posts where id = ${id}`)
     if (exists) throw new ForbiddenError('only the author may change this post', 'NOT_POST_AUTHOR')
     throw postNotFound()
   }

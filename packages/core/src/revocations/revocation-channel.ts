@@ -1,4 +1,4 @@
-import type { Sql, TransactionSql } from '../db/connect.js'
+import type { Sql, TransactionSql } from '../db/sql.js'
 
 /**
  * The one PostgreSQL channel carrying revocations to every process: keys, tenants, ended

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Sql } from '../db/connect.js'
+import type { Sql } from '../db/sql.js'
 import { notifyRevocation, REVOCATION_CHANNEL, type RevocationKind } from './revocation-channel.js'
 
 /**

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
-import type { Sql, TransactionSql } from '../db/connect.js'
-import { schemaOf, type InTenant, type TenantRef } from '../db/tenant-scope.js'
+import type { SchemaIdentifier, Sql, TransactionSql } from '../db/sql.js'
+import type { InTenant, TenantRef } from '../db/tenant-scope.js'
 import { AuthenticationError, ValidationError } from '../errors.js'
 import { recordRevokedSession, type RevokedSessionStore } from './revoked-sessions.js'
 
@@ -59,10 +59,15 @@ export function createRefreshTokenService({
     throw new ValidationError('refresh token lifetime must be a positive number of seconds', 'INVALID_TOKEN_TTL')
   }
 
-  async function insertToken(tx: Sql | TransactionSql, tenant: TenantRef, userId: number, familyId: string): Promise<IssuedRefreshToken> {
+  async function insertToken(
+    tx: Sql | TransactionSql,
+    schema: SchemaIdentifier,
+    userId: number,
+    familyId: string,
+  ): Promise<IssuedRefreshToken> {
     const token = generateRefreshToken()
     const [row] = await tx<{ expiresAt: Date }[]>`
-      insert into ${schemaOf(tx, tenant)}.refresh_tokens (user_id, family_id, token_hash, expires_at)
+      insert into ${schema}.refresh_tokens (user_id, family_id, token_hash, expires_at)
       values (${userId}, ${familyId}, ${digestRefreshToken(token)}, now() + make_interval(secs => ${ttlSeconds}))
       returning expires_at`
     return { token, userId, familyId, expiresAt: row!.expiresAt }
@@ -70,7 +75,7 @@ export function createRefreshTokenService({
 
   /** Starts a new family for `userId` (one login) and returns its first token. */
   async function issueRefreshToken(tenant: TenantRef, userId: number): Promise<IssuedRefreshToken> {
-    return inTenant(tenant, (sql) => insertToken(sql, tenant, userId, randomUUID()))
+    return inTenant(tenant, ({ sql, schema }) => insertToken(sql, schema, userId, randomUUID()))
   }
 
   /**
@@ -81,14 +86,13 @@ export function createRefreshTokenService({
   async function rotateRefreshToken(tenant: TenantRef, token: unknown): Promise<IssuedRefreshToken> {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw rejected()
     const digest = digestRefreshToken(token)
-    const outcome = await inTenant(tenant, (sql) =>
+    const outcome = await inTenant(tenant, ({ sql, schema }) =>
       sql.begin(async (tx) => {
-        const schema = schemaOf(tx, tenant)
         const [current] = await tx<{ userId: number; familyId: string }[]>`
         update ${schema}.refresh_tokens set rotated_at = now()
         where token_hash = ${digest} and rotated_at is null and revoked_at is null and expires_at > now()
         returning user_id, family_id`
-        if (current) return { issued: await insertToken(tx, tenant, current.userId, current.familyId) }
+        if (current) return { issued: await insertToken(tx, schema, current.userId, current.familyId) }
         const [reused] = await tx<{ familyId: string }[]>`
         select family_id from ${schema}.refresh_tokens where token_hash = ${digest} and rotated_at is not null`
         if (!reused) return {}
@@ -120,9 +124,8 @@ export function createRefreshTokenService({
    */
   async function revokeRefreshToken(tenant: TenantRef, token: unknown): Promise<void> {
     if (typeof token !== 'string' || !TOKEN_SHAPE.test(token)) throw rejected()
-    const loggedOut = await inTenant(tenant, (sql) =>
+    const loggedOut = await inTenant(tenant, ({ sql, schema }) =>
       sql.begin(async (tx) => {
-        const schema = schemaOf(tx, tenant)
         const [family] = await tx<{ familyId: string }[]>`
         update ${schema}.refresh_tokens set revoked_at = now()
         where revoked_at is null and family_id = (

@@ -1,4 +1,4 @@
-import type { Sql, TransactionSql } from '../db/connect.js'
+import type { Sql, TransactionSql } from '../db/sql.js'
 import { notifyRevocation } from '../revocations/revocation-channel.js'
 
 /**

@@ -1,11 +1,11 @@
-import type { Sql, TransactionSql } from '../db/connect.js'
+import type { Sql, TransactionSql } from '../db/sql.js'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
 import { insertApiKey, type IssuedApiKey } from '../api-keys/api-key-service.js'
 import { recordAuditEvent } from '../audit/audit-log.js'
 import { latestState, parseAll, type MigrationSet, type MigrationState } from '../migrations/catalog.js'
 import { notifyRevocation } from '../revocations/revocation-channel.js'
 import { migrateNewTenantSchema, verifyTenantMigrationFiles } from '../migrations/migrator.js'
-import { assertValidSchemaName } from './schema-name.js'
+import { assertValidSchemaName } from '../db/schema-name.js'
 
 /** A row of the tenant registry. */
 export interface Tenant {

@@ -1,5 +1,5 @@
 import bcrypt from 'bcrypt'
-import { schemaOf, type InTenant, type TenantRef } from '../db/tenant-scope.js'
+import type { InTenant, TenantRef } from '../db/tenant-scope.js'
 import { AuthenticationError, ConflictError, NotFoundError, ValidationError } from '../errors.js'
 
 /** A user as every caller sees it: never the password hash. */
@@ -70,8 +70,8 @@ export function createUserService({ inTenant, bcryptCost = 12 }: UserServiceOpti
     // Citus re-raises a worker's error without its constraint name.
     const [user] = await inTenant(
       tenant,
-      (sql) => sql<User[]>`
-        insert into ${schemaOf(sql, tenant)}.users (email, name, password_hash)
+      ({ sql, schema }) => sql<User[]>`
+        insert into ${schema}.users (email, name, password_hash)
         values (${email}, ${name}, ${passwordHash})
         on conflict (email) do nothing
         returning id, email, name, created_at`,
@@ -90,8 +90,8 @@ export function createUserService({ inTenant, bcryptCost = 12 }: UserServiceOpti
     if (typeof email !== 'string' || typeof password !== 'string' || email.includes('\u0000') || password.includes('\u0000')) throw rejected
     const [row] = await inTenant(
       tenant,
-      (sql) => sql<(User & { passwordHash: string })[]>`
-        select id, email, name, created_at, password_hash from ${schemaOf(sql, tenant)}.users
+      ({ sql, schema }) => sql<(User & { passwordHash: string })[]>`
+        select id, email, name, created_at, password_hash from ${schema}.users
         where email = ${normaliseEmail(email)}`,
     )
     const passwordBytes = Buffer.byteLength(password)
@@ -110,7 +110,7 @@ export function createUserService({ inTenant, bcryptCost = 12 }: UserServiceOpti
     if (!Number.isSafeInteger(id) || id < 1) throw new NotFoundError('user not found', 'USER_NOT_FOUND')
     const [user] = await inTenant(
       tenant,
-      (sql) => sql<User[]>`select id, email, name, created_at from ${schemaOf(sql, tenant)}.users where id = ${id}`,
+      ({ sql, schema }) => sql<User[]>`select id, email, name, created_at from ${schema}.users where id = ${id}`,
     )
     if (!user) throw new NotFoundError('user not found', 'USER_NOT_FOUND')
     return user

@@ -1,15 +1,9 @@
 import { appendFile, cp, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t, { type Test } from 'tap'
-import {
-  DEFAULT_MIGRATIONS_DIR,
-  MigrationError,
-  createPool,
-  createServices,
-  inTenantTransaction,
-  type MigrationProgress,
-} from '../../src/index.js'
+import { DEFAULT_MIGRATIONS_DIR, MigrationError, createPool, createServices, type MigrationProgress } from '../../src/index.js'
 import { FAST_CONFIG, makeTenant, setupServices } from '../helpers.js'
+import { useSchema } from '../../src/db/tenant-scope.js'
 
 /** A copy of core's migrations that a test may extend or break. */
 async function migrationsCopy(t: Test): Promise<string> {
@@ -152,7 +146,8 @@ t.test('a schema switch never outlives its transaction on a pooled connection', 
   t.teardown(() => single.end({ timeout: 1 }))
   const services = await createServices({ sql: single, config: FAST_CONFIG })
   const { tenant } = await makeTenant(services)
-  const inside = await inTenantTransaction(single, tenant.schemaName, async (tx) => {
+  const inside = await single.begin(async (tx) => {
+    await useSchema(tx, tenant.schemaName)
     const [row] = await tx`select to_regclass('users') as t`
     return row!.t
   })

@@ -7,6 +7,7 @@ import {
   loadConfig,
   openDatabase,
   TenantGoneError,
+  ValidationError,
   type Sql,
 } from '../../src/index.js'
 import { createTestDatabase, freePort } from '../../src/testing.js'
@@ -172,4 +173,28 @@ t.test('openDatabase homes tenants on DB_TENANT_CONNECTIONS connections, or on t
     }
     await opened.close()
   }
+})
+
+t.test('inTenant names the tenant once: its connection, and its schema validated and escaped', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const services = await createServices({ sql: db.sql, tenantConnections: db.tenantConnections, config: FAST_CONFIG })
+  await services.migrateAll()
+  const { tenant } = await makeTenant(services)
+  const user = await services.users.registerUser(tenant, { email: 'once@example.com', name: 'Once', password: 'a long password' })
+  const [row] = await services.inTenant(
+    tenant,
+    ({ sql, schema }) => sql<{ email: string }[]>`select email from ${schema}.users where id = ${user.id}`,
+  )
+  t.equal(row?.email, 'once@example.com', "the schema handed over is the tenant's")
+
+  let ran = false
+  const refused = await services
+    .inTenant({ id: tenant.id, schemaName: `${tenant.schemaName}"; drop table users; --` }, async () => {
+      ran = true
+    })
+    .catch((error: unknown) => error)
+  t.type(refused, ValidationError)
+  t.equal((refused as ValidationError).code, 'INVALID_SCHEMA_NAME', 'a bad schema name is refused')
+  t.notOk(ran, 'before any work runs')
 })

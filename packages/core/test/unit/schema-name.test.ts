@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ValidationError } from '../../src/index.js'
-import { assertValidSchemaName, schemaNameProblem, suggestSchemaName } from '../../src/tenants/schema-name.js'
+import { assertValidSchemaName, schemaNameProblem, suggestSchemaName } from '../../src/db/schema-name.js'
 
 t.test('accepts plain lowercase names', async (t) => {
   for (const name of ['acme', 'a', 'tenant_42', 'a'.repeat(63)]) t.equal(schemaNameProblem(name), undefined, name)
