@@ -186,7 +186,9 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
       }
       if (!dryRun) {
         // Every file a tenant lacks parses, or nothing of them runs.
-        await parseAll(pendingMigrations(migrations.tenant, {}).filter((m) => behind.some((t) => (t.migrations[m.module] ?? 0) < m.version)))
+        await parseAll(
+          pendingMigrations(migrations.tenant, {}).filter((m) => behind.some((t) => (t.migrations[m.module] ?? 0) < m.version)),
+        )
         const limit = pLimit(concurrency)
         const migrateBatch = async (batch: readonly TenantToMigrate[]) => {
           const outcomes = await migrateTenantBatch(sql, batch, migrations.tenant)
