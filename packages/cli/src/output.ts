@@ -185,7 +185,8 @@ export function createOutput(options: OutputOptions): Output {
     let bar: cliProgress.SingleBar | undefined
     let table: string | undefined
     let last: TransferStep | undefined
-    const tableLine = (step: TransferStep) => notes.write(`  ${noteStyle.dim(`[${step.rows}/${step.totalRows} rows]`)} ${step.table} (${formatBytes(step.bytes)})\n`)
+    const tableLine = (step: TransferStep) =>
+      notes.write(`  ${noteStyle.dim(`[${step.rows}/${step.totalRows} rows]`)} ${step.table} (${formatBytes(step.bytes)})\n`)
     return {
       update(step) {
         if (useBar) {

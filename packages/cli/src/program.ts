@@ -204,7 +204,7 @@ export function buildProgram(environment: CliEnvironment): Command {
   program
     .command('audit')
     .description(
-      'list the operator actions recorded (tenant create, suspend, resume, delete; key create, rotate, revoke; migrate), newest first',
+      'list the operator actions recorded (tenant create, suspend, resume, delete, export, import, restore; key create, rotate, revoke; migrate), newest first',
     )
     .option('--schema <schema>', "only this tenant's events (also after its deletion)")
     .option('--since <duration>', 'only events this recent: 90s, 15m, 24h, 7d, 2w or 1y')
@@ -240,7 +240,9 @@ export function buildProgram(environment: CliEnvironment): Command {
 
   program
     .command('export')
-    .description("write one tenant to a bundle file: its registry row, every module's migration state, its rows (read in one snapshot while it serves)")
+    .description(
+      "write one tenant to a bundle file: its registry row, every module's migration state, its rows (read in one snapshot while it serves)",
+    )
     .argument('<schema>', "the tenant's schema name")
     .option('-o, --output <file>', 'the bundle file (default: <schema>.tenant.gz in the working folder)')
     .option('--with-keys', "also carry the tenant's api key hashes (import them with import --with-keys)")

@@ -111,11 +111,7 @@ export { migrationState, type SchemaMigrationState, type TenantMigrationState } 
 
 // Tenant bundles: one tenant out to a file and back in (services.bundles).
 /** What an export, an import and a restore report, their options, and their progress (rows and bytes). */
-export {
-  type BundleProgress,
-  type ExportSummary,
-  type ExportTenantOptions,
-} from './tenant-bundles/export-tenant.js'
+export { type BundleProgress, type ExportSummary, type ExportTenantOptions } from './tenant-bundles/export-tenant.js'
 export {
   type ImportSummary,
   type ImportTenantOptions,

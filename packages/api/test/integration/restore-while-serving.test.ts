@@ -9,7 +9,8 @@ t.test('a restore under a steady load fails no request', { timeout: 300_000 }, a
   const app = await buildTestApp(t, ctx)
   const tenant = await makeTenant(ctx.services, 'rs')
   const user = await registerAndLogin(app, tenant)
-  const post = (title: string) => app.inject({ method: 'POST', url: '/api/posts/', headers: user.headers, payload: { title, body: 'text' } })
+  const post = (title: string) =>
+    app.inject({ method: 'POST', url: '/api/posts/', headers: user.headers, payload: { title, body: 'text' } })
   for (let i = 0; i < 20; i++) t.equal((await post(`kept ${i}`)).statusCode, 201)
   const file = path.join(t.testdir(), 'tenant.gz')
   await ctx.services.bundles.exportTenant(tenant.schemaName, file)

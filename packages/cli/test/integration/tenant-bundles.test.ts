@@ -74,7 +74,6 @@ async function fillTenant(sql: Sql, schema: string): Promise<void> {
 
 const TABLES = ['users', 'posts', 'comments', 'refresh_tokens', 'kinds']
 
-
 /** A bundle's parts, decompressed: the header, the manifest, the rows' frames. */
 function splitBundle(bytes: Buffer) {
   const plain = gunzipSync(bytes)
@@ -139,9 +138,12 @@ t.test('export, import and restore through tenantctl', { timeout: 600_000 }, asy
     const [registry] = await db.sql`select address, migrations from public.tenants where schema_name = ${target}`
     t.same(registry, { address: '1 Main St', migrations: { core: 2, comments: 1, kinds: 1 } })
     // Sequences are past the loaded ids and past the ones the source handed out.
-    const [post] = await db.sql<{ id: number }[]>`insert into ${db.sql(target)}.posts (author_id, title, body) values (1, 'new', '') returning id`
+    const [post] = await db.sql<
+      { id: number }[]
+    >`insert into ${db.sql(target)}.posts (author_id, title, body) values (1, 'new', '') returning id`
     t.equal(post!.id, 5, 'the next post id follows the source sequence (4 was its last, 3 the largest left)')
-    const keys = await db.sql`select k.prefix from public.api_keys k join public.tenants t on t.id = k.tenant_id where t.schema_name = ${target}`
+    const keys =
+      await db.sql`select k.prefix from public.api_keys k join public.tenants t on t.id = k.tenant_id where t.schema_name = ${target}`
     t.equal(keys.length, 0, 'no key without --with-keys')
     const doctor = await cli(t, db, config, ['doctor'])
     t.match(doctor.stdout, /No problems found/)
@@ -165,7 +167,10 @@ t.test('export, import and restore through tenantctl', { timeout: 600_000 }, asy
     const file = path.join(dir, 'older.tenant.gz')
     await cli(t, other, older, ['export', legacy, '-o', file])
     const target = randomSchema('fwd')
-    const imported = parseJson<{ from: object; to: object }>(t, await cli(t, db, config, ['import', file, '--schema', target, '--name', target, '--json']))
+    const imported = parseJson<{ from: object; to: object }>(
+      t,
+      await cli(t, db, config, ['import', file, '--schema', target, '--name', target, '--json']),
+    )
     t.same(imported.from, { core: 2, comments: 1 })
     t.same(imported.to, { core: 2, comments: 1, kinds: 1 })
     t.same(await db.sql`select email from ${db.sql(target)}.users`, [{ email: 'old@example.com' }])
@@ -192,16 +197,34 @@ t.test('export, import and restore through tenantctl', { timeout: 600_000 }, asy
       ['a wrong format version', edit((m) => (m.formatVersion = 2)), /format version 2 is not supported/],
       ['a table name escaping the schema', edit((m) => (m.tables[0].name = 'public.tenants')), /manifest is invalid/],
       ['a schema name escaping', edit((m) => (m.tenant.schemaName = 'x"; drop schema public; --')), /manifest is invalid/],
-      ['a table the migrations do not know', edit((m) => m.tables.push({ ...m.tables[0], name: 'ghost', rows: 0, checksum: '0' })), /ghost that the migrations/],
-      ['a module this deployment lacks', edit((m) => (m.migrations.state.billing = 1)), /module billing, which this deployment does not declare/],
+      [
+        'a table the migrations do not know',
+        edit((m) => m.tables.push({ ...m.tables[0], name: 'ghost', rows: 0, checksum: '0' })),
+        /ghost that the migrations/,
+      ],
+      [
+        'a module this deployment lacks',
+        edit((m) => (m.migrations.state.billing = 1)),
+        /module billing, which this deployment does not declare/,
+      ],
       ['a newer deployment', edit((m) => (m.migrations.state.core = 99)), /from a newer deployment/],
-      ['another file at an applied version', edit((m) => (m.migrations.applied[0].checksum = 'f'.repeat(64))), /different file \(checksum mismatch\)/],
+      [
+        'another file at an applied version',
+        edit((m) => (m.migrations.applied[0].checksum = 'f'.repeat(64))),
+        /different file \(checksum mismatch\)/,
+      ],
     ]
     for (const [label, bytes, message, code] of cases) {
       const file = path.join(dir, `hostile-${label.replace(/\W+/g, '-')}.gz`)
       await writeFile(file, bytes)
       const before = await snapshot(db.sql)
-      const result = await cli(t, db, config, ['import', file, '--schema', randomSchema('h'), '--name', `Hostile ${label}`, '--json'], code ?? 2)
+      const result = await cli(
+        t,
+        db,
+        config,
+        ['import', file, '--schema', randomSchema('h'), '--name', `Hostile ${label}`, '--json'],
+        code ?? 2,
+      )
       t.match(result.stderr, message, `${label}: a clear message`)
       t.notMatch(result.stderr, /unexpected|at .*\.js:\d+/, `${label}: no stack trace`)
       t.match(parseJson<{ error: { code: string } }>(t, result).error.code, /^BUNDLE_/, `${label}: a bundle error code`)
@@ -259,7 +282,9 @@ t.test('export, import and restore through tenantctl', { timeout: 600_000 }, asy
     t.equal(restored.rows, exported.rows)
     t.match(restored.previousSchema, new RegExp(`^${source}_prev_\\d{14}$`))
     t.same(await db.sql`select count(*)::int as n from ${db.sql(source)}.comments`, [{ n: 2 }], 'the deleted comments are back')
-    t.same(await db.sql`select email from ${db.sql(restored.previousSchema)}.users where email = 'late@example.com'`, [{ email: 'late@example.com' }])
+    t.same(await db.sql`select email from ${db.sql(restored.previousSchema)}.users where email = 'late@example.com'`, [
+      { email: 'late@example.com' },
+    ])
     t.same(await db.sql`select count(*)::int as n from ${db.sql(source)}.users where email = 'late@example.com'`, [{ n: 0 }])
     const [after] = await db.sql<{ id: number }[]>`select id from public.tenants where schema_name = ${source}`
     t.equal(after!.id, before!.id, 'the same tenant, its keys kept')

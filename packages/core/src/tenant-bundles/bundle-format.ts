@@ -108,7 +108,8 @@ export function parseManifest(bytes: Buffer): BundleManifest {
     throw invalid('not a tenant bundle: its manifest is not JSON')
   }
   const version = (value as { formatVersion?: unknown } | null)?.formatVersion
-  if ((value as { format?: unknown } | null)?.format !== 'tenantbase-bundle') throw invalid('not a tenant bundle: its manifest names no bundle format')
+  if ((value as { format?: unknown } | null)?.format !== 'tenantbase-bundle')
+    throw invalid('not a tenant bundle: its manifest names no bundle format')
   if (version !== BUNDLE_FORMAT_VERSION) {
     throw invalid(
       `bundle format version ${JSON.stringify(version)} is not supported: this tenantbase reads version ${BUNDLE_FORMAT_VERSION}`,
@@ -126,7 +127,8 @@ export function parseManifest(bytes: Buffer): BundleManifest {
     names.add(table.name)
     if (new Set(table.columns).size !== table.columns.length) throw invalid(`the bundle's manifest lists a column of ${table.name} twice`)
     for (const sequence of table.sequences) {
-      if (!table.columns.includes(sequence.column)) throw invalid(`the bundle's manifest names a sequence on ${table.name}.${sequence.column}, not a column it copies`)
+      if (!table.columns.includes(sequence.column))
+        throw invalid(`the bundle's manifest names a sequence on ${table.name}.${sequence.column}, not a column it copies`)
     }
   }
   return manifest

@@ -8,7 +8,15 @@ import { recordAuditEvent } from '../audit/audit-log.js'
 import { NotFoundError } from '../errors.js'
 import { readLedger } from '../migrations/migrator.js'
 import { assertValidSchemaName } from '../tenants/schema-name.js'
-import { BUNDLE_FORMAT_VERSION, BUNDLE_MAGIC, FRAME_TARGET_BYTES, frame, type BundleApiKey, type BundleManifest, type BundleTable } from './bundle-format.js'
+import {
+  BUNDLE_FORMAT_VERSION,
+  BUNDLE_MAGIC,
+  FRAME_TARGET_BYTES,
+  frame,
+  type BundleApiKey,
+  type BundleManifest,
+  type BundleTable,
+} from './bundle-format.js'
 import { readTenantTables, sequenceValues, tableChecksum, useCanonicalText, type TenantTable } from './tenant-tables.js'
 
 /** How far a bundle's rows have gone (an export's or an import's). */
@@ -85,9 +93,21 @@ async function* tableRows(tx: TransactionSql, schema: string, table: TenantTable
 }
 
 /** The manifest, read in the export's snapshot. */
-async function readManifest(tx: TransactionSql, schemaName: string, withKeys: boolean): Promise<{ manifest: BundleManifest; tables: TenantTable[] }> {
+async function readManifest(
+  tx: TransactionSql,
+  schemaName: string,
+  withKeys: boolean,
+): Promise<{ manifest: BundleManifest; tables: TenantTable[] }> {
   const [tenant] = await tx<
-    { id: number; name: string; address: string; createdAt: Date; suspendedAt: Date | null; suspensionReason: string | null; suspensionReasonPublic: boolean }[]
+    {
+      id: number
+      name: string
+      address: string
+      createdAt: Date
+      suspendedAt: Date | null
+      suspensionReason: string | null
+      suspensionReasonPublic: boolean
+    }[]
   >`select id, name, address, created_at, suspended_at, suspension_reason, suspension_reason_public from public.tenants where schema_name = ${schemaName}`
   if (!tenant) throw new NotFoundError(`no tenant with schema ${schemaName}`, 'TENANT_NOT_FOUND')
   const applied = await readLedger(tx, schemaName, 'schema_migrations')
@@ -97,12 +117,28 @@ async function readManifest(tx: TransactionSql, schemaName: string, withKeys: bo
   const described: BundleTable[] = []
   for (const table of tables) {
     const { rows, checksum } = await tableChecksum(tx, schemaName, table.name)
-    described.push({ name: table.name, columns: [...table.columns], rows, checksum, sequences: await sequenceValues(tx, schemaName, table) })
+    described.push({
+      name: table.name,
+      columns: [...table.columns],
+      rows,
+      checksum,
+      sequences: await sequenceValues(tx, schemaName, table),
+    })
   }
   let apiKeys: BundleApiKey[] | undefined
   if (withKeys) {
     const keys = await tx<
-      { prefix: string; keyHash: Buffer; name: string; scope: 'read' | 'write'; createdAt: Date; expiresAt: Date | null; revokedAt: Date | null; rotatedTo: string | null; lastUsedAt: Date | null }[]
+      {
+        prefix: string
+        keyHash: Buffer
+        name: string
+        scope: 'read' | 'write'
+        createdAt: Date
+        expiresAt: Date | null
+        revokedAt: Date | null
+        rotatedTo: string | null
+        lastUsedAt: Date | null
+      }[]
     >`select prefix, key_hash, name, scope, created_at, expires_at, revoked_at, rotated_to, last_used_at
       from public.api_keys where tenant_id = ${tenant.id} order by id`
     apiKeys = keys.map((key) => ({
@@ -148,7 +184,12 @@ async function readManifest(tx: TransactionSql, schemaName: string, withKeys: bo
  * the socket while the file is behind). The file appears complete or not at all: written
  * beside it, then renamed.
  */
-export async function exportTenant(sql: Sql, schemaName: string, file: string, options: ExportTenantOptions & { actor: string }): Promise<ExportSummary> {
+export async function exportTenant(
+  sql: Sql,
+  schemaName: string,
+  file: string,
+  options: ExportTenantOptions & { actor: string },
+): Promise<ExportSummary> {
   assertValidSchemaName(schemaName)
   const partial = `${file}.partial-${process.pid}`
   let bytes = 0

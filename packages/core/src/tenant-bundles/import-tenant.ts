@@ -140,7 +140,13 @@ export async function importTenant(
           action: 'tenant.import',
           tenantId: row.id,
           schemaName,
-          detail: { name, from: manifest.tenant.schemaName, migrations: { from: manifest.migrations.state, to: state }, rows: totalRows(manifest), apiKeys: keys.length },
+          detail: {
+            name,
+            from: manifest.tenant.schemaName,
+            migrations: { from: manifest.migrations.state, to: state },
+            rows: totalRows(manifest),
+            apiKeys: keys.length,
+          },
         })
         return {
           tenantId: row.id,
@@ -154,7 +160,8 @@ export async function importTenant(
         }
       })
     } catch (error) {
-      if ((error as { code?: string }).code === '42P06') throw new ConflictError(`schema "${schemaName}" is already taken (import it with --schema)`, 'SCHEMA_TAKEN')
+      if ((error as { code?: string }).code === '42P06')
+        throw new ConflictError(`schema "${schemaName}" is already taken (import it with --schema)`, 'SCHEMA_TAKEN')
       throw error
     }
   } finally {

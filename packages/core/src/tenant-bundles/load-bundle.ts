@@ -25,7 +25,10 @@ function zlibProblem(error: unknown): ValidationError | undefined {
   if (typeof code !== 'string' || !code.startsWith('Z_')) return undefined
   return code === 'Z_BUF_ERROR'
     ? new ValidationError('the bundle is truncated: its compressed stream ends early', 'BUNDLE_TRUNCATED')
-    : new ValidationError(`the bundle is damaged: its compressed stream does not decompress (${(error as Error).message})`, 'BUNDLE_INVALID')
+    : new ValidationError(
+        `the bundle is damaged: its compressed stream does not decompress (${(error as Error).message})`,
+        'BUNDLE_INVALID',
+      )
 }
 
 /** The decompressed bytes of `file`, with zlib's errors as bundle errors. */
@@ -117,7 +120,13 @@ export function migrationsOfBundle(manifest: BundleManifest, migrations: Migrati
  * after a COPY that succeeded and fails with "transaction aborted" after one that did not.
  * A query sent before that end is refused by the driver and would fail the transaction.
  */
-async function copyIn(tx: TransactionSql, schema: string, table: string, columns: readonly string[], data: AsyncIterable<Buffer>): Promise<void> {
+async function copyIn(
+  tx: TransactionSql,
+  schema: string,
+  table: string,
+  columns: readonly string[],
+  data: AsyncIterable<Buffer>,
+): Promise<void> {
   const writable = (await tx`copy ${tx(schema)}.${tx(table)} (${tx(columns as string[])}) from stdin`.writable()) as Writable
   let failed: unknown
   writable.on('error', (error) => (failed ??= error))
@@ -187,7 +196,8 @@ export async function loadBundle(
     }
   }
   const missing = [...tables.keys()].filter((name) => !manifest.tables.some((table) => table.name === name))
-  if (missing.length > 0) throw new ValidationError(`the bundle lacks table${missing.length === 1 ? '' : 's'} ${missing.join(', ')}`, 'BUNDLE_INVALID')
+  if (missing.length > 0)
+    throw new ValidationError(`the bundle lacks table${missing.length === 1 ? '' : 's'} ${missing.join(', ')}`, 'BUNDLE_INVALID')
 
   await useCanonicalText(tx)
   const totalRows = manifest.tables.reduce((sum, table) => sum + table.rows, 0)

@@ -1,7 +1,14 @@
 import type { Sql } from '../db/connect.js'
 import type { MigrationSet } from '../migrations/catalog.js'
 import { exportTenant, type ExportSummary, type ExportTenantOptions } from './export-tenant.js'
-import { importTenant, restoreTenant, type ImportSummary, type ImportTenantOptions, type RestoreSummary, type RestoreTenantOptions } from './import-tenant.js'
+import {
+  importTenant,
+  restoreTenant,
+  type ImportSummary,
+  type ImportTenantOptions,
+  type RestoreSummary,
+  type RestoreTenantOptions,
+} from './import-tenant.js'
 import { openBundle } from './load-bundle.js'
 import type { BundleManifest } from './bundle-format.js'
 

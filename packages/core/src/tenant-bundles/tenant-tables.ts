@@ -18,7 +18,9 @@ type Db = Sql | TransactionSql
  * point to (so rows load in that order), then by name.
  */
 export async function readTenantTables(sql: Db, schema: string): Promise<TenantTable[]> {
-  const rows = await sql<{ name: string; columns: string[]; primaryKey: string[] | null; sequenceColumns: string[]; dependsOn: string[] }[]>`
+  const rows = await sql<
+    { name: string; columns: string[]; primaryKey: string[] | null; sequenceColumns: string[]; dependsOn: string[] }[]
+  >`
     select c.relname as name,
       array(select a.attname::text from pg_attribute a
         where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped and a.attgenerated = '' order by a.attnum) as columns,
@@ -77,11 +79,7 @@ export async function tableChecksum(sql: Db, schema: string, table: string): Pro
 }
 
 /** The last value each sequence of a table handed out (null: never used). */
-export async function sequenceValues(
-  sql: Db,
-  schema: string,
-  table: TenantTable,
-): Promise<{ column: string; lastValue: number | null }[]> {
+export async function sequenceValues(sql: Db, schema: string, table: TenantTable): Promise<{ column: string; lastValue: number | null }[]> {
   const values = []
   for (const column of table.sequenceColumns) {
     const [row] = await sql<{ lastValue: number | null }[]>`
