@@ -43,6 +43,33 @@ export interface Progress {
   stop(): void
 }
 
+/** Rows and bytes of one tenant going by (an export's, import's or restore's). */
+export interface TransferStep {
+  readonly table: string
+  readonly rows: number
+  readonly totalRows: number
+  readonly bytes: number
+}
+
+/** Draws a transfer: a bar with rows, bytes and ETA in a terminal, a line per table otherwise. */
+export interface TransferProgress {
+  update(step: TransferStep): void
+  stop(): void
+}
+
+/** Bytes for people: `512 B`, `3.2 MB`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`
+  const units = ['KB', 'MB', 'GB', 'TB']
+  let value = bytes / 1024
+  let unit = 0
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${value.toFixed(1)} ${units[unit]}`
+}
+
 export interface Output {
   readonly json: boolean
   /** Styles for stdout. */
@@ -61,6 +88,8 @@ export interface Output {
   table(head: readonly string[], rows: readonly (readonly string[])[]): void
   /** A progress display for `total` items. */
   progress(label: string): Progress
+  /** A progress display for rows and bytes. */
+  transfer(label: string): TransferProgress
 }
 
 /** Colour only for a terminal, and never under NO_COLOR (https://no-color.org). */
@@ -151,6 +180,48 @@ export function createOutput(options: OutputOptions): Output {
     }
   }
 
+  function transfer(label: string): TransferProgress {
+    const useBar = Boolean(stderr.isTTY) && !json
+    let bar: cliProgress.SingleBar | undefined
+    let table: string | undefined
+    let last: TransferStep | undefined
+    const tableLine = (step: TransferStep) =>
+      notes.write(`  ${noteStyle.dim(`[${step.rows}/${step.totalRows} rows]`)} ${step.table} (${formatBytes(step.bytes)})\n`)
+    return {
+      update(step) {
+        if (useBar) {
+          if (!bar) {
+            bar = new cliProgress.SingleBar(
+              {
+                stream: stderr as unknown as NodeJS.WritableStream,
+                format: `${label} {bar} {percentage}% | {value}/{total} rows | {size} | {table} | ETA {eta_formatted}`,
+                hideCursor: true,
+                etaBuffer: 50,
+                fps: 10,
+              },
+              cliProgress.Presets.shades_classic,
+            )
+            bar.start(Math.max(step.totalRows, 1), 0, { size: formatBytes(0), table: step.table })
+          }
+          bar.update(step.rows, { size: formatBytes(step.bytes), table: step.table })
+          return
+        }
+        if (table !== undefined && step.table !== table && last) tableLine(last)
+        table = step.table
+        last = step
+      },
+      stop() {
+        if (bar) {
+          bar.stop()
+          bar = undefined
+        } else if (last) {
+          tableLine(last)
+          last = undefined
+        }
+      },
+    }
+  }
+
   return {
     json,
     style,
@@ -168,6 +239,7 @@ export function createOutput(options: OutputOptions): Output {
       )
     },
     progress,
+    transfer,
   }
 }
 

@@ -207,7 +207,7 @@ export function buildProgram(environment: CliEnvironment): Command {
   program
     .command('audit')
     .description(
-      'list the operator actions recorded (tenant create, suspend, resume, delete; key create, rotate, revoke; migrate), newest first',
+      'list the operator actions recorded (tenant create, suspend, resume, delete, export, import, restore; key create, rotate, revoke; migrate), newest first',
     )
     .option('--schema <schema>', "only this tenant's events (also after its deletion)")
     .option('--since <duration>', 'only events this recent: 90s, 15m, 24h, 7d, 2w or 1y')
@@ -260,6 +260,48 @@ export function buildProgram(environment: CliEnvironment): Command {
         examples('tenantctl embedded stop', 'tenantctl embedded stop --force'),
     )
     .action(run(async () => (await import('./commands/embedded.js')).embeddedStop(environment.env)))
+
+  program
+    .command('export')
+    .description(
+      "write one tenant to a bundle file: its registry row, every module's migration state, its rows (read in one snapshot while it serves)",
+    )
+    .argument('<schema>', "the tenant's schema name")
+    .option('-o, --output <file>', 'the bundle file (default: <schema>.tenant.gz in the working folder)')
+    .option('--with-keys', "also carry the tenant's api key hashes (import them with import --with-keys)")
+    .addHelpText(
+      'after',
+      '\nThe file is gzip-compressed COPY text with a manifest of counts and checksums (docs/backups.md); it appears whole or not at all.\n' +
+        examples('tenantctl export acme -o acme.tenant.gz', 'tenantctl export acme --with-keys --json'),
+    )
+    .action(run(async () => (await import('./commands/export.js')).runExport as Runner))
+
+  program
+    .command('import')
+    .description("make a new tenant from a bundle file, in one transaction, then migrate it to this deployment's newest state")
+    .argument('<file>', 'a bundle written by tenantctl export')
+    .option('--schema <schema>', "the new tenant's schema (default: the bundle's)")
+    .option('--name <name>', "the new tenant's name (default: the bundle's)")
+    .option('--with-keys', "also import the bundle's api keys (refused if any tenant here holds one)")
+    .addHelpText(
+      'after',
+      '\nA bundle from a newer deployment, or with modules this one does not declare, is refused before anything is written.\n' +
+        examples('tenantctl import acme.tenant.gz', 'tenantctl import acme.tenant.gz --schema acme_copy --name "Acme (copy)"'),
+    )
+    .action(run(async () => (await import('./commands/import.js')).runImport as Runner))
+
+  program
+    .command('restore')
+    .description("put an existing tenant back to a bundle's content while it serves; the replaced content is kept as a schema")
+    .argument('<file>', 'a bundle written by tenantctl export')
+    .requiredOption('--into <schema>', 'the tenant to restore')
+    .option('--drop-previous', 'drop the replaced content, and copies earlier restores of this tenant kept, instead of keeping it')
+    .addHelpText(
+      'after',
+      '\nThe replaced content is kept as <schema>_prev_<UTC time> until a restore with --drop-previous or DROP SCHEMA removes it.\n' +
+        examples('tenantctl restore acme.tenant.gz --into acme', 'tenantctl restore acme.tenant.gz --into acme --drop-previous'),
+    )
+    .action(run(async () => (await import('./commands/restore.js')).runRestore as Runner))
 
   program
     .command('doctor')

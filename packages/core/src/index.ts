@@ -121,6 +121,18 @@ export { type MigrateAllReport, type MigrationProgress } from './migrations/migr
 /** Where a schema stands against a migration list: its state, the latest, the pending files. */
 export { migrationState, type SchemaMigrationState, type TenantMigrationState } from './migrations/migration-status.js'
 
+// Tenant bundles: one tenant out to a file and back in (services.bundles).
+/** What an export, an import and a restore report, their options, and their progress (rows and bytes). */
+export { type BundleProgress, type ExportSummary, type ExportTenantOptions } from './tenant-bundles/export-tenant.js'
+export {
+  type ImportSummary,
+  type ImportTenantOptions,
+  type RestoreSummary,
+  type RestoreTenantOptions,
+} from './tenant-bundles/import-tenant.js'
+/** The bundle's manifest and the format version this core writes and reads (docs/backups.md describes the format). */
+export { BUNDLE_FORMAT_VERSION, type BundleManifest } from './tenant-bundles/bundle-format.js'
+
 // Citus.
 /** A worker node as `host:port`, both ways, and a live move's progress. */
 export { formatNode, parseNode, type MoveProgress } from './citus/citus-service.js'

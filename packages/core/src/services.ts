@@ -21,6 +21,7 @@ import {
 import { createRefreshTokenService } from './sessions/refresh-token-service.js'
 import { createRevokedSessionStore } from './sessions/revoked-sessions.js'
 import { createTenantService } from './tenants/tenant-service.js'
+import { createTenantBundleService } from './tenant-bundles/tenant-bundle-service.js'
 import { createUserService } from './users/user-service.js'
 
 /**
@@ -164,6 +165,8 @@ export async function createServices(options: ServicesOptions) {
       onTenantStateChanged: apiKeys.evictTenantKeys,
     }),
     apiKeys,
+    /** One tenant out to a bundle file and back in: export, import, restore in place. */
+    bundles: createTenantBundleService({ sql, migrations, actor }),
     users: createUserService({ inTenant, bcryptCost: config?.auth?.bcryptCost }),
     posts: createPostService({ inTenant }),
     auditLog: createAuditLog({ sql }),

@@ -1,3 +1,4 @@
+import { isPreviousSchemaOf } from '../tenant-bundles/import-tenant.js'
 import pLimit from 'p-limit'
 import type { Sql } from '../db/sql.js'
 import { formatState, migrationLabel, type Migration, type MigrationSet, type MigrationState } from '../migrations/catalog.js'
@@ -103,7 +104,9 @@ export async function findInconsistencies(
     where c.relname = 'schema_migrations' and c.relkind in ('r', 'p') and n.nspname <> 'public'
       and not exists (select 1 from public.tenants t where t.schema_name = n.nspname)
     order by n.nspname`
-  for (const { schemaName } of unregistered) {
+  // The content a restore replaced, kept under a name of its tenant's until dropped, is no finding.
+  const kept = (name: string) => tenants.some((tenant) => isPreviousSchemaOf(name, tenant.schemaName))
+  for (const { schemaName } of unregistered.filter((row) => !kept(row.schemaName))) {
     findings.push({
       kind: 'unregistered-schema',
       schema: schemaName,

@@ -1,0 +1,252 @@
+import { randomBytes } from 'node:crypto'
+import type { Sql, TransactionSql } from '../db/sql.js'
+import { recordAuditEvent } from '../audit/audit-log.js'
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
+import type { MigrationSet, MigrationState } from '../migrations/catalog.js'
+import { verifyTenantMigrationFiles } from '../migrations/migrator.js'
+import { notifyRevocation } from '../revocations/revocation-channel.js'
+import { MAX_TENANT_NAME_LENGTH } from '../tenants/tenant-service.js'
+import { assertValidSchemaName, MAX_SCHEMA_NAME_BYTES } from '../db/schema-name.js'
+import type { BundleApiKey, BundleManifest } from './bundle-format.js'
+import type { BundleProgress } from './export-tenant.js'
+import { loadBundle, migrationsOfBundle, openBundle } from './load-bundle.js'
+
+export interface ImportTenantOptions {
+  /** The new tenant's schema (default: the bundle's). */
+  readonly schemaName?: string
+  /** The new tenant's name (default: the bundle's). */
+  readonly name?: string
+  /** Also import the bundle's api keys (refused when any tenant here holds one of them). */
+  readonly withKeys?: boolean
+  readonly onProgress?: (progress: BundleProgress) => void
+}
+
+/** What an import made. */
+export interface ImportSummary {
+  readonly tenantId: number
+  readonly name: string
+  readonly schemaName: string
+  /** The bundle's state, and this deployment's, which the tenant was migrated to. */
+  readonly from: MigrationState
+  readonly to: MigrationState
+  readonly tables: readonly { readonly name: string; readonly rows: number }[]
+  readonly rows: number
+  readonly apiKeys: number
+}
+
+/** What a restore did. */
+export interface RestoreSummary {
+  readonly tenantId: number
+  readonly schemaName: string
+  readonly from: MigrationState
+  readonly to: MigrationState
+  readonly tables: readonly { readonly name: string; readonly rows: number }[]
+  readonly rows: number
+  /** The schema now holding the content the restore replaced; undefined when dropped. */
+  readonly previousSchema: string | undefined
+  /** Copies kept by earlier restores that `dropPrevious` dropped. */
+  readonly droppedPrevious: readonly string[]
+}
+
+export interface RestoreTenantOptions {
+  /** Drop the replaced content (and copies kept by earlier restores) instead of keeping it. */
+  readonly dropPrevious?: boolean
+  readonly onProgress?: (progress: BundleProgress) => void
+}
+
+/** The longest part of a schema name kept in the names of its restore's schemas. */
+const STEM_BYTES = MAX_SCHEMA_NAME_BYTES - '_prev_'.length - 14
+
+/** The name of the schema keeping a tenant's content replaced by a restore at `at`. */
+export function previousSchemaName(schema: string, at: Date): string {
+  const stamp = at.toISOString().replace(/[-:T]/g, '').slice(0, 14)
+  return `${schema.slice(0, STEM_BYTES)}_prev_${stamp}`
+}
+
+/** Whether `name` is a copy kept by a restore of the tenant in `schema`. */
+export function isPreviousSchemaOf(name: string, schema: string): boolean {
+  return new RegExp(`^${schema.slice(0, STEM_BYTES)}_prev_[0-9]{14}$`).test(name)
+}
+
+const tableRows = (manifest: BundleManifest) => manifest.tables.map((table) => ({ name: table.name, rows: table.rows }))
+const totalRows = (manifest: BundleManifest) => manifest.tables.reduce((sum, table) => sum + table.rows, 0)
+
+async function insertKeys(tx: TransactionSql, tenantId: number, keys: readonly BundleApiKey[]): Promise<void> {
+  if (keys.length === 0) return
+  const hashes = keys.map((key) => Buffer.from(key.keyHash, 'hex'))
+  const [taken] = await tx<{ prefix: string }[]>`
+    select prefix from public.api_keys where prefix in ${tx(keys.map((key) => key.prefix))} or key_hash in ${tx(hashes)} limit 1`
+  if (taken) {
+    throw new ConflictError(
+      `a tenant of this deployment already holds api key ${taken.prefix} of the bundle: import without --with-keys, or delete that tenant first`,
+      'KEY_TAKEN',
+    )
+  }
+  for (const [i, key] of keys.entries()) {
+    await tx`
+      insert into public.api_keys (tenant_id, prefix, key_hash, name, scope, created_at, expires_at, revoked_at, rotated_to, last_used_at)
+      values (${tenantId}, ${key.prefix}, ${hashes[i]!}, ${key.name}, ${key.scope}, ${key.createdAt}, ${key.expiresAt}, ${key.revokedAt}, ${key.rotatedTo}, ${key.lastUsedAt})`
+  }
+}
+
+/**
+ * Makes a new tenant from a bundle in ONE transaction: its registry row (name, address,
+ * state), its api keys if asked, its schema at the bundle's migration state, its rows, then
+ * this deployment's newer migrations. A failed, interrupted or killed import leaves nothing.
+ * A bundle this deployment cannot take (a newer one, one with modules it lacks, another
+ * file at an applied version) is refused before anything is written.
+ */
+export async function importTenant(
+  sql: Sql,
+  migrations: MigrationSet,
+  file: string,
+  options: ImportTenantOptions & { actor: string },
+): Promise<ImportSummary> {
+  const bundle = await openBundle(file)
+  try {
+    const { manifest } = bundle
+    migrationsOfBundle(manifest, migrations)
+    const schemaName = options.schemaName ?? manifest.tenant.schemaName
+    assertValidSchemaName(schemaName)
+    const name = (options.name ?? manifest.tenant.name).trim()
+    if (name.length === 0 || name.length > MAX_TENANT_NAME_LENGTH) {
+      throw new ValidationError(`tenant name must be 1 to ${MAX_TENANT_NAME_LENGTH} characters`, 'VALIDATION_FAILED')
+    }
+    const keys = options.withKeys ? (manifest.apiKeys ?? []) : []
+    if (options.withKeys && manifest.apiKeys === undefined) {
+      throw new ValidationError('the bundle holds no api keys (it was exported without --with-keys)', 'BUNDLE_WITHOUT_KEYS')
+    }
+    try {
+      return await sql.begin(async (tx) => {
+        const recorded = await verifyTenantMigrationFiles(tx, migrations)
+        const { tenant } = manifest
+        const [row] = await tx<{ id: number }[]>`
+          insert into public.tenants (name, address, schema_name, migrations, created_at, suspended_at, suspension_reason, suspension_reason_public)
+          values (${name}, ${tenant.address}, ${schemaName}, '{}'::jsonb, ${tenant.createdAt}, ${tenant.suspendedAt},
+            ${tenant.suspensionReason}, ${tenant.suspensionReasonPublic})
+          on conflict do nothing
+          returning id`
+        if (!row) {
+          const [taken] = await tx<{ nameTaken: boolean }[]>`
+            select bool_or(name = ${name}) as name_taken from public.tenants where name = ${name} or schema_name = ${schemaName}`
+          throw taken?.nameTaken
+            ? new ConflictError(`a tenant named "${name}" already exists (import it with --name)`, 'TENANT_NAME_TAKEN')
+            : new ConflictError(`schema "${schemaName}" is already taken (import it with --schema)`, 'SCHEMA_TAKEN')
+        }
+        await insertKeys(tx, row.id, keys)
+        const state = await loadBundle(tx, schemaName, bundle, migrations, recorded, options.onProgress)
+        await tx`update public.tenants set migrations = ${JSON.stringify(state)}::text::jsonb where id = ${row.id}`
+        await recordAuditEvent(tx, options.actor, {
+          action: 'tenant.import',
+          tenantId: row.id,
+          schemaName,
+          detail: {
+            name,
+            from: manifest.tenant.schemaName,
+            migrations: { from: manifest.migrations.state, to: state },
+            rows: totalRows(manifest),
+            apiKeys: keys.length,
+          },
+        })
+        return {
+          tenantId: row.id,
+          name,
+          schemaName,
+          from: manifest.migrations.state,
+          to: state,
+          tables: tableRows(manifest),
+          rows: totalRows(manifest),
+          apiKeys: keys.length,
+        }
+      })
+    } catch (error) {
+      if ((error as { code?: string }).code === '42P06')
+        throw new ConflictError(`schema "${schemaName}" is already taken (import it with --schema)`, 'SCHEMA_TAKEN')
+      throw error
+    }
+  } finally {
+    bundle.close()
+  }
+}
+
+/**
+ * Puts an existing tenant back to a bundle's content while it keeps serving: loads the
+ * bundle into a sibling schema, then renames the tenant's schema away and the sibling into
+ * its place, keeping the replaced content as {@link previousSchemaName} (or dropping it with
+ * `dropPrevious`). Its registry row, id and api keys stay.
+ *
+ * NOTE: the load and the swap are one transaction, so an interrupted restore leaves no
+ * sibling behind; the live schema is touched only by the two renames at its end, which
+ * commit at once. Queries already running finish on the content they started on; queries
+ * after the commit find the restored tables (a schema's rename resets the server's cached
+ * plans, so prepared statements re-plan on them).
+ */
+export async function restoreTenant(
+  sql: Sql,
+  migrations: MigrationSet,
+  file: string,
+  schemaName: string,
+  options: RestoreTenantOptions & { actor: string },
+): Promise<RestoreSummary> {
+  assertValidSchemaName(schemaName)
+  const [exists] = await sql`select 1 from public.tenants where schema_name = ${schemaName}`
+  if (!exists) throw new NotFoundError(`no tenant with schema ${schemaName} (import the bundle to make a new tenant)`, 'TENANT_NOT_FOUND')
+  const bundle = await openBundle(file)
+  try {
+    const { manifest } = bundle
+    migrationsOfBundle(manifest, migrations)
+    const sibling = `${schemaName.slice(0, STEM_BYTES)}_load_${randomBytes(4).toString('hex')}`
+    const result = await sql.begin(async (tx) => {
+      const recorded = await verifyTenantMigrationFiles(tx, migrations)
+      const state = await loadBundle(tx, sibling, bundle, migrations, recorded, options.onProgress)
+      // The swap: from here to the commit, the registry row and the two schemas.
+      const [tenant] = await tx<{ id: number; migrations: MigrationState }[]>`
+        select id, migrations from public.tenants where schema_name = ${schemaName} for update`
+      if (!tenant) throw new NotFoundError(`tenant ${schemaName} was deleted during the restore`, 'TENANT_NOT_FOUND')
+      const [now] = await tx<{ now: Date }[]>`select now() as now`
+      const previous = previousSchemaName(schemaName, now!.now)
+      const earlier = (await tx<{ nspname: string }[]>`select nspname from pg_namespace order by nspname`)
+        .map((row) => row.nspname)
+        .filter((name) => isPreviousSchemaOf(name, schemaName))
+      if (earlier.includes(previous)) throw new ConflictError(`schema ${previous} exists: restore again in a second`, 'SCHEMA_TAKEN')
+      await tx`alter schema ${tx(schemaName)} rename to ${tx(previous)}`
+      await tx`alter schema ${tx(sibling)} rename to ${tx(schemaName)}`
+      const dropped: string[] = []
+      if (options.dropPrevious) {
+        for (const name of [...earlier, previous]) {
+          await tx`drop schema ${tx(name)} cascade`
+          dropped.push(name)
+        }
+      }
+      await tx`update public.tenants set migrations = ${JSON.stringify(state)}::text::jsonb where id = ${tenant.id}`
+      const kept = options.dropPrevious ? undefined : previous
+      await recordAuditEvent(tx, options.actor, {
+        action: 'tenant.restore',
+        tenantId: tenant.id,
+        schemaName,
+        detail: {
+          from: manifest.tenant.schemaName,
+          migrations: { bundle: manifest.migrations.state, before: tenant.migrations, after: state },
+          rows: totalRows(manifest),
+          previousSchema: kept ?? null,
+          droppedPrevious: dropped,
+        },
+      })
+      // The API's processes forget what they cached of the tenant.
+      await notifyRevocation(tx, 'tenant', String(tenant.id))
+      return { tenantId: tenant.id, to: state, previousSchema: kept, droppedPrevious: dropped.filter((name) => name !== previous) }
+    })
+    return {
+      tenantId: result.tenantId,
+      schemaName,
+      from: manifest.migrations.state,
+      to: result.to,
+      tables: tableRows(manifest),
+      rows: totalRows(manifest),
+      previousSchema: result.previousSchema,
+      droppedPrevious: result.droppedPrevious,
+    }
+  } finally {
+    bundle.close()
+  }
+}
