@@ -90,6 +90,9 @@ function joinBundle(parts: { magic: Buffer; manifest: unknown; rest: Buffer }): 
   return gzipSync(Buffer.concat([parts.magic, length, json, parts.rest]))
 }
 
+// The file runs many tenantctl processes one after another: a deadline against hangs only.
+t.setTimeout(600_000)
+
 t.test('export, import and restore through tenantctl', { timeout: 600_000 }, async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
