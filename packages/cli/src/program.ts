@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { Command } from '@commander-js/extra-typings'
 import { createContext, type CliEnvironment, type CommandContext, type GlobalOptions } from './context.js'
 import { DEFAULT_GRACE, durationOf, parseAuditAction, parseAuditLimit, parseConcurrency, parseScope } from './option-parsers.js'
@@ -28,9 +29,19 @@ function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`
 }
 
+/** The cli package's version, for `--version`. */
+function packageVersion(): string {
+  const manifest: unknown = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  if (typeof manifest === 'object' && manifest !== null && 'version' in manifest && typeof manifest.version === 'string') {
+    return manifest.version
+  }
+  return 'unknown'
+}
+
 function createRootCommand(environment: CliEnvironment) {
   return new Command('tenantctl')
     .description('Manage tenantbase tenants, their api keys and the migrations of every schema.')
+    .version(packageVersion(), '-V, --version', "print tenantctl's version")
     .option('--json', 'machine output: one JSON document on stdout, nothing else there')
     .option('--verbose', 'show stack traces of errors')
     .option(

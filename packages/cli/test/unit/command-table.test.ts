@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import type { CommandUnknownOpts } from '@commander-js/extra-typings'
 import { API_KEY_SCOPES as CORE_SCOPES, AUDIT_ACTIONS as CORE_ACTIONS, MAX_AUDIT_LIMIT as CORE_MAX_LIMIT } from '@tenantbase/core'
 import { buildProgram } from '../../src/program.js'
 import { UsageError } from '../../src/errors.js'
 import { API_KEY_SCOPES, AUDIT_ACTIONS, MAX_AUDIT_LIMIT } from '../../src/option-parsers.js'
+import { runCli } from '../helpers.js'
 
 // The command table's options parse their values as commander reads them: a command's
 // runner gets numbers and known words, and a bad value fails before any command runs.
@@ -62,4 +64,16 @@ t.test("the cli's copies of core's lists are core's", async (t) => {
   t.same(API_KEY_SCOPES, CORE_SCOPES)
   t.same(AUDIT_ACTIONS, CORE_ACTIONS)
   t.equal(MAX_AUDIT_LIMIT, CORE_MAX_LIMIT)
+})
+
+t.test("--version prints the cli package's version, exit 0", async (t) => {
+  const manifest: { version?: unknown } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'))
+  const version = String(manifest.version)
+  t.match(version, /^\d+\.\d+\.\d+/)
+  for (const flag of ['--version', '-V']) {
+    const result = await runCli([flag])
+    t.equal(result.code, 0, flag)
+    t.equal(result.stdout, `${version}\n`, flag)
+    t.equal(result.stderr, '', flag)
+  }
 })
