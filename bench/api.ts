@@ -36,6 +36,7 @@ import { createServices, loadConfig, loadDeployment, openDatabase, startEmbedded
 import { freePort } from '@tenantbase/core/testing'
 import { createApiMetrics } from '@tenantbase/api/metrics'
 import { backendMemoryMiB } from './backend-memory.js'
+import { WRITE_DOCS_OPTION, writeDocsSection } from './docs-section.js'
 import { startServerProcess, stopServerProcesses, type ServerProcess } from './server-processes.js'
 
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
@@ -48,6 +49,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     connections: { type: 'string', default: '32' },
+    ...WRITE_DOCS_OPTION,
   },
 })
 const TENANTS = Number(values.tenants)
@@ -289,21 +291,27 @@ const labels: Record<string, string> = {
   metrics: 'the same, recording metrics (METRICS_PORT, per tenant)',
   create: 'API: POST /api/posts/, another tenant each request',
 }
-console.log(
+// The report: printed, and with --write-docs also written into docs/benchmarks.md.
+const report: string[] = []
+const print = (line: string) => {
+  console.log(line)
+  report.push(line)
+}
+print(
   `\n${TENANTS} tenants x ${POSTS} posts, API LOG_LEVEL=${env.LOG_LEVEL} DB_PREPARED_STATEMENTS=${config.database.preparedStatements} DB_CONNECTION_MAX_LIFETIME_SECONDS=${config.database.connectionMaxLifetimeSeconds}, ${CONNECTIONS} connections, ${ROUNDS} rounds of ${SECONDS} s, medians; load average ${loadavg()
     .map((n) => n.toFixed(2))
-    .join(' ')}`,
+    .join(' ')}\n`,
 )
-console.log('| target | req/s | p50 ms | p99 ms | server CPU us/request | load generator CPU us/request | errors |')
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
+print('| target | req/s | p50 ms | p99 ms | server CPU us/request | load generator CPU us/request | errors |')
+print('| --- | ---: | ---: | ---: | ---: | ---: | ---: |')
 for (const [name, s] of Object.entries(summary)) {
-  console.log(
+  print(
     `| ${labels[name]} | ${Math.round(s.rps)} | ${s.p50} | ${s.p99} | ${s.serverUs.toFixed(0)} | ${s.clientUs.toFixed(0)} | ${s.errors} |`,
   )
 }
 // Each ratio twice: of the medians, and the median of each round's own ratio (the two
 // targets of a round ran within seconds of each other, so drift between rounds cancels).
-const pct = (ratio: number) => `${(100 * ratio).toFixed(0)}%`.padStart(4)
+const pct = (ratio: number) => `${(100 * ratio).toFixed(0)}%`
 function ratios(top: string, bottom: string, field: 'rps' | 'p99' | 'serverUs'): [number, number] {
   const of = summary[top]![field] / summary[bottom]![field]
   const perRound = median(samples[top]!.map((sample, i) => sample[field] / samples[bottom]![i]![field]))
@@ -319,18 +327,16 @@ const lines: [string, [number, number], string][] = [
   ['list, metrics / list', ratios('metrics', 'list', 'rps'), 'target >= 97%'],
   ['fixed / hello', ratios('fixed', 'hello', 'rps'), ''],
 ]
-console.log('\nratio                   of medians   median per round')
-for (const [label, [of, perRound], note] of lines)
-  console.log(`${label.padEnd(24)}${pct(of).padStart(11)}${pct(perRound).padStart(19)}   ${note}`)
+print('\n| ratio, req/s | of medians | median per round | |')
+print('| --- | ---: | ---: | --- |')
+for (const [label, [of, perRound], note] of lines) print(`| ${label} | ${pct(of)} | ${pct(perRound)} | ${note} |`)
 const p99Lines: [string, [number, number], string][] = [
   ['list p99 / fixed p99', ratios('list', 'fixed', 'p99'), 'target <= 1.5x'],
   ['unprepared p99 / fixed', ratios('unprepared', 'fixed', 'p99'), ''],
   ['metrics CPU / list CPU', ratios('metrics', 'list', 'serverUs'), 'server CPU per request, recording metrics; target <= 1.03x'],
 ]
-for (const [label, [of, perRound], note] of p99Lines) {
-  console.log(`${label.padEnd(24)}${`${of.toFixed(2)}x`.padStart(11)}${`${perRound.toFixed(2)}x`.padStart(19)}   ${note}`)
-}
-console.log(
+for (const [label, [of, perRound], note] of p99Lines) print(`| ${label} | ${of.toFixed(2)}x | ${perRound.toFixed(2)}x | ${note} |`)
+print(
   `\nserver memory of each pool after the rounds (RssAnon of its backends): fixed-schema page ${memory.fixed.toFixed(0)} MiB, ` +
     `API ${memory.api.toFixed(0)} MiB, API with DB_PREPARED_STATEMENTS=0 ${memory.unprepared.toFixed(0)} MiB, ` +
     `API with DB_TENANT_CONNECTIONS=0 ${memory.shared.toFixed(0)} MiB`,
@@ -355,10 +361,11 @@ console.log(
   observe(calls)
   const used = process.cpuUsage(before)
   const ns = ((used.user + used.system) * 1000) / calls
-  console.log(
-    `metrics recorded per request (per-tenant series on): ${ns.toFixed(0)} ns of CPU, ${((100 * ns) / 1000 / summary.list!.serverUs).toFixed(2)}% of the list's server CPU per request`,
+  print(
+    `\nmetrics recorded per request (per-tenant series on): ${ns.toFixed(0)} ns of CPU, ${((100 * ns) / 1000 / summary.list!.serverUs).toFixed(2)}% of the list's server CPU per request`,
   )
 }
+if (values['write-docs']) await writeDocsSection('api', report.join('\n'))
 
 await stopServerProcesses()
 await db.close()

@@ -23,6 +23,7 @@ import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { DEFAULT_MIGRATIONS_DIR, createServices, formatNode, loadDeployment, readModuleMigrations, type Services } from '@tenantbase/core'
 import { createTestDatabase, testCitusWorkers, type TestDatabase } from '@tenantbase/core/testing'
+import { WRITE_DOCS_OPTION, writeDocsSection } from './docs-section.js'
 import { startServerProcess, stopServerProcesses } from './server-processes.js'
 
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '3' },
     moves: { type: 'string', default: '3' },
+    ...WRITE_DOCS_OPTION,
   },
 })
 const TENANTS = Number(values.tenants)
@@ -117,6 +119,12 @@ for (const side of sides)
 console.log(
   `   citus / plain: p50 ${(creation.citus.p50 / creation.plain.p50).toFixed(2)}x, p95 ${(creation.citus.p95 / creation.plain.p95).toFixed(2)}x\n`,
 )
+// The summary table, for --write-docs: one row per step, as each ends.
+const summary = ['| what | plain | Citus | Citus / plain |', '| --- | --- | --- | --- |']
+summary.push(
+  `| tenant creation p50 / p95 | ${ms(creation.plain.p50)} / ${ms(creation.plain.p95)} | ${ms(creation.citus.p50)} / ${ms(creation.citus.p95)} | ` +
+    `${(creation.citus.p50 / creation.plain.p50).toFixed(1)}x / ${(creation.citus.p95 / creation.plain.p95).toFixed(1)}x |`,
+)
 
 console.log(`2. A two-statement tenant migration (add a column, create an index) of all ${TENANTS} tenants, concurrency 4`)
 const migration: Record<string, number> = {}
@@ -131,6 +139,10 @@ for (const side of sides) {
   console.log(`   ${side.label.padEnd(6)} ${(migration[side.label]! / 1000).toFixed(1)} s (${report.tenants.length} tenants)`)
 }
 console.log(`   citus / plain: ${(migration.citus! / migration.plain!).toFixed(2)}x\n`)
+summary.push(
+  `| two-statement migration of ${TENANTS} tenants | ${(migration.plain! / 1000).toFixed(1)} s | ${(migration.citus! / 1000).toFixed(1)} s | ` +
+    `${(migration.citus! / migration.plain!).toFixed(1)}x |`,
+)
 
 /** An API process (bench/api-servers.mjs, as server.ts builds it) on `side`'s database. */
 async function startApi(side: Side): Promise<string> {
@@ -180,6 +192,9 @@ try {
   for (const label of ['plain', 'citus'])
     console.log(`   ${label.padEnd(6)} ${Math.round(median(rps[label]!))} req/s (rounds: ${rps[label]!.map(Math.round).join(', ')})`)
   console.log(`   citus / plain: ${(median(rps.citus!) / median(rps.plain!)).toFixed(2)}\n`)
+  summary.push(
+    `| \`GET /api/posts/\`, req/s | ${Math.round(median(rps.plain!))} | ${Math.round(median(rps.citus!))} | ${(median(rps.citus!) / median(rps.plain!)).toFixed(2)} |`,
+  )
 
   console.log(`4. Live moves of one tenant under 60 concurrent POST /api/posts/ (its own key and user)`)
   const moved = citus.seeded[0]!
@@ -196,6 +211,8 @@ try {
     )
   )[0]!
   let failedTotal = 0
+  let answeredTotal = 0
+  const moveSeconds: number[] = []
   for (let move = 0; move < MOVES; move++) {
     const placement = (await citus.services.citus.tenantPlacements())!.get(moved.schemaName)!
     const target = workers.find((w) => formatNode(w) !== formatNode(placement))!
@@ -214,6 +231,8 @@ try {
     const answered = [...statuses.values()].reduce((a, b) => a + b, 0)
     const failed = answered - (statuses.get(201) ?? 0) + errors + result.timeouts
     failedTotal += failed
+    answeredTotal += answered
+    moveSeconds.push(seconds)
     console.log(
       `   move ${move + 1}: ${formatNode(placement)} -> ${formatNode(target)} in ${seconds.toFixed(2)} s; ` +
         `${answered} requests answered during the load, ${statuses.get(201) ?? 0} of them 201, failed ${failed}` +
@@ -224,6 +243,17 @@ try {
     { count: number },
   ]
   console.log(`   tenant ${tenant!.id} holds ${count} posts after the moves; failed requests in all: ${failedTotal} (bar: 0)`)
+  summary.push(
+    `| live move of a tenant under 60 concurrent POSTs (${MOVES} moves) | | ` +
+      `${Math.min(...moveSeconds).toFixed(1)} to ${Math.max(...moveSeconds).toFixed(1)} s each | ${failedTotal} failed of ${answeredTotal} |`,
+  )
+  if (values['write-docs']) {
+    await writeDocsSection(
+      'citus',
+      summary.join('\n'),
+      `PostgreSQL ${version}, Citus ${citusVersion}, ${workers.length} workers; plain is a database of the coordinator's server without the extension`,
+    )
+  }
   process.exitCode = failedTotal === 0 ? 0 : 1
 } finally {
   await stopServerProcesses()

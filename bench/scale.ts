@@ -50,6 +50,7 @@ import {
 } from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
 import { backendMemoryMiB } from './backend-memory.js'
+import { WRITE_DOCS_OPTION, writeDocsSection } from './docs-section.js'
 import { markdownTable, ms, scaleChart, type ScaleRow } from './scale-report.js'
 
 const { values } = parseArgs({
@@ -60,6 +61,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     keep: { type: 'boolean', default: false },
     'shared-buffers': { type: 'string', default: '4GB' },
+    ...WRITE_DOCS_OPTION,
   },
 })
 const SIZES = values.sizes.split(',').map((s) => Number(s.trim()))
@@ -67,7 +69,7 @@ const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 if (SIZES.some((n, i) => !Number.isInteger(n) || n < 40 || (i > 0 && n <= SIZES[i - 1]!)) || !(SECONDS > 0) || !(ROUNDS >= 1)) {
   console.error(
-    'usage: pnpm bench:scale [--sizes 1000,10000,100000] (increasing, each >= 40) [--svg FILE] [--seconds S] [--rounds R] [--shared-buffers SIZE] [--keep]',
+    'usage: pnpm bench:scale [--sizes 1000,10000,100000] (increasing, each >= 40) [--svg FILE] [--seconds S] [--rounds R] [--shared-buffers SIZE] [--keep] [--write-docs]',
   )
   process.exit(2)
 }
@@ -274,6 +276,13 @@ try {
   const loadRange = `${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)}`
   console.log(`\n\`pnpm bench:scale --sizes ${SIZES.join(',')}\` (${date}; ${machine}; load average ${loadRange}):\n`)
   console.log(markdownTable(rows))
+  if (values['write-docs']) {
+    await writeDocsSection(
+      'scale',
+      `${markdownTable(rows)}\n\n![cost of each operation against the number of tenants, log-log](scale.svg)`,
+      `load average during the run ${loadRange}; PostgreSQL ${pgVersion} (${given ? 'BENCH_DATABASE_URL' : `embedded, shared_buffers ${values['shared-buffers']}`})`,
+    )
+  }
   await writeFile(
     values.svg,
     scaleChart(rows, `tenantbase: cost per operation against tenants (${date}, ${cpus().length} cores, PostgreSQL ${pgVersion})`),

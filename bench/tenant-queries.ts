@@ -35,6 +35,7 @@ import postgres from 'postgres'
 import { createTenantConnections, startEmbeddedCluster } from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
 import { backendMemoryMiB } from './backend-memory.js'
+import { WRITE_DOCS_OPTION, writeDocsSection } from './docs-section.js'
 
 const { values } = parseArgs({
   options: {
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     lifetime: { type: 'string', default: '5' },
     depth: { type: 'string', default: '16' },
     'shared-buffers': { type: 'string', default: '1GB' },
+    ...WRITE_DOCS_OPTION,
   },
 })
 const TENANTS = Number(values.tenants)
@@ -214,18 +216,24 @@ for (let round = 1; round <= ROUNDS; round++) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const ceiling = median(results.fixed!)
 const affineQueries = median(results.affine!) * SECONDS * ROUNDS
-console.log(
+const report: string[] = []
+const print = (line: string) => {
+  console.log(line)
+  report.push(line)
+}
+print(
   `\n${TENANTS} tenants, pool ${POOL}, ${CALLERS} callers, ${ROUNDS} rounds of ${SECONDS}s (median), recycled every ${LIFETIME} s, shared_buffers ${values['shared-buffers']}, ` +
     `affine detour at ${DEPTH} waiting (${((100 * (affine.detours() - detoursBefore)) / affineQueries).toFixed(1)}% of its queries); load average ${loadavg()
       .map((n) => n.toFixed(2))
-      .join(' ')}`,
+      .join(' ')}\n`,
 )
-console.log('| variant | queries/s | vs fixed | server memory of the pool (MiB) |')
-console.log('| --- | ---: | ---: | ---: |')
+print('| variant | queries/s | vs fixed | server memory of the pool (MiB) |')
+print('| --- | ---: | ---: | ---: |')
 for (const name of Object.keys(variants)) {
   const qps = median(results[name]!)
-  console.log(`| ${name} | ${qps.toFixed(0)} | ${(qps / ceiling).toFixed(2)} | ${memory[name]!.toFixed(1)} |`)
+  print(`| ${name} | ${qps.toFixed(0)} | ${(qps / ceiling).toFixed(2)} | ${memory[name]!.toFixed(1)} |`)
 }
+if (values['write-docs']) await writeDocsSection('queries', report.join('\n'))
 
 await Promise.all(Object.values(variants).flatMap((v) => v.pools.map((sql) => sql.end())))
 await admin.end()

@@ -134,7 +134,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     async (api) => {
       // Every route under /api/ belongs to the tenant of its api key, resolved once here.
       api.addHook('onRequest', app.requireApiKey)
-      // The 403s requireApiKey answers (scope, suspension), in each route's documentation.
+      // The per-key request limit (API_KEY_RATE_LIMIT_MAX), once the key is known; off by default.
       if (app.apiKeyRateLimit) api.addHook('onRequest', app.apiKeyRateLimit)
       await api.register(users, { prefix: '/users' })
       await api.register(posts, { prefix: '/posts' })

@@ -4,7 +4,8 @@ import { RevocationsNotHeardError } from '@tenantbase/core'
 import { NO_SECURITY } from '../schemas/common.js'
 import { errorResponses, TRANSPORT_ERRORS } from '../schemas/errors.js'
 
-const Status = Type.Object({ status: Type.String({ examples: ['ok'] }) })
+const Alive = Type.Object({ status: Type.String({ examples: ['ok'] }) })
+const Ready = Type.Object({ status: Type.String({ examples: ['ready'] }) })
 
 /** Liveness and readiness, for orchestrators and load balancers; no api key. */
 const health: FastifyPluginAsyncTypebox = async (app) => {
@@ -14,7 +15,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'checkLiveness',
       summary: 'The process is alive',
       security: NO_SECURITY,
-      response: { 200: Status, ...errorResponses(TRANSPORT_ERRORS, { asRange: true }) },
+      response: { 200: Alive, ...errorResponses(TRANSPORT_ERRORS, { asRange: true }) },
     },
     handler: async () => ({ status: 'ok' }),
   })
@@ -28,7 +29,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
         'process does not hear its own NOTIFY (LISTEN behind a transaction-mode pooler: set DATABASE_LISTEN_URL).',
       security: NO_SECURITY,
       response: {
-        200: Status,
+        200: Ready,
         ...errorResponses([...TRANSPORT_ERRORS, 'DATABASE_UNAVAILABLE', 'REVOCATIONS_NOT_HEARD'], { asRange: true }),
       },
     },

@@ -145,6 +145,14 @@ t.test('the OpenAPI document is lint-clean and its error examples are true', asy
   const ids = operations.map(({ op }) => op.operationId)
   t.ok(ids.every(Boolean), 'every operation has an operationId')
   t.equal(new Set(ids).size, ids.length, 'operationIds are unique')
+  // The health routes' documented answers are the ones they give.
+  for (const path of ['/healthz', '/readyz']) {
+    const documented = doc.paths[path].get.responses['200'].content['application/json'].schema.properties.status.example
+    t.equal(documented, (await app.inject({ url: path })).json().status, `${path}: its example is its answer`)
+  }
+  // One name per operation across the layers: PATCH is core's patchPost, PUT its replacePost.
+  const postOperations = operations.filter(({ path }) => path.startsWith('/api/posts/')).map(({ op }) => op.operationId)
+  t.same(postOperations.sort(), Object.keys(ctx.services.posts).sort(), "the posts routes' operationIds are core's post functions")
 
   for (const { where, path, op } of operations) {
     if (!path.startsWith('/api/')) t.same(op.security, [], `${where}: security [] (no authentication)`)

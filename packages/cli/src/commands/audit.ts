@@ -1,32 +1,24 @@
-import { AUDIT_ACTIONS, MAX_AUDIT_LIMIT, type AuditEvent } from '@tenantbase/core'
+import type { AuditEvent } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
-import { parseDuration } from '../durations.js'
-import { UsageError } from '../errors.js'
+import { DEFAULT_AUDIT_LIMIT } from '../option-parsers.js'
 import { formatTime } from '../output.js'
 
+/** The flags as their options parsed them. */
 export interface AuditFlags {
   readonly schema?: string
-  readonly since?: string
-  readonly action?: string
-  readonly limit?: string
+  /** Milliseconds back from now. */
+  readonly since?: number
+  readonly action?: AuditEvent['action']
+  readonly limit?: number
 }
 
-/** The flags as core's filter; every problem is a usage error naming the accepted forms. */
-export function parseAuditFlags(flags: AuditFlags, now = Date.now()) {
-  if (flags.action !== undefined && !(AUDIT_ACTIONS as readonly string[]).includes(flags.action)) {
-    throw new UsageError(`--action: "${flags.action}" is not an action; use one of ${AUDIT_ACTIONS.join(', ')}`)
-  }
-  let limit = 50
-  if (flags.limit !== undefined) {
-    limit = /^[0-9]{1,4}$/.test(flags.limit.trim()) ? Number(flags.limit.trim()) : NaN
-    if (!(limit >= 1 && limit <= MAX_AUDIT_LIMIT))
-      throw new UsageError(`--limit: "${flags.limit}" is not a whole number from 1 to ${MAX_AUDIT_LIMIT}`)
-  }
+/** The flags as core's filter. */
+export function auditFilter(flags: AuditFlags, now = Date.now()) {
   return {
-    limit,
+    limit: flags.limit ?? DEFAULT_AUDIT_LIMIT,
     ...(flags.schema !== undefined && { schemaName: flags.schema }),
     ...(flags.action !== undefined && { action: flags.action }),
-    ...(flags.since !== undefined && { since: new Date(now - parseDuration('--since', flags.since)) }),
+    ...(flags.since !== undefined && { since: new Date(now - flags.since) }),
   }
 }
 
@@ -46,7 +38,7 @@ function formatDetail(detail: Record<string, unknown>): string {
 
 /** `tenantctl audit`: the operator actions recorded, newest first. */
 export async function runAudit(ctx: CommandContext, flags: AuditFlags): Promise<AuditEvent[]> {
-  const filter = parseAuditFlags(flags)
+  const filter = auditFilter(flags)
   const services = await ctx.services()
   const events = await services.auditLog.listAuditEvents(filter)
   const { output } = ctx

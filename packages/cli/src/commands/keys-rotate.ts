@@ -1,16 +1,14 @@
 import type { CommandContext } from '../context.js'
 import { parseDuration } from '../durations.js'
+import { DEFAULT_GRACE } from '../option-parsers.js'
 import { formatTime } from '../output.js'
-
-/** `--grace` when not given: a day, for every client to pick up the new key. */
-export const DEFAULT_GRACE = '24h'
 
 /**
  * `tenantctl keys rotate <prefix|key>`: a new key for the same tenant, scope and expiry
  * (shown once); the old key keeps working for the grace period, never past its own expiry.
  */
-export async function runKeysRotate(ctx: CommandContext, prefixOrKey: string, flags: { grace?: string; name?: string }) {
-  const graceMs = parseDuration('--grace', flags.grace ?? DEFAULT_GRACE, { allowZero: true })
+export async function runKeysRotate(ctx: CommandContext, prefixOrKey: string, flags: { grace?: number; name?: string }) {
+  const graceMs = flags.grace ?? parseDuration('--grace', DEFAULT_GRACE)
   const services = await ctx.services()
   const rotated = await services.apiKeys.rotateApiKey(prefixOrKey, { graceMs, ...(flags.name !== undefined && { name: flags.name }) })
   const { output } = ctx

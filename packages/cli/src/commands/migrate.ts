@@ -1,23 +1,13 @@
 import { formatState, type MigrateAllReport, type MigrationProgress } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
-import { CommandFailedError, UsageError } from '../errors.js'
+import { CommandFailedError } from '../errors.js'
+import { DEFAULT_CONCURRENCY } from '../option-parsers.js'
 
 export interface MigrateFlags {
-  readonly concurrency?: string
+  /** Tenants migrated at once (parsed by the option, 1 to 64). */
+  readonly concurrency?: number
   readonly schema?: readonly string[]
   readonly dryRun?: boolean
-}
-
-export const DEFAULT_CONCURRENCY = 4
-const MAX_CONCURRENCY = 64
-
-export function parseConcurrency(value: string | undefined): number {
-  if (value === undefined) return DEFAULT_CONCURRENCY
-  const n = Number(value)
-  if (!/^\d+$/.test(value.trim()) || !Number.isInteger(n) || n < 1 || n > MAX_CONCURRENCY) {
-    throw new UsageError(`--concurrency must be a whole number from 1 to ${MAX_CONCURRENCY}, not "${value}"`)
-  }
-  return n
 }
 
 /**
@@ -25,7 +15,7 @@ export function parseConcurrency(value: string | undefined): number {
  * terminal, a line per tenant otherwise; then a summary naming each failed schema.
  */
 export async function runMigrate(ctx: CommandContext, flags: MigrateFlags): Promise<MigrateAllReport> {
-  const concurrency = parseConcurrency(flags.concurrency)
+  const concurrency = flags.concurrency ?? DEFAULT_CONCURRENCY
   const schemas = flags.schema && flags.schema.length > 0 ? [...new Set(flags.schema)] : undefined
   const dryRun = flags.dryRun ?? false
   const { output } = ctx

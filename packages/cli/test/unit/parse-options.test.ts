@@ -1,20 +1,20 @@
 import t from 'tap'
-import { parseExpiresIn, parseScope } from '../../src/commands/keys-create.js'
 import { formatSpan, parseDuration } from '../../src/durations.js'
-import { DEFAULT_CONCURRENCY, parseConcurrency } from '../../src/commands/migrate.js'
+import { durationOf, parseAuditAction, parseAuditLimit, parseConcurrency, parseScope } from '../../src/option-parsers.js'
 import { UsageError } from '../../src/errors.js'
 
 const DAY = 86_400_000
 
 t.test('--expires-in takes durations with a unit', async (t) => {
-  const now = Date.UTC(2026, 0, 1)
-  t.equal(parseExpiresIn('30d', now).getTime(), now + 30 * DAY)
-  t.equal(parseExpiresIn('12h', now).getTime(), now + 12 * 3_600_000)
-  t.equal(parseExpiresIn('2w', now).getTime(), now + 14 * DAY)
-  t.equal(parseExpiresIn(' 1y ', now).getTime(), now + 365.25 * DAY)
+  const parseExpiresIn = durationOf('--expires-in')
+  t.equal(parseExpiresIn('30d'), 30 * DAY)
+  t.equal(parseExpiresIn('12h'), 12 * 3_600_000)
+  t.equal(parseExpiresIn('2w'), 14 * DAY)
+  t.equal(parseExpiresIn(' 1y '), 365.25 * DAY)
   for (const bad of ['30', '', 'soon', '-5d', '0d', '30 fortnights', '1e9d', '3 days', '1.5h', '24H', '2000y']) {
-    t.throws(() => parseExpiresIn(bad, now), UsageError, `refuses "${bad}"`)
+    t.throws(() => parseExpiresIn(bad), UsageError, `refuses "${bad}"`)
   }
+  t.throws(() => parseExpiresIn('soon'), { message: /^--expires-in: "soon" is not a duration/ })
 })
 
 t.test('durations: seconds, minutes, hours, days, weeks, years; 0 only where allowed', async (t) => {
@@ -46,10 +46,17 @@ t.test('spans read as the largest whole unit', async (t) => {
 })
 
 t.test('--concurrency is a whole number from 1 to 64', async (t) => {
-  t.equal(parseConcurrency(undefined), DEFAULT_CONCURRENCY)
   t.equal(parseConcurrency('1'), 1)
   t.equal(parseConcurrency('64'), 64)
   for (const bad of ['0', '65', '-1', '2.5', 'eight', '', '4x']) {
     t.throws(() => parseConcurrency(bad), UsageError, `refuses "${bad}"`)
   }
+})
+
+t.test('--action is an action the audit log records; --limit a whole number from 1 to 1000', async (t) => {
+  t.equal(parseAuditAction('key.rotate'), 'key.rotate')
+  for (const bad of ['key.steal', 'KEY.ROTATE', '']) t.throws(() => parseAuditAction(bad), UsageError, `refuses action "${bad}"`)
+  t.equal(parseAuditLimit('1'), 1)
+  t.equal(parseAuditLimit(' 1000 '), 1000)
+  for (const bad of ['0', '1001', '-1', '2.5', 'ten', '', '1e3']) t.throws(() => parseAuditLimit(bad), UsageError, `refuses limit "${bad}"`)
 })

@@ -95,7 +95,7 @@ const posts: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: emptyIdIsNoRoute,
     schema: {
       tags: ['posts'],
-      operationId: 'updatePost',
+      operationId: 'patchPost',
       summary: 'Change some fields of a post (its author only)',
       security: USER_SECURITY,
       params: PostParams,
