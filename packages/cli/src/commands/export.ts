@@ -21,7 +21,10 @@ export async function runExport(ctx: CommandContext, schema: string, flags: Expo
   const progress = output.transfer(`Exporting ${schema}`)
   let summary
   try {
-    summary = await services.bundles.exportTenant(schema, file, { withKeys: flags.withKeys ?? false, onProgress: progress.update })
+    summary = await services.bundles.exportTenant(schema, file, {
+      withKeys: flags.withKeys ?? false,
+      onProgress: (step) => progress.update(step),
+    })
   } finally {
     progress.stop()
   }

@@ -22,7 +22,7 @@ export async function runImport(ctx: CommandContext, file: string, flags: Import
       ...(flags.schema !== undefined && { schemaName: flags.schema }),
       ...(flags.name !== undefined && { name: flags.name }),
       withKeys: flags.withKeys ?? false,
-      onProgress: progress.update,
+      onProgress: (step) => progress.update(step),
     })
   } finally {
     progress.stop()

@@ -20,7 +20,7 @@ export async function runRestore(ctx: CommandContext, file: string, flags: Resto
   try {
     summary = await services.bundles.restoreTenant(path.resolve(file), flags.into, {
       dropPrevious: flags.dropPrevious ?? false,
-      onProgress: progress.update,
+      onProgress: (step) => progress.update(step),
     })
   } finally {
     progress.stop()

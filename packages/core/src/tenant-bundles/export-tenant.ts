@@ -75,8 +75,8 @@ function countRows(chunk: Buffer): number {
  */
 async function* tableRows(tx: TransactionSql, schema: string, table: TenantTable): AsyncGenerator<Buffer> {
   const order = table.primaryKey.length > 0 ? tx`order by ${tx(table.primaryKey as string[])}` : tx``
-  const copy = (await tx`
-    copy (select ${tx(table.columns as string[])} from ${tx(schema)}.${tx(table.name)} ${order}) to stdout`.readable()) as Readable
+  const copy = await tx`
+    copy (select ${tx(table.columns as string[])} from ${tx(schema)}.${tx(table.name)} ${order}) to stdout`.readable()
   copy.once('end', () => copy._read(0))
   let batch: Buffer[] = []
   let batched = 0

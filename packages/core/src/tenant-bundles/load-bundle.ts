@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs'
 import { open } from 'node:fs/promises'
-import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createGunzip } from 'node:zlib'
 import type { TransactionSql } from '../db/sql.js'
@@ -127,8 +126,8 @@ async function copyIn(
   columns: readonly string[],
   data: AsyncIterable<Buffer>,
 ): Promise<void> {
-  const writable = (await tx`copy ${tx(schema)}.${tx(table)} (${tx(columns as string[])}) from stdin`.writable()) as Writable
-  let failed: unknown
+  const writable = await tx`copy ${tx(schema)}.${tx(table)} (${tx(columns as string[])}) from stdin`.writable()
+  let failed: Error | undefined
   writable.on('error', (error) => (failed ??= error))
   const finished = new Promise<void>((resolve) => writable.once('finish', resolve))
   try {
@@ -145,7 +144,9 @@ async function copyIn(
     if (failed !== undefined) throw failed
     writable.end()
     await new Promise((next) => setImmediate(next))
-    if (failed !== undefined) throw failed
+    // The error handler may have run meanwhile (TypeScript cannot see that it assigned).
+    const late = failed as Error | undefined
+    if (late !== undefined) throw late
     await Promise.race([finished, tx`select 1`.then(() => finished)])
   } catch (error) {
     if (error instanceof ValidationError) throw error
