@@ -5,7 +5,7 @@
  * programs the tests need as CI installs them.
  */
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -35,6 +35,8 @@ async function run(args: string[], options: { cwd: string; env: Record<string, s
 
 /** Test files for a real tap, where it resolves (inside the repository's node_modules). */
 async function fixtures(t: Test) {
+  // A fresh clone's node_modules has no .cache until some tool makes one.
+  await mkdir(path.join(root, 'node_modules/.cache'), { recursive: true })
   const dir = await mkdtemp(path.join(root, 'node_modules/.cache/run-tests-'))
   const temporary = await mkdtemp(path.join(tmpdir(), 'run-tests-tmp-'))
   t.teardown(() => Promise.all([rm(dir, { recursive: true, force: true }), rm(temporary, { recursive: true, force: true })]))
