@@ -1,7 +1,15 @@
 import { isPreviousSchemaOf } from '../tenant-bundles/import-tenant.js'
 import pLimit from 'p-limit'
 import type { Sql } from '../db/sql.js'
-import { formatState, migrationLabel, type Migration, type MigrationSet, type MigrationState } from '../migrations/catalog.js'
+import {
+  formatState,
+  migrationLabel,
+  sameState,
+  stateOfLedger,
+  type Migration,
+  type MigrationSet,
+  type MigrationState,
+} from '../migrations/catalog.js'
 import { readLedger } from '../migrations/migrator.js'
 import { registryState } from '../migrations/migration-status.js'
 import { createCitusService } from '../citus/citus-service.js'
@@ -196,9 +204,8 @@ async function checkTenantLedger(
   if (schemaNameProblem(schema) !== undefined) return []
   const applied = tenant.hasLedger ? await readLedger(sql, schema, 'schema_migrations').simple() : []
   const findings = compareLedger(schema, applied, migrations, migrations.tenant, `tenantctl migrate --schema ${schema}`)
-  const ledgerState: Record<string, number> = {}
-  for (const row of applied) ledgerState[row.module] = Math.max(ledgerState[row.module] ?? 0, row.version)
-  if (formatState(ledgerState) !== formatState(sortedState(tenant.migrations, ledgerState))) {
+  const ledgerState = stateOfLedger(applied)
+  if (!sameState(ledgerState, tenant.migrations)) {
     findings.push({
       kind: 'registry-version-mismatch',
       schema,
@@ -209,12 +216,6 @@ async function checkTenantLedger(
     })
   }
   return findings
-}
-
-/** `state` with its modules in the order of `like`'s (then the rest), so two states compare as text. */
-function sortedState(state: MigrationState, like: MigrationState): MigrationState {
-  const keys = [...Object.keys(like).filter((k) => k in state), ...Object.keys(state).filter((k) => !(k in like))]
-  return Object.fromEntries(keys.map((k) => [k, state[k]!]))
 }
 
 /** Behind, ahead and checksum findings for one schema's ledger against its files. */

@@ -119,6 +119,13 @@ export function pendingMigrations(list: readonly Migration[], state: MigrationSt
   return list.filter((migration) => migration.version > (state[migration.module] ?? 0))
 }
 
+/** The state a ledger's rows amount to: per module, its highest version applied. */
+export function stateOfLedger(applied: readonly { readonly module: string; readonly version: number }[]): Record<string, number> {
+  const state: Record<string, number> = {}
+  for (const row of applied) state[row.module] = Math.max(state[row.module] ?? 0, row.version)
+  return state
+}
+
 /** Whether two states name the same versions of the same modules. */
 export function sameState(a: MigrationState, b: MigrationState): boolean {
   const keys = Object.keys(a)

@@ -1,5 +1,13 @@
 import type { Sql } from '../db/sql.js'
-import { latestState, migrationLabel, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
+import {
+  latestState,
+  migrationLabel,
+  pendingMigrations,
+  stateOfLedger,
+  type Migration,
+  type MigrationSet,
+  type MigrationState,
+} from './catalog.js'
 import { moduleNotDeclared, readLedger } from './migrator.js'
 
 /** Where one schema stands against its modules' migration files. */
@@ -57,9 +65,7 @@ export async function sharedSchemaState(sql: Sql, shared: readonly Migration[]):
   const [ledger] = await sql<{ name: string | null }[]>`select to_regclass('public.schema_migrations')::text as name`
   if (!ledger?.name) return migrationState(shared, {})
   const applied = await readLedger(sql, 'public', 'schema_migrations')
-  const state: Record<string, number> = {}
-  for (const row of applied) state[row.module] = Math.max(state[row.module] ?? 0, row.version)
-  return migrationState(shared, state)
+  return migrationState(shared, stateOfLedger(applied))
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   migrationLabel,
   pendingMigrations,
   parseAll,
+  stateOfLedger,
   statementsOf,
   type Migration,
   type MigrationSet,
@@ -103,13 +104,6 @@ async function applyStatements(tx: TransactionSql, migration: Migration): Promis
 
 const ledgerRow = ({ module, version, name, checksum }: Migration) => ({ module, version, name, checksum })
 
-/** The state a ledger's rows amount to: per module, its highest version. */
-function stateOf(applied: readonly { module: string; version: number }[]): Record<string, number> {
-  const state: Record<string, number> = {}
-  for (const row of applied) state[row.module] = Math.max(state[row.module] ?? 0, row.version)
-  return state
-}
-
 async function applyInTransaction(tx: TransactionSql, migration: Migration): Promise<void> {
   await applyStatements(tx, migration)
   await tx`insert into schema_migrations ${tx(ledgerRow(migration))}`
@@ -146,7 +140,7 @@ export async function migrateSharedSchema(
   await sql.begin((tx) => upgradeLedger(tx, 'public', 'schema_migrations'))
   const applied = await readLedger(sql, 'public', 'schema_migrations')
   assertUnchanged('public', applied, migrations, modules)
-  const from = stateOf(applied)
+  const from = stateOfLedger(applied)
   const to = { ...from }
   const pending = pendingMigrations(migrations, from)
   await parseAll(pending)

@@ -6,6 +6,7 @@ import { createGzip } from 'node:zlib'
 import type { Sql, TransactionSql } from '../db/sql.js'
 import { recordAuditEvent } from '../audit/audit-log.js'
 import { NotFoundError } from '../errors.js'
+import { stateOfLedger } from '../migrations/catalog.js'
 import { readLedger } from '../migrations/migrator.js'
 import { assertValidSchemaName } from '../db/schema-name.js'
 import {
@@ -111,8 +112,7 @@ async function readManifest(
   >`select id, name, address, created_at, suspended_at, suspension_reason, suspension_reason_public from public.tenants where schema_name = ${schemaName}`
   if (!tenant) throw new NotFoundError(`no tenant with schema ${schemaName}`, 'TENANT_NOT_FOUND')
   const applied = await readLedger(tx, schemaName, 'schema_migrations')
-  const state: Record<string, number> = {}
-  for (const row of applied) state[row.module] = Math.max(state[row.module] ?? 0, row.version)
+  const state = stateOfLedger(applied)
   const tables = await readTenantTables(tx, schemaName)
   const described: BundleTable[] = []
   for (const table of tables) {
