@@ -1,10 +1,16 @@
 /**
- * Typed errors thrown by core. Each carries a stable UPPER_SNAKE `code`; the edges
- * (api, cli) map the class to an HTTP status or exit code once, and show `message`
- * to people. `details` holds structured, non-secret context (for example every
- * problem found by a validation).
+ * Typed errors thrown by core. Each carries a stable UPPER_SNAKE `code`; the edges map it
+ * once (the api to an HTTP status by code, in its error table; the cli to an exit code by
+ * class) and show `message` to people. `details` holds structured, non-secret context (for
+ * example every problem found by a validation).
+ *
+ * Each class names its generic code (`genericCode`): the code it carries when none is given,
+ * and the one whose meaning a code unknown to an edge falls back to (a module's own
+ * `COMMENT_NOT_FOUND` thrown as a NotFoundError answers as `NOT_FOUND` does).
  */
 export class CoreError extends Error {
+  /** None here: a bare CoreError is a bug wherever it reaches an edge. */
+  static readonly genericCode: string | undefined = undefined
   readonly code: string
   readonly details: readonly string[] | undefined
 
@@ -18,57 +24,73 @@ export class CoreError extends Error {
 
 /** Input that breaks a rule (bad schema name, short password, title too long...). */
 export class ValidationError extends CoreError {
-  constructor(message: string, code = 'VALIDATION_FAILED', details?: readonly string[]) {
+  static override readonly genericCode = 'VALIDATION_FAILED'
+
+  constructor(message: string, code: string = ValidationError.genericCode, details?: readonly string[]) {
     super(code, message, details)
   }
 }
 
 /** Configuration that cannot start the program; `details` lists every problem. */
 export class ConfigError extends CoreError {
+  static override readonly genericCode = 'CONFIG_INVALID'
+
   constructor(problems: readonly string[]) {
-    super('CONFIG_INVALID', `invalid configuration:\n  - ${problems.join('\n  - ')}`, problems)
+    super(ConfigError.genericCode, `invalid configuration:\n  - ${problems.join('\n  - ')}`, problems)
   }
 }
 
 /** The thing asked for does not exist (or belongs to another tenant). */
 export class NotFoundError extends CoreError {
-  constructor(message: string, code = 'NOT_FOUND') {
+  static override readonly genericCode = 'NOT_FOUND'
+
+  constructor(message: string, code: string = NotFoundError.genericCode) {
     super(code, message)
   }
 }
 
 /** The thing would collide with one that exists (duplicate name, schema, email). */
 export class ConflictError extends CoreError {
-  constructor(message: string, code = 'CONFLICT') {
+  static override readonly genericCode = 'CONFLICT'
+
+  constructor(message: string, code: string = ConflictError.genericCode) {
     super(code, message)
   }
 }
 
 /** Credentials (api key, password, token) are missing, unknown, revoked or expired. */
 export class AuthenticationError extends CoreError {
-  constructor(message = 'authentication failed', code = 'UNAUTHENTICATED') {
+  static override readonly genericCode = 'UNAUTHENTICATED'
+
+  constructor(message = 'authentication failed', code: string = AuthenticationError.genericCode) {
     super(code, message)
   }
 }
 
 /** The caller is known but may not do this (for example edit another user's post). */
 export class ForbiddenError extends CoreError {
-  constructor(message: string, code = 'FORBIDDEN') {
+  static override readonly genericCode = 'FORBIDDEN'
+
+  constructor(message: string, code: string = ForbiddenError.genericCode) {
     super(code, message)
   }
 }
 
 /** A migration cannot be applied safely (changed file, failed statement). */
 export class MigrationError extends CoreError {
-  constructor(message: string, code = 'MIGRATION_FAILED', options?: ErrorOptions) {
+  static override readonly genericCode = 'MIGRATION_FAILED'
+
+  constructor(message: string, code: string = MigrationError.genericCode, options?: ErrorOptions) {
     super(code, message, undefined, options)
   }
 }
 
 /** The database cannot be reached or started. */
 export class DatabaseUnavailableError extends CoreError {
+  static override readonly genericCode = 'DATABASE_UNAVAILABLE'
+
   constructor(message: string, options?: ErrorOptions) {
-    super('DATABASE_UNAVAILABLE', message, undefined, options)
+    super(DatabaseUnavailableError.genericCode, message, undefined, options)
   }
 }
 
@@ -77,7 +99,9 @@ export class DatabaseUnavailableError extends CoreError {
  * promise that a revoked key or an ended login stops working everywhere within a second.
  */
 export class RevocationsNotHeardError extends CoreError {
+  static override readonly genericCode = 'REVOCATIONS_NOT_HEARD'
+
   constructor(message: string) {
-    super('REVOCATIONS_NOT_HEARD', message)
+    super(RevocationsNotHeardError.genericCode, message)
   }
 }

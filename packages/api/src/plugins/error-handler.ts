@@ -2,29 +2,18 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import {
-  AuthenticationError,
-  ConflictError,
-  CoreError,
-  DatabaseUnavailableError,
-  ForbiddenError,
-  NotFoundError,
-  RevocationsNotHeardError,
-  ValidationError,
-} from '@tenantbase/core'
+import { CoreError } from '@tenantbase/core'
 import { TooManyRequestsError } from '../errors.js'
 import { API_ERRORS, errorBody, type ApiErrorCode, type ErrorResponse } from '../schemas/errors.js'
 
-/** Core's error classes, each to its HTTP status. Anything else of core is a 500. */
-const CORE_STATUS: [new (...args: never[]) => CoreError, number][] = [
-  [ValidationError, 400],
-  [AuthenticationError, 401],
-  [ForbiddenError, 403],
-  [NotFoundError, 404],
-  [ConflictError, 409],
-  [DatabaseUnavailableError, 503],
-  [RevocationsNotHeardError, 503],
-]
+/**
+ * A core error's entry in the API's one error table: its own code's, or (a code the table
+ * does not list, such as a module's own) its class's generic code's. Neither: a 500.
+ */
+function tableEntryOf(error: CoreError): ApiErrorCode | undefined {
+  const { genericCode } = error.constructor as typeof CoreError
+  return [error.code, genericCode].find((code): code is ApiErrorCode => code !== undefined && Object.hasOwn(API_ERRORS, code))
+}
 
 /**
  * Fastify's own client-error codes, renamed to stable codes of this API, and whether its
@@ -51,9 +40,10 @@ function body(statusCode: number, code: string, message: string): ErrorResponse 
  */
 export function toErrorResponse(error: unknown): ErrorResponse {
   if (error instanceof CoreError) {
-    const status = CORE_STATUS.find(([type]) => error instanceof type)?.[1]
-    if (status !== undefined) return body(status, error.code, error.message)
-    return errorBody('INTERNAL_ERROR')
+    const entry = tableEntryOf(error)
+    return entry === undefined || entry === 'INTERNAL_ERROR'
+      ? errorBody('INTERNAL_ERROR')
+      : body(API_ERRORS[entry].status, error.code, error.message)
   }
   const fastifyError = error as Partial<FastifyError> & { retryAfterSeconds?: number }
   if (fastifyError.validation) return body(400, 'VALIDATION_FAILED', fastifyError.message ?? 'invalid input')

@@ -22,8 +22,11 @@ interface ApiError {
 }
 
 /**
- * Every code the API answers with, core's and its own: the OpenAPI document's examples are
- * built from this table, and packages/api/README.md's error table is kept equal to it by a
+ * Every code the API answers with, core's and its own, and the one place its status is
+ * decided: a core error answers with its code's status here, or, for a code this table does
+ * not list (a module's own), with the status of its class's generic code (`NOT_FOUND` for a
+ * NotFoundError); anything else is a 500. The OpenAPI document's examples are built from
+ * this table, and packages/api/README.md's error table is kept equal to it by a
  * test. A new code goes here first, then into the `errorResponses` of the routes that
  * return it.
  */
@@ -57,6 +60,11 @@ export const API_ERRORS = {
   },
   BAD_REQUEST: { status: 400, when: 'another client error, raised by a library without a code of its own', example: 'bad request' },
   MALFORMED_REQUEST: { status: 400, when: 'the request is not valid HTTP (any path)', example: 'the request is not valid HTTP' },
+  UNAUTHENTICATED: {
+    status: 401,
+    when: "an authentication failure of a module's own, under its own code (the status of core's `AuthenticationError`)",
+    example: 'authentication failed',
+  },
   MISSING_API_KEY: { status: 401, when: 'no `api-key` header', example: 'the api-key header is required' },
   INVALID_API_KEY: { status: 401, when: 'an unknown, revoked, expired or malformed api key', example: 'invalid api key' },
   MISSING_ACCESS_TOKEN: {
@@ -89,6 +97,11 @@ export const API_ERRORS = {
     when: 'an unknown, expired, revoked or already used refresh token',
     example: 'invalid or expired refresh token',
   },
+  FORBIDDEN: {
+    status: 403,
+    when: "a refusal of a module's own, under its own code (the status of core's `ForbiddenError`)",
+    example: 'you may not do this',
+  },
   INSUFFICIENT_SCOPE: {
     status: 403,
     when: 'a `read` api key on a route that writes; the message names the scope needed',
@@ -100,6 +113,11 @@ export const API_ERRORS = {
     example: 'this tenant is suspended',
   },
   NOT_POST_AUTHOR: { status: 403, when: 'only the author may change or delete a post', example: 'only the author may change this post' },
+  NOT_FOUND: {
+    status: 404,
+    when: "a missing thing of a module's own, under its own code (the status of core's `NotFoundError`)",
+    example: 'comment not found',
+  },
   POST_NOT_FOUND: { status: 404, when: 'no such post in this tenant (or an id that is not one)', example: 'post not found' },
   ROUTE_NOT_FOUND: { status: 404, when: 'no such path', example: 'no route GET /api/nowhere/' },
   METHOD_NOT_ALLOWED: {
@@ -111,6 +129,11 @@ export const API_ERRORS = {
     status: 408,
     when: 'the request did not arrive within `REQUEST_TIMEOUT_MS` (any path)',
     example: 'the request did not arrive in time',
+  },
+  CONFLICT: {
+    status: 409,
+    when: "a collision of a module's own, under its own code (the status of core's `ConflictError`)",
+    example: 'a thing with this name already exists',
   },
   EMAIL_TAKEN: { status: 409, when: 'the email is registered in this tenant', example: 'a user with this email already exists' },
   PAYLOAD_TOO_LARGE: { status: 413, when: 'the body is over `BODY_LIMIT_BYTES`', example: 'the body is larger than the limit' },

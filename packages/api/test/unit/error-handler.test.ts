@@ -3,6 +3,7 @@ import {
   AuthenticationError,
   ConfigError,
   ConflictError,
+  CoreError,
   DatabaseUnavailableError,
   ForbiddenError,
   MigrationError,
@@ -27,11 +28,24 @@ t.test('core errors map to their status with their code', async (t) => {
   }
 })
 
+t.test("a module's own code answers with its class's generic status, under its own code", async (t) => {
+  t.match(toErrorResponse(new NotFoundError('comment not found', 'COMMENT_NOT_FOUND')), {
+    statusCode: 404,
+    code: 'COMMENT_NOT_FOUND',
+    message: 'comment not found',
+  })
+  t.match(toErrorResponse(new ConflictError('label taken', 'LABEL_TAKEN')), { statusCode: 409, code: 'LABEL_TAKEN' })
+  // The code decides where the table lists it, whatever the class.
+  t.match(toErrorResponse(new ValidationError('taken', 'EMAIL_TAKEN')), { statusCode: 409, code: 'EMAIL_TAKEN' })
+})
+
 t.test('server errors show nothing of themselves', async (t) => {
   for (const error of [
     new Error('select * from secret'),
     new MigrationError('m'),
     new ConfigError(['x']),
+    new CoreError('INTERNAL_ERROR', 'select * from secret'),
+    new CoreError('SOMETHING_ELSE', 'select * from secret'),
     new TypeError('boom'),
     'a string',
   ]) {
