@@ -120,7 +120,7 @@ export function createApiMetrics({ services, perTenant }: ApiMetricsOptions): Ap
     labelNames: ['result'] as const,
     registers: [registry],
     collect() {
-      const { hits, misses } = services.apiKeys.cacheCounts()
+      const { hits, misses } = services.apiKeyResolver.cacheCounts()
       this.reset()
       this.inc({ result: 'hit' }, hits)
       this.inc({ result: 'miss' }, misses)

@@ -66,17 +66,12 @@ export { schemaNameProblem, suggestSchemaName, MAX_SCHEMA_NAME_BYTES } from './d
 
 // API keys.
 /** Key scopes (`read`, `write`) and the rule of what each may do. */
-export { API_KEY_SCOPES, assertKeyScope, type ApiKeyScope } from './api-keys/api-key-service.js'
+export { API_KEY_SCOPES, type ApiKeyScope } from './api-keys/api-key-store.js'
+export { assertKeyScope } from './api-keys/api-key-resolver.js'
 /** A key (never its secret), as issued (the secret shown once), as listed (with its status), after a rotation, and the longest name. */
-export {
-  type ApiKeyInfo,
-  type IssuedApiKey,
-  type ListedApiKey,
-  type RotatedApiKey,
-  MAX_KEY_NAME_LENGTH,
-} from './api-keys/api-key-service.js'
+export { type ApiKeyInfo, type IssuedApiKey, type ListedApiKey, type RotatedApiKey, MAX_KEY_NAME_LENGTH } from './api-keys/api-key-store.js'
 /** The tenant a presented key resolves to, with the key's prefix and scope. */
-export { type ResolvedTenant } from './api-keys/api-key-service.js'
+export { type ResolvedTenant } from './api-keys/api-key-resolver.js'
 
 // The audit log of operator actions (shared schema; outlives deleted tenants).
 /** The recorded actions, an event as listed, and the most one listing returns. */

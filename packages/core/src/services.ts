@@ -1,5 +1,7 @@
 import type { Sql } from './db/sql.js'
-import { createApiKeyService } from './api-keys/api-key-service.js'
+import { CoreError } from './errors.js'
+import { createApiKeyResolver } from './api-keys/api-key-resolver.js'
+import { createApiKeyStore } from './api-keys/api-key-store.js'
 import { assertValidActor, createAuditLog, defaultActor, recordAuditEvent } from './audit/audit-log.js'
 import { createCitusService } from './citus/citus-service.js'
 import { readMigrations, type MigrationSet } from './migrations/catalog.js'
@@ -91,9 +93,8 @@ export async function createServices(options: ServicesOptions) {
   const { sql, config } = options
   const actor = assertValidActor(options.actor ?? defaultActor())
   const migrations = options.migrations ?? (await readMigrations(options.migrationsDir))
-  const apiKeys = createApiKeyService({
+  const apiKeyResolver = createApiKeyResolver({
     sql,
-    actor,
     ...(config?.apiKeyCache && { cacheTtlMs: config.apiKeyCache.ttlMs, cacheMax: config.apiKeyCache.max }),
   })
   const revokedSessions = createRevokedSessionStore({ sql })
@@ -101,7 +102,7 @@ export async function createServices(options: ServicesOptions) {
   const inTenant = createInTenant({
     sql,
     connections: tenantConnections,
-    onTenantGone: apiKeys.evictTenantKeys,
+    onTenantGone: apiKeyResolver.evictTenantKeys,
   })
   let listener: RevocationListener | undefined
 
@@ -121,23 +122,23 @@ export async function createServices(options: ServicesOptions) {
       readonly timing?: Pick<RevocationListenerOptions, 'probeTimeoutMs' | 'probeIntervalMs' | 'deafProbeIntervalMs' | 'deafPollIntervalMs'>
     } = {},
   ): Promise<RevocationListener> {
-    if (listener) throw new Error('this process already listens for revocations: stop that listener first')
+    if (listener) throw new CoreError('ALREADY_LISTENING', 'this process already listens for revocations: stop that listener first')
     const started = await startRevocationListener({
       notifySql: sql,
       listenSql: options.listenSql ?? sql,
       handlers: {
-        key: apiKeys.evictKey,
-        tenant: (id) => apiKeys.evictTenantKeys(Number(id)),
+        key: apiKeyResolver.evictKey,
+        tenant: (id) => apiKeyResolver.evictTenantKeys(Number(id)),
         session: revokedSessions.rememberFromMessage,
       },
       // Messages sent while not listening are lost: forget every cached key and read the
       // ended logins again.
       onSubscribed: async () => {
-        apiKeys.setCaching(false)
+        apiKeyResolver.setCaching(false)
         await revokedSessions.reload()
       },
       onStateChange: (status) => {
-        apiKeys.setCaching(status.state === 'hearing')
+        apiKeyResolver.setCaching(status.state === 'hearing')
         options.onStateChange?.(status)
       },
       onDeafTick: revokedSessions.reload,
@@ -161,10 +162,13 @@ export async function createServices(options: ServicesOptions) {
       sql,
       migrations,
       actor,
-      onTenantDeleted: apiKeys.evictTenantKeys,
-      onTenantStateChanged: apiKeys.evictTenantKeys,
+      onTenantDeleted: apiKeyResolver.evictTenantKeys,
+      onTenantStateChanged: apiKeyResolver.evictTenantKeys,
     }),
-    apiKeys,
+    /** Operators' side of api keys: issue, list, rotate, revoke (audited). */
+    apiKeys: createApiKeyStore({ sql, actor, onKeyChanged: apiKeyResolver.evictKey }),
+    /** The request path's side: a presented key to its tenant, through a cache NOTIFY evicts. */
+    apiKeyResolver,
     /** One tenant out to a bundle file and back in: export, import, restore in place. */
     bundles: createTenantBundleService({ sql, migrations, actor }),
     users: createUserService({ inTenant, bcryptCost: config?.auth?.bcryptCost }),

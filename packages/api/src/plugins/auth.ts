@@ -83,7 +83,7 @@ export default fp(
     app.decorate('requireApiKey', async function requireApiKey(request: FastifyRequest) {
       const key = request.headers['api-key']
       if (key === undefined || key === '') throw new AuthenticationError('the api-key header is required', 'MISSING_API_KEY')
-      request.tenant = await app.services.apiKeys.resolveApiKey(key)
+      request.tenant = await app.services.apiKeyResolver.resolve(key)
       // A read key reads: GET (and HEAD, its header-only twin) and nothing else.
       assertKeyScope(request.tenant, request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write')
     })

@@ -25,6 +25,8 @@ async function coreErrorTable(): Promise<{ className: string; status: number; co
 /** An error of core's class `className` carrying `code`, as core throws it. */
 function coreError(className: string, code: string): core.CoreError {
   switch (className) {
+    case 'CoreError':
+      return new core.CoreError(code, 'a message')
     case 'ConfigError':
       return new core.ConfigError(['a problem'])
     case 'DatabaseUnavailableError':

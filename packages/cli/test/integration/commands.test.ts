@@ -19,7 +19,7 @@ t.test('create, list, show, keys and delete by flags, with --json', async (t) =>
   }>(t, created)
   t.equal(tenant.schemaName, schema)
   t.equal(apiKey.name, 'ci')
-  t.equal((await services.apiKeys.resolveApiKey(apiKey.key)).id, tenant.id, 'the key printed works')
+  t.equal((await services.apiKeyResolver.resolve(apiKey.key)).id, tenant.id, 'the key printed works')
   t.equal(created.stderr, '', 'nothing on stderr')
 
   const listed = await runCli(['list', '--json'], { url })
@@ -43,7 +43,7 @@ t.test('create, list, show, keys and delete by flags, with --json', async (t) =>
   const revoked = await runCli(['keys', 'revoke', second.prefix, '--json'], { url })
   t.equal(revoked.code, 0)
   t.ok(parseJson<{ revokedAt: string | null }>(t, revoked).revokedAt)
-  await t.rejects(services.apiKeys.resolveApiKey(second.key), { code: 'INVALID_API_KEY' }, 'a revoked key no longer resolves')
+  await t.rejects(services.apiKeyResolver.resolve(second.key), { code: 'INVALID_API_KEY' }, 'a revoked key no longer resolves')
 
   const keys = parseJson<{ prefix: string; status: string }[]>(t, await runCli(['keys', 'list', schema, '--json'], { url }))
   t.same(
@@ -72,7 +72,7 @@ t.test('create, list, show, keys and delete by flags, with --json', async (t) =>
   const deleted = await runCli(['delete', schema, '--yes', '--force', '--json'], { url })
   t.equal(deleted.code, 0, deleted.stderr)
   t.equal(parseJson<{ keysRevoked: number }>(t, deleted).keysRevoked, 2)
-  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { code: 'INVALID_API_KEY' })
+  await t.rejects(services.apiKeyResolver.resolve(apiKey.key), { code: 'INVALID_API_KEY' })
   const [gone] = await db.sql`select count(*)::int as count from pg_namespace where nspname = ${schema}`
   t.equal(gone!.count, 0, 'the schema is dropped')
 })

@@ -29,7 +29,7 @@ t.test('asks for each missing flag, suggests the schema, confirms, then creates'
   t.match(stdout.text(), /About to create:[\s\S]*schema\s+acme_n_/)
   t.match(stdout.text(), apiKey.key, 'the key is printed')
   t.match(stdout.text(), /not shown again/)
-  t.equal((await services.apiKeys.resolveApiKey(apiKey.key)).schemaName, tenant.schemaName)
+  t.equal((await services.apiKeyResolver.resolve(apiKey.key)).schemaName, tenant.schemaName)
 })
 
 t.test('an invalid or taken schema name is refused with a reason and asked again', async (t) => {

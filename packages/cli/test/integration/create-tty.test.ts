@@ -52,7 +52,7 @@ t.test('answers every prompt in a terminal; the printed key resolves to the new 
   t.match(text, /not shown again/, 'warns that the key is shown once')
   const key = text.match(KEY)?.[0]
   t.ok(key, 'an api key is printed')
-  const resolved = await services.apiKeys.resolveApiKey(key)
+  const resolved = await services.apiKeyResolver.resolve(key)
   t.equal(resolved.schemaName, schema, 'the key resolves to the new tenant')
   t.equal(resolved.name, name)
   const tenant = await services.tenants.getTenant(schema)
@@ -146,7 +146,7 @@ t.test('--json in a terminal: prompts on stderr, only the JSON document on stdou
   await acceptTheRest(t, term)
   const written = JSON.parse(await readFile(file, 'utf8')) as { tenant: { schemaName: string }; apiKey: { key: string } }
   t.equal(written.tenant.schemaName, schema)
-  t.equal((await services.apiKeys.resolveApiKey(written.apiKey.key)).schemaName, schema)
+  t.equal((await services.apiKeyResolver.resolve(written.apiKey.key)).schemaName, schema)
 })
 
 t.test('the schema suggested is free; its shape is checked as it is typed', async (t) => {

@@ -12,13 +12,13 @@ t.test('keys revoke takes the whole key, never prints it, and says when a key wa
   const wrong = await runCli(['keys', 'revoke', `${apiKey.prefix}_${'A'.repeat(43)}`], { url: db.url })
   t.equal(wrong.code, 1, 'a whole key with another secret is not that key')
   t.match(wrong.stderr, /no api key with prefix/)
-  t.equal((await services.apiKeys.resolveApiKey(apiKey.key)).id, tenant.id, 'and revokes nothing')
+  t.equal((await services.apiKeyResolver.resolve(apiKey.key)).id, tenant.id, 'and revokes nothing')
 
   const pasted = await runCli(['keys', 'revoke', apiKey.key], { url: db.url })
   t.equal(pasted.code, 0, pasted.stderr)
   t.match(pasted.stdout, new RegExp(`Revoked api key ${apiKey.prefix}`))
   t.notMatch(pasted.stdout + pasted.stderr, secret, 'the key itself is never echoed')
-  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { code: 'INVALID_API_KEY' })
+  await t.rejects(services.apiKeyResolver.resolve(apiKey.key), { code: 'INVALID_API_KEY' })
 
   const again = await runCli(['keys', 'revoke', apiKey.prefix], { url: db.url })
   t.equal(again.code, 0, 'revoking twice is not a failure')

@@ -16,7 +16,7 @@ t.test('suspend and resume: idempotent, shown by list, show and status; delete w
       `Suspended Tenant ${schema} \\(${schema}\\): its requests get 403 TENANT_SUSPENDED; its data and keys are kept\\. Reason: invoice overdue\\.`,
     ),
   )
-  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { code: 'TENANT_SUSPENDED' }, 'refused at once')
+  await t.rejects(services.apiKeyResolver.resolve(apiKey.key), { code: 'TENANT_SUSPENDED' }, 'refused at once')
 
   const before = await snapshot(db.sql)
   const twice = await runCli(['suspend', schema], plain)
@@ -49,7 +49,7 @@ t.test('suspend and resume: idempotent, shown by list, show and status; delete w
   const resumed = await runCli(['resume', schema], plain)
   t.equal(resumed.code, 0)
   t.match(resumed.stdout, /Resumed .*: its requests are served again/)
-  t.equal((await services.apiKeys.resolveApiKey(apiKey.key)).schemaName, schema, 'served again')
+  t.equal((await services.apiKeyResolver.resolve(apiKey.key)).schemaName, schema, 'served again')
   const resumedTwice = await runCli(['resume', schema], plain)
   t.equal(resumedTwice.code, 0)
   t.match(resumedTwice.stdout, /is not suspended \(already active\): nothing changed/)
@@ -68,7 +68,7 @@ t.test('suspend on a suspended tenant changes its reason and its visibility in p
   const { apiKey } = await createTenantByCli(t, url, schema)
   const plain = { url, env: { NO_COLOR: '1' } }
   t.equal((await runCli(['suspend', schema, '--reason', 'hidden'], plain)).code, 0)
-  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { message: 'this tenant is suspended' }, 'the reason is not shown')
+  await t.rejects(services.apiKeyResolver.resolve(apiKey.key), { message: 'this tenant is suspended' }, 'the reason is not shown')
   const { suspendedAt } = await services.tenants.getTenant(schema)
 
   const shown = await runCli(['suspend', schema, '--reason', 'shown', '--show-reason'], plain)
@@ -82,7 +82,7 @@ t.test('suspend on a suspended tenant changes its reason and its visibility in p
   const tenant = await services.tenants.getTenant(schema)
   t.match(tenant, { suspensionReason: 'shown', suspensionReasonPublic: true }, 'updated in place')
   t.same(tenant.suspendedAt, suspendedAt, 'still suspended since the same time')
-  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { message: 'this tenant is suspended: shown' }, 'callers now see it')
+  await t.rejects(services.apiKeyResolver.resolve(apiKey.key), { message: 'this tenant is suspended: shown' }, 'callers now see it')
 
   const hidden = await runCli(['suspend', schema, '--json'], { url })
   t.match(parseJson(t, hidden), { changed: false }, 'no flag: nothing changed')

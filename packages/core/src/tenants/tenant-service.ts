@@ -1,6 +1,6 @@
 import type { Sql, TransactionSql } from '../db/sql.js'
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js'
-import { insertApiKey, type IssuedApiKey } from '../api-keys/api-key-service.js'
+import { insertApiKey, type IssuedApiKey } from '../api-keys/api-key-store.js'
 import { recordAuditEvent } from '../audit/audit-log.js'
 import { latestState, parseAll, type MigrationSet, type MigrationState } from '../migrations/catalog.js'
 import { notifyRevocation } from '../revocations/revocation-channel.js'

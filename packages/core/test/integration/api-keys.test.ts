@@ -17,8 +17,8 @@ t.test('issue, list and revoke; the key itself is never stored or listed', async
   const dump = JSON.stringify(stored)
   for (const key of [apiKey.key, second.key]) t.notOk(dump.includes(key.slice(16)), 'no plain key at rest')
   await services.apiKeys.revokeApiKey(second.prefix)
-  await t.rejects(services.apiKeys.resolveApiKey(second.key), AuthenticationError)
-  t.ok((await services.apiKeys.resolveApiKey(apiKey.key)).id === tenant.id, 'other keys unaffected')
+  await t.rejects(services.apiKeyResolver.resolve(second.key), AuthenticationError)
+  t.ok((await services.apiKeyResolver.resolve(apiKey.key)).id === tenant.id, 'other keys unaffected')
   await t.rejects(services.apiKeys.revokeApiKey('tb_000000000000'), { code: 'API_KEY_NOT_FOUND' })
   await t.rejects(services.apiKeys.revokeApiKey('drop table'), { code: 'INVALID_KEY_PREFIX' })
   await t.rejects(services.apiKeys.issueApiKey(tenant, { expiresAt: new Date(Date.now() - 1000) }), { code: 'INVALID_KEY_EXPIRY' })
@@ -34,7 +34,7 @@ t.test('unknown, revoked, expired and malformed keys get the same error', async 
   const forged = `${apiKey.prefix}_${'A'.repeat(43)}`
   const candidates = [expiring.key, revoked.key, forged, 'tb_ffffffffffff_' + 'B'.repeat(43), 'garbage', '', undefined, 42]
   for (const key of candidates) {
-    const error = await services.apiKeys.resolveApiKey(key).catch((e: unknown) => e)
+    const error = await services.apiKeyResolver.resolve(key).catch((e: unknown) => e)
     t.type(error, AuthenticationError)
     t.equal((error as AuthenticationError).code, 'INVALID_API_KEY')
     t.equal((error as AuthenticationError).message, 'invalid api key')
@@ -45,12 +45,12 @@ t.test('a cached key expires when its expiry passes', async (t) => {
   const { db, services } = await setupServices(t)
   const { tenant } = await makeTenant(services)
   const key = await services.apiKeys.issueApiKey(tenant, { expiresAt: new Date(Date.now() + 60_000) })
-  await services.apiKeys.resolveApiKey(key.key)
+  await services.apiKeyResolver.resolve(key.key)
   // Move the expiry into the past in the database only: the cache holds the old expiry,
   // so prove the cached path checks expiry by making that one pass too.
   await db.sql`update public.api_keys set expires_at = now() - interval '1 second' where prefix = ${key.prefix}`
-  services.apiKeys.evictKey(key.prefix)
-  await t.rejects(services.apiKeys.resolveApiKey(key.key), AuthenticationError)
+  services.apiKeyResolver.evictKey(key.prefix)
+  await t.rejects(services.apiKeyResolver.resolve(key.key), AuthenticationError)
 })
 
 t.test("a revocation evicts the key from another pool's cache through NOTIFY", async (t) => {
@@ -60,20 +60,20 @@ t.test("a revocation evicts the key from another pool's cache through NOTIFY", a
   const otherSql = createPool(db.url, { max: 2 })
   t.teardown(() => otherSql.end({ timeout: 1 }))
   const otherServices = await createServices({ sql: otherSql, config: { ...FAST_CONFIG, apiKeyCache: { ttlMs: 3_600_000, max: 1000 } } })
-  const other = otherServices.apiKeys
+  const other = otherServices.apiKeyResolver
   const listener = await otherServices.listenForRevocations()
   t.teardown(() => listener.stop())
   t.equal(listener.status().state, 'hearing', 'the listener heard its own probe')
-  await other.resolveApiKey(apiKey.key)
+  await other.resolve(apiKey.key)
   // Prove the cache is in use: the key still resolves with the database row gone.
   await otherSql`update public.api_keys set key_hash = '\\x00' where prefix = ${apiKey.prefix}`
-  t.ok(await other.resolveApiKey(apiKey.key), 'served from cache')
+  t.ok(await other.resolve(apiKey.key), 'served from cache')
   await otherSql`update public.api_keys set key_hash = ${digestApiKey(apiKey.key)} where prefix = ${apiKey.prefix}`
 
   await services.apiKeys.revokeApiKey(apiKey.prefix)
   let rejected = false
   for (let i = 0; i < 100 && !rejected; i++) {
-    rejected = await other.resolveApiKey(apiKey.key).then(
+    rejected = await other.resolve(apiKey.key).then(
       () => false,
       () => true,
     )
@@ -89,14 +89,14 @@ t.test('last_used_at is written at most once per interval', async (t) => {
     const [row] = await db.sql`select last_used_at from public.api_keys where prefix = ${apiKey.prefix}`
     return row!.lastUsedAt as Date | null
   }
-  await services.apiKeys.resolveApiKey(apiKey.key)
+  await services.apiKeyResolver.resolve(apiKey.key)
   let first: Date | null = null
   for (let i = 0; i < 50 && first === null; i++) {
     first = await readLastUsed()
     if (first === null) await new Promise((resolve) => setTimeout(resolve, 20))
   }
   t.ok(first, 'written after first use')
-  for (let i = 0; i < 20; i++) await services.apiKeys.resolveApiKey(apiKey.key)
+  for (let i = 0; i < 20; i++) await services.apiKeyResolver.resolve(apiKey.key)
   await new Promise((resolve) => setTimeout(resolve, 100))
   t.same(await readLastUsed(), first, 'not rewritten within the interval')
 })
@@ -106,10 +106,10 @@ t.test('a lookup that an eviction overtakes does not cache what it read', async 
   const { apiKey } = await makeTenant(services)
   // The row is read, then (before its answer is handled) a revocation's NOTIFY evicts the
   // key, as when the revocation commits between the two: the answer must not be cached.
-  const lookup = services.apiKeys.resolveApiKey(apiKey.key)
-  services.apiKeys.evictKey(apiKey.prefix)
+  const lookup = services.apiKeyResolver.resolve(apiKey.key)
+  services.apiKeyResolver.evictKey(apiKey.prefix)
   t.ok(await lookup, 'the lookup itself answers')
   await db.sql`update public.api_keys set key_hash = '\\x00' where prefix = ${apiKey.prefix}`
-  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), AuthenticationError, 'looked up again, not served from the cache')
-  t.same(services.apiKeys.cacheCounts(), { hits: 0, misses: 2 })
+  await t.rejects(services.apiKeyResolver.resolve(apiKey.key), AuthenticationError, 'looked up again, not served from the cache')
+  t.same(services.apiKeyResolver.cacheCounts(), { hits: 0, misses: 2 })
 })

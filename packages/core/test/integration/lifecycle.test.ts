@@ -29,8 +29,8 @@ t.test('rotation: a new key of the same scope and expiry; the old one ends at mi
     `the old key ends in an hour (${old.expiresAt?.toISOString()})`,
   )
   t.equal(old.revokedAt, null)
-  t.equal((await services.apiKeys.resolveApiKey(apiKey.key)).id, tenant.id, 'the old key works during the grace')
-  t.equal((await services.apiKeys.resolveApiKey(issued.key)).id, tenant.id, 'and so does the new one')
+  t.equal((await services.apiKeyResolver.resolve(apiKey.key)).id, tenant.id, 'the old key works during the grace')
+  t.equal((await services.apiKeyResolver.resolve(issued.key)).id, tenant.id, 'and so does the new one')
 
   // An expiring read key: a long grace never extends it, and the new key expires with it.
   const expiresAt = new Date(Date.now() + 2 * HOUR)
@@ -40,7 +40,7 @@ t.test('rotation: a new key of the same scope and expiry; the old one ends at mi
   t.equal(rotated.issued.expiresAt?.getTime(), expiresAt.getTime(), 'the new key expires when the old one would have')
   t.equal(rotated.issued.scope, 'read', 'rotation keeps the scope')
   t.equal(rotated.issued.name, 'dashboard-2')
-  t.equal((await services.apiKeys.resolveApiKey(rotated.issued.key)).keyScope, 'read')
+  t.equal((await services.apiKeyResolver.resolve(rotated.issued.key)).keyScope, 'read')
 
   // A short grace shortens an expiry.
   const shortened = await services.apiKeys.rotateApiKey(rotated.issued.prefix, { graceMs: 60_000 })
@@ -52,18 +52,18 @@ t.test('rotation: a new key of the same scope and expiry; the old one ends at mi
   // Grace 0 revokes at once, the cache included.
   const now = await services.apiKeys.rotateApiKey(issued.prefix, { graceMs: 0 })
   t.ok(now.old.revokedAt, 'grace 0 revokes')
-  await t.rejects(services.apiKeys.resolveApiKey(issued.key), { code: 'INVALID_API_KEY' })
-  t.equal((await services.apiKeys.resolveApiKey(now.issued.key)).id, tenant.id)
+  await t.rejects(services.apiKeyResolver.resolve(issued.key), { code: 'INVALID_API_KEY' })
+  t.equal((await services.apiKeyResolver.resolve(now.issued.key)).id, tenant.id)
 })
 
 t.test('a cached old key is refused once its grace ends', async (t) => {
   const { services } = await setupServices(t)
   const { apiKey } = await makeTenant(services)
-  await services.apiKeys.resolveApiKey(apiKey.key) // cached, with no expiry
+  await services.apiKeyResolver.resolve(apiKey.key) // cached, with no expiry
   const { old } = await services.apiKeys.rotateApiKey(apiKey.prefix, { graceMs: 400 })
-  await services.apiKeys.resolveApiKey(apiKey.key) // cached again, with the new expiry
+  await services.apiKeyResolver.resolve(apiKey.key) // cached again, with the new expiry
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, old.expiresAt!.getTime() - Date.now()) + 5))
-  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { code: 'INVALID_API_KEY' }, 'the cache does not serve past the expiry')
+  await t.rejects(services.apiKeyResolver.resolve(apiKey.key), { code: 'INVALID_API_KEY' }, 'the cache does not serve past the expiry')
 })
 
 t.test('refused rotations change nothing and say why', async (t) => {
@@ -107,8 +107,8 @@ t.test('scopes: a read key reads; a write key does everything', async (t) => {
   const { tenant, apiKey } = await makeTenant(services)
   const reader = await services.apiKeys.issueApiKey(tenant, { scope: 'read' })
   t.equal(reader.scope, 'read')
-  const asReader = await services.apiKeys.resolveApiKey(reader.key)
-  const asWriter = await services.apiKeys.resolveApiKey(apiKey.key)
+  const asReader = await services.apiKeyResolver.resolve(reader.key)
+  const asWriter = await services.apiKeyResolver.resolve(apiKey.key)
   t.doesNotThrow(() => assertKeyScope(asReader, 'read'))
   t.doesNotThrow(() => assertKeyScope(asWriter, 'read'))
   t.doesNotThrow(() => assertKeyScope(asWriter, 'write'))
@@ -127,21 +127,21 @@ t.test('suspension: refused with 403 (cache included), data kept, idempotent bot
   const { db, services } = await setupServices(t)
   const { tenant, apiKey } = await makeTenant(services)
   const other = await makeTenant(services)
-  await services.apiKeys.resolveApiKey(apiKey.key) // cached
+  await services.apiKeyResolver.resolve(apiKey.key) // cached
 
   const first = await services.tenants.suspendTenant(tenant.schemaName, { reason: 'invoice overdue' })
   t.ok(first.changed)
   t.ok(first.tenant.suspendedAt)
   t.equal(first.tenant.suspensionReason, 'invoice overdue')
-  const refused = await services.apiKeys.resolveApiKey(apiKey.key).catch((error: unknown) => error)
+  const refused = await services.apiKeyResolver.resolve(apiKey.key).catch((error: unknown) => error)
   t.type(refused, ForbiddenError)
   t.match(refused, { code: 'TENANT_SUSPENDED', message: 'this tenant is suspended' }, 'the reason is not shown unless asked')
   await t.rejects(
-    services.apiKeys.resolveApiKey(`${apiKey.prefix}_${'A'.repeat(43)}`),
+    services.apiKeyResolver.resolve(`${apiKey.prefix}_${'A'.repeat(43)}`),
     { code: 'INVALID_API_KEY' },
     'a wrong key is still 401',
   )
-  t.equal((await services.apiKeys.resolveApiKey(other.apiKey.key)).id, other.tenant.id, 'other tenants are served')
+  t.equal((await services.apiKeyResolver.resolve(other.apiKey.key)).id, other.tenant.id, 'other tenants are served')
 
   const before = await snapshot(db.sql)
   const again = await services.tenants.suspendTenant(tenant.schemaName)
@@ -155,7 +155,7 @@ t.test('suspension: refused with 403 (cache included), data kept, idempotent bot
   const shownNow = await services.tenants.suspendTenant(tenant.schemaName, { showReason: true })
   t.match(shownNow.tenant, { suspensionReason: 'something else', suspensionReasonPublic: true }, '--show-reason alone keeps the reason')
   await t.rejects(
-    services.apiKeys.resolveApiKey(apiKey.key),
+    services.apiKeyResolver.resolve(apiKey.key),
     { message: 'this tenant is suspended: something else' },
     'callers see it at once',
   )
@@ -166,11 +166,11 @@ t.test('suspension: refused with 403 (cache included), data kept, idempotent bot
   t.equal(report.failed, 0, 'migrate still runs over a suspended tenant')
 
   t.ok((await services.tenants.resumeTenant(tenant.schemaName)).changed)
-  t.equal((await services.apiKeys.resolveApiKey(apiKey.key)).id, tenant.id, 'served again at once')
+  t.equal((await services.apiKeyResolver.resolve(apiKey.key)).id, tenant.id, 'served again at once')
   t.notOk((await services.tenants.resumeTenant(tenant.schemaName)).changed, 'resuming an active tenant changes nothing')
 
   await services.tenants.suspendTenant(tenant.schemaName, { reason: 'maintenance until 14:00 UTC', showReason: true })
-  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), {
+  await t.rejects(services.apiKeyResolver.resolve(apiKey.key), {
     code: 'TENANT_SUSPENDED',
     message: 'this tenant is suspended: maintenance until 14:00 UTC',
   })

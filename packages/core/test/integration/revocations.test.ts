@@ -109,11 +109,11 @@ t.test('a listener that does not hear its own NOTIFY says so and fails closed', 
   t.same(deaf.revocationStatus(), listener.status())
 
   // The key cache is off: a key whose row changes is looked up again, not served from memory.
-  t.ok(await deaf.apiKeys.resolveApiKey(apiKey.key))
+  t.ok(await deaf.apiKeyResolver.resolve(apiKey.key))
   await db.sql`update public.api_keys set key_hash = '\\x00' where prefix = ${apiKey.prefix}`
-  await t.rejects(deaf.apiKeys.resolveApiKey(apiKey.key), AuthenticationError, 'not cached while deaf')
+  await t.rejects(deaf.apiKeyResolver.resolve(apiKey.key), AuthenticationError, 'not cached while deaf')
   await db.sql`update public.api_keys set key_hash = ${digestApiKey(apiKey.key)} where prefix = ${apiKey.prefix}`
-  t.same(deaf.apiKeys.cacheCounts().hits, 0, 'no cache hit')
+  t.same(deaf.apiKeyResolver.cacheCounts().hits, 0, 'no cache hit')
 
   // Ended logins are read from the database instead.
   const session = await services.refreshTokens.issueRefreshToken(tenant, user.id)
@@ -131,8 +131,8 @@ t.test('a listener that hears: the key cache is on', async (t) => {
   const other = await otherProcess(t, db.url)
   const listener = await other.listenForRevocations()
   t.teardown(() => listener.stop())
-  await other.apiKeys.resolveApiKey(apiKey.key)
-  await other.apiKeys.resolveApiKey(apiKey.key)
-  t.same(other.apiKeys.cacheCounts(), { hits: 1, misses: 1 })
+  await other.apiKeyResolver.resolve(apiKey.key)
+  await other.apiKeyResolver.resolve(apiKey.key)
+  t.same(other.apiKeyResolver.cacheCounts(), { hits: 1, misses: 1 })
   t.ok(listener.heard().probe >= 1, 'its probe was heard')
 })

@@ -26,7 +26,7 @@ t.test('creates a tenant with its schema, tables, migrations and first key', asy
     ledger.map((row) => [row.module, row.version]),
     services.migrations.tenant.map((m) => ['core', m.version]),
   )
-  t.same((await services.apiKeys.resolveApiKey(apiKey.key)).id, tenant.id)
+  t.same((await services.apiKeyResolver.resolve(apiKey.key)).id, tenant.id)
   t.same((await services.tenants.getTenant(tenant.schemaName)).id, tenant.id)
   t.same((await services.tenants.getTenant(tenant.id)).schemaName, tenant.schemaName)
   const [listed] = (await services.tenants.listTenants()).filter((row) => row.id === tenant.id)
@@ -75,7 +75,7 @@ t.test('delete drops the schema and the keys, and wants the name twice', async (
   await services.tenants.deleteTenant(tenant.schemaName)
   const [schema] = await db.sql`select count(*)::int as count from pg_namespace where nspname = ${tenant.schemaName}`
   t.equal(schema!.count, 0)
-  await t.rejects(services.apiKeys.resolveApiKey(apiKey.key), { code: 'INVALID_API_KEY' }, 'key stops working at once, cache included')
+  await t.rejects(services.apiKeyResolver.resolve(apiKey.key), { code: 'INVALID_API_KEY' }, 'key stops working at once, cache included')
   await t.rejects(services.tenants.getTenant(tenant.schemaName), NotFoundError)
   await t.rejects(services.tenants.deleteTenant(tenant.schemaName), NotFoundError)
 })
