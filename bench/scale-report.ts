@@ -17,6 +17,8 @@ export interface ScaleRow {
   readonly doctor: number
   readonly list: number
   readonly deleteOne: number
+  /** A new connection: connecting and its first tenant page, the median of a few. */
+  readonly newConnection: number
   readonly databaseBytes: number
   /** A random tenant's 20-post page, pages/s: on first visits, warm, and warm over 10 of the tenants. */
   readonly pagesPerSecondCold: number
@@ -34,13 +36,13 @@ const count = (n: number) => n.toLocaleString('en-US')
 /** The README's table: one row per size. */
 export function markdownTable(rows: readonly ScaleRow[]): string {
   const lines = [
-    '| tenants | create p50 / p95 | 4 creators p50 / p95 | migrate all (2 statements) | no-op migrate | status | doctor | list --json | delete one | database | page/s: random tenant on first visits, warm, of 10, ratio | server memory of the pages |',
-    '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
+    '| tenants | create p50 / p95 | 4 creators p50 / p95 | migrate all (2 statements) | no-op migrate | status | doctor | list --json | delete one | new connection | database | page/s: random tenant on first visits, warm, of 10, ratio | server memory of the pages |',
+    '| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: |',
   ]
   for (const r of rows) {
     lines.push(
       `| ${count(r.tenants)} | ${ms(r.createP50)} / ${ms(r.createP95)} | ${ms(r.concurrentP50)} / ${ms(r.concurrentP95)} | ${ms(r.migrateAll)} | ` +
-        `${ms(r.noopMigrate)} | ${ms(r.status)} | ${ms(r.doctor)} | ${ms(r.list)} | ${ms(r.deleteOne)} | ${mib(r.databaseBytes)} | ` +
+        `${ms(r.noopMigrate)} | ${ms(r.status)} | ${ms(r.doctor)} | ${ms(r.list)} | ${ms(r.deleteOne)} | ${ms(r.newConnection)} | ${mib(r.databaseBytes)} | ` +
         `${r.pagesPerSecondCold.toFixed(0)}, ${r.pagesPerSecond.toFixed(0)}, ${r.pagesPerSecondTen.toFixed(0)}, ${(r.pagesPerSecond / r.pagesPerSecondTen).toFixed(2)} | ` +
         `${r.pagesMemoryMiB.toFixed(0)} MiB |`,
     )

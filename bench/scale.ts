@@ -2,7 +2,8 @@
  * The scale curve: what each tenant operation costs as one database grows to 1,000, 10,000
  * and 100,000 tenants. At each size it prints tenant creation p50/p95 (alone, and with 4
  * creators at once), a two-statement migration of every tenant, a no-op `migrate`,
- * `status`, `doctor`, `list --json`, deleting one tenant, the database's size and a random
+ * `status`, `doctor`, `list --json`, deleting one tenant, the database's size, a new
+ * connection's first page, and a random
  * tenant's 20-post page per second, on first visits and warm, beside the same over 10 of the
  * tenants (measured alternately in the same run), with the pages' server memory. Then the
  * README's markdown table and docs/scale.svg.
@@ -230,6 +231,10 @@ try {
     console.log(
       `   database size              ${(Number(bytes) / 2 ** 20).toFixed(0)} MiB (${relations} relations in pg_class; the catalog ${(Number(catalogBytes) / 2 ** 20).toFixed(0)} MiB)`,
     )
+    const connection = await measureNewConnection()
+    console.log(
+      `   new connection             ${ms(connection).padStart(9)}   (median of ${NEW_CONNECTIONS}: connect, then a random tenant's page; load ${load()})`,
+    )
     const pages = await measurePages(services)
     console.log(
       `   page/s, random tenant     first visits ${pages.cold.toFixed(0)}, then every tenant visited once (${ms(pages.warmUpMs)}), ` +
@@ -250,6 +255,7 @@ try {
       doctor: doctor.ms,
       list: list.ms,
       deleteOne: deleteOne.ms,
+      newConnection: connection,
       databaseBytes: Number(bytes),
       pagesPerSecondCold: pages.cold,
       pagesPerSecond: pages.warm,
@@ -409,6 +415,26 @@ async function timeCreations(services: Services, stage: number, samples: number,
  * with rounds over 10 of them. Medians of pages per second, and the private memory
  * (RssAnon) of the home connections' server backends at the end.
  */
+const NEW_CONNECTIONS = 5
+
+/**
+ * What a new connection costs before its first answer: the median, over fresh single-connection
+ * pools, of connecting and reading a random tenant's page (what the driver asks the server at
+ * start-up included; the pool's first query pays it).
+ */
+async function measureNewConnection(): Promise<number> {
+  const tenants = await sql<{ schemaName: string }[]>`select schema_name from public.tenants order by random() limit ${NEW_CONNECTIONS}`
+  const times: number[] = []
+  for (const { schemaName } of tenants) {
+    const start = performance.now()
+    const fresh = createPool(url, { max: 1 })
+    await fresh`select id, title from ${fresh(schemaName)}.posts order by id desc limit 20`
+    times.push(performance.now() - start)
+    await fresh.end({ timeout: 5 })
+  }
+  return percentile(sortedTimes(times), 50)
+}
+
 async function measurePages(services: Services): Promise<{ cold: number; warmUpMs: number; warm: number; ten: number; memoryMiB: number }> {
   const tenants = await sql<{ id: number; schemaName: string }[]>`select id, schema_name from public.tenants order by id`
   const ten = tenants.slice(0, 10)
