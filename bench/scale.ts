@@ -84,6 +84,8 @@ const samplesAt = (size: number) => Math.min(200, Math.floor(size / 10))
 const CREATORS = 4
 const PAGE_CALLERS = 64
 const PAGE_POOL = 10
+/** Fresh connections timed at each size (their median is printed). */
+const NEW_CONNECTIONS = 5
 const FILL_BATCH = 50
 const FILL_CONNECTIONS = 3
 const FILL_LIFETIME_SECONDS = 20
@@ -415,8 +417,6 @@ async function timeCreations(services: Services, stage: number, samples: number,
  * with rounds over 10 of them. Medians of pages per second, and the private memory
  * (RssAnon) of the home connections' server backends at the end.
  */
-const NEW_CONNECTIONS = 5
-
 /**
  * What a new connection costs before its first answer: the median, over fresh single-connection
  * pools, of connecting and reading a random tenant's page (what the driver asks the server at
