@@ -11,7 +11,7 @@ import {
   type MigrationState,
 } from '../migrations/catalog.js'
 import { readLedger } from '../migrations/migrator.js'
-import { registryState } from '../migrations/migration-status.js'
+import { registryColumns } from '../migrations/migration-status.js'
 import { createCitusService } from '../citus/citus-service.js'
 import { schemaNameProblem } from '../db/schema-name.js'
 
@@ -87,9 +87,10 @@ export async function findInconsistencies(
   findings.push(...compareLedger('public', sharedApplied, migrations, migrations.shared, 'tenantctl migrate'))
   if (!registry?.name) return findings
 
+  const { state } = await registryColumns(sql)
   const tenants = await sql<{ schemaName: string; migrations: MigrationState; schemaExists: boolean; hasLedger: boolean }[]>`
     select t.schema_name,
-      ${registryState(sql)} as migrations,
+      ${state} as migrations,
       exists (select 1 from pg_namespace n where n.nspname = t.schema_name) as schema_exists,
       exists (
         select 1 from pg_class c join pg_namespace n on n.oid = c.relnamespace

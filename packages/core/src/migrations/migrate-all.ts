@@ -2,7 +2,7 @@ import type { Sql } from '../db/sql.js'
 import { MigrationError, NotFoundError, ValidationError } from '../errors.js'
 import { latestState, parseAll, pendingMigrations, type Migration, type MigrationSet, type MigrationState } from './catalog.js'
 import pLimit from 'p-limit'
-import { assertModulesDeclared, isAhead, migrationState, registryState, sharedSchemaState } from './migration-status.js'
+import { assertModulesDeclared, isAhead, migrationState, registryColumns, sharedSchemaState } from './migration-status.js'
 import {
   elapsed,
   migrateSharedSchema,
@@ -147,7 +147,7 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
       }
       // One query: the tenants whose state differs from the latest (behind, or ahead of
       // these files) or whose schema is gone.
-      const state = registryState(sql)
+      const { state } = await registryColumns(sql)
       const candidates = await sql<(TenantToMigrate & { schemaExists: boolean })[]>`
         select t.id, t.schema_name, n.oid is not null as schema_exists, ${state} as migrations
         from public.tenants t left join pg_namespace n on n.nspname = t.schema_name

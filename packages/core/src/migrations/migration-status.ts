@@ -40,13 +40,27 @@ export interface MigrationStatus {
   readonly upToDate: boolean
 }
 
+/** How the registry row `t` reads, as SQL: its migration state and whether it is suspended. */
+export interface RegistryColumns {
+  readonly state: ReturnType<Sql>
+  readonly suspended: ReturnType<Sql>
+}
+
 /**
- * The registry row `t`'s migration state, as SQL. NOTE: read through to_jsonb so that the
- * same query reads a registry made before modules (a core version instead of a state):
- * status, a dry run and doctor answer before the shared migrations that change it.
+ * The registry's columns for its migration state and suspension, as SQL on the row `t`. A
+ * registry made before modules (a core version instead of a state) or before suspensions
+ * reads too: status, a dry run and doctor answer before the shared migrations that change
+ * it. One catalog query, then plain columns: what every row reads at 100,000 tenants.
  */
-export function registryState(sql: Sql) {
-  return sql`coalesce(to_jsonb(t) -> 'migrations', jsonb_build_object('core', to_jsonb(t) -> 'migration_version'))`
+export async function registryColumns(sql: Sql): Promise<RegistryColumns> {
+  const columns = await sql<{ name: string }[]>`
+    select attname::text as name from pg_attribute
+    where attrelid = to_regclass('public.tenants') and attname in ('migrations', 'suspended_at') and not attisdropped`
+  const has = (name: string) => columns.some((column) => column.name === name)
+  return {
+    state: has('migrations') ? sql`t.migrations` : sql`jsonb_build_object('core', t.migration_version)`,
+    suspended: has('suspended_at') ? sql`t.suspended_at is not null` : sql`false`,
+  }
 }
 
 /** The state of a schema at `state` against `list`: the one place "pending" is computed. */
@@ -98,17 +112,15 @@ export async function assertModulesDeclared(sql: Sql, migrations: MigrationSet):
  */
 export async function migrationStatus(sql: Sql, migrations: MigrationSet): Promise<MigrationStatus> {
   const shared = await sharedSchemaState(sql, migrations.shared)
-  // Before the first shared migration there is no registry, so no tenant either.
-  // NOTE: the registry is read through to_jsonb, so status still answers (as the CI gate it
-  // is) on a registry whose shared migrations are pending (see registryState; one older
-  // still has no suspended_at).
-  const rows =
-    Object.keys(shared.state).length === 0
-      ? []
-      : await sql<{ schemaName: string; state: MigrationState; suspended: boolean; schemaExists: boolean; ledgerExists: boolean }[]>`
+  // Before the first shared migration there is no registry, so no tenant either. A registry
+  // whose shared migrations are pending still answers (status is a CI gate): registryColumns.
+  const registry = Object.keys(shared.state).length === 0 ? undefined : await registryColumns(sql)
+  const rows = !registry
+    ? []
+    : await sql<{ schemaName: string; state: MigrationState; suspended: boolean; schemaExists: boolean; ledgerExists: boolean }[]>`
           select t.schema_name,
-            ${registryState(sql)} as state,
-            (to_jsonb(t) ->> 'suspended_at') is not null as suspended,
+            ${registry.state} as state,
+            ${registry.suspended} as suspended,
             n.oid is not null as schema_exists,
             exists (select from pg_class c where c.relnamespace = n.oid and c.relname = 'schema_migrations') as ledger_exists
           from public.tenants t left join pg_namespace n on n.nspname = t.schema_name
