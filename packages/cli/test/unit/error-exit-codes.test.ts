@@ -17,6 +17,7 @@ async function coreErrorTable(): Promise<{ className: string; code: string }[]> 
 }
 
 function coreError(className: string, code: string): core.CoreError {
+  if (className === 'CoreError') return new core.CoreError(code, 'a message')
   if (className === 'ConfigError') return new core.ConfigError(['a problem'])
   if (className === 'DatabaseUnavailableError') return new core.DatabaseUnavailableError('database unreachable')
   if (className === 'RevocationsNotHeardError') return new core.RevocationsNotHeardError('not heard')
