@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url'
 import { ConfigError } from '../errors.js'
 import { readModuleMigrations, type MigrationSet } from '../migrations/catalog.js'
 import { coreModule } from './core-module.js'
+import { importTypeScriptConfig } from './typescript-config.js'
 import type { TenantbaseConfig, TenantbaseModule } from './module.js'
 
 /** The file names a deployment's declaration may have, in the order they are looked for. */
@@ -38,25 +39,11 @@ export function findConfigFile(env: Record<string, string | undefined>, cwd: str
   }
 }
 
-/**
- * Imports a config file. TypeScript: by Node itself where it strips types, else through
- * tsx's loader, registered for this import only.
- *
- * NOTE: the loader is registered in the process's own module graph (not tsx's isolated
- * `tsImport`), so that the config and its modules share this process's instance of core:
- * a module's errors must be core's classes for the API's error handler to map them.
- */
+/** Imports a config file. TypeScript: by Node itself where it strips types, else see importTypeScriptConfig. */
 async function importConfig(file: string): Promise<unknown> {
-  const url = pathToFileURL(file).href
   const stripsTypes = Boolean((process.features as { typescript?: string | false }).typescript)
-  if (!/\.m?ts$/.test(file) || stripsTypes) return import(url)
-  const { register } = await import('tsx/esm/api')
-  const unregister = register()
-  try {
-    return await import(url)
-  } finally {
-    await unregister()
-  }
+  if (!/\.m?ts$/.test(file) || stripsTypes) return import(pathToFileURL(file).href)
+  return importTypeScriptConfig(file)
 }
 
 /** Every problem of a declaration at once (as loadConfig reports the environment's). */

@@ -1,3 +1,4 @@
+import { readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
 import { ConfigError, findConfigFile, loadDeployment } from '../../src/index.js'
@@ -40,6 +41,73 @@ t.test('a TypeScript config declares modules, each with migrations of its own', 
     deployment.migrations.tenant.filter((m) => m.module === 'notes').map((m) => m.file),
     ['0001_notes.sql'],
   )
+})
+
+const stripsTypes = Boolean((process.features as { typescript?: string | false }).typescript)
+const compiledCopies = (dir: string) => readdir(path.join(dir, 'node_modules/.cache/tenantbase')).catch(() => [] as string[])
+
+t.test('a TypeScript config of packages and JavaScript files is compiled once, beside it, where Node does not strip types', async (t) => {
+  const config = (order: string) =>
+    [
+      "import extra from 'extra-module'",
+      "import { extraMigrations } from './extra.js'",
+      "const notes: { name: string; migrations: URL } = { name: 'notes', migrations: new URL('./notes/', import.meta.url) }",
+      `export default { modules: ${order} }`,
+    ].join('\n')
+  const dir = t.testdir({
+    'tenantbase.config.ts': config('[notes, { ...extra, migrations: extraMigrations }]'),
+    'extra.js': "export const extraMigrations = new URL('./extra/', import.meta.url)\n",
+    notes: { tenant: { '0001_notes.sql': 'create table notes (id bigint primary key);\n' } },
+    extra: { tenant: { '0001_extra.sql': 'create table extra (id bigint primary key);\n' } },
+    node_modules: {
+      'extra-module': {
+        'package.json': JSON.stringify({ name: 'extra-module', type: 'module', exports: './index.js' }),
+        'index.js': "export default { name: 'extra' }\n",
+      },
+    },
+  })
+  const first = await loadDeployment({ env: {}, cwd: dir })
+  t.same(
+    first.modules.map((m) => m.name),
+    ['core', 'notes', 'extra'],
+  )
+  t.same(
+    first.migrations.tenant.filter((m) => m.module !== 'core').map((m) => `${m.module}/${m.file}`),
+    ['notes/0001_notes.sql', 'extra/0001_extra.sql'],
+    "import.meta.url is the config's, and its own files' (their migrations are found)",
+  )
+  const copies = await compiledCopies(dir)
+  if (stripsTypes) {
+    t.same(copies, [], 'Node strips the types itself: nothing is compiled')
+    return
+  }
+  t.equal(copies.length, 1, 'one compiled copy, in node_modules/.cache/tenantbase')
+  await loadDeployment({ env: {}, cwd: dir })
+  t.same(await compiledCopies(dir), copies, 'the next load uses it')
+  await writeFile(path.join(dir, 'tenantbase.config.ts'), config('[{ ...extra, migrations: extraMigrations }, notes]'))
+  const changed = await loadDeployment({ env: {}, cwd: dir })
+  t.same(
+    changed.modules.map((m) => m.name),
+    ['core', 'extra', 'notes'],
+    'an edited config is compiled again',
+  )
+  t.equal((await compiledCopies(dir)).length, 2)
+})
+
+t.test('a TypeScript config that imports TypeScript files of its own goes through the loader', async (t) => {
+  const dir = t.testdir({
+    'tenantbase.config.ts': "import { notes } from './notes.ts'\nexport default { modules: [notes] }\n",
+    'notes.ts':
+      "export const notes: { name: string; migrations: URL } = { name: 'notes', migrations: new URL('./notes/', import.meta.url) }\n",
+    notes: { tenant: { '0001_notes.sql': 'create table notes (id bigint primary key);\n' } },
+    node_modules: {},
+  })
+  const deployment = await loadDeployment({ env: {}, cwd: dir })
+  t.same(
+    deployment.modules.map((m) => m.name),
+    ['core', 'notes'],
+  )
+  t.same(await compiledCopies(dir), [], 'nothing compiled: the config could not run from a copy')
 })
 
 t.test('every problem of a declaration is reported at once', async (t) => {
