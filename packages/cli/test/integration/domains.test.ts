@@ -67,6 +67,9 @@ t.test('domains: add, list, primary, remove, audited; create --domain; registrat
   t.equal(gone.code, 1)
   t.match(parseJson(t, gone), { error: { code: 'DOMAIN_NOT_FOUND' } })
 
+  const shown = await runCli(['show', schema], { url })
+  t.match(shown.stdout, /domains\s+xn--bcher-kva\.example \(primary\), www\.acme\.example\.com/)
+  t.match(shown.stdout, /sign-up\s+with an api key only/)
   const opened = await runCli(['registration', schema, 'open'], { url })
   t.equal(opened.code, 0, opened.stderr)
   t.match(opened.stdout, /is now open/)
@@ -74,6 +77,13 @@ t.test('domains: add, list, primary, remove, audited; create --domain; registrat
   const bad = await runCli(['registration', schema, 'ajar'], { url })
   t.equal(bad.code, 2)
   t.match(bad.stderr, /"ajar" is not a registration state; use open or closed/)
+  t.match(parseJson(t, await runCli(['show', schema, '--json'], { url })), {
+    openRegistration: true,
+    domains: [
+      { host: 'xn--bcher-kva.example', isPrimary: true },
+      { host: 'www.acme.example.com', isPrimary: false },
+    ],
+  })
   t.match(parseJson(t, await runCli(['registration', schema, 'closed', '--json'], { url })), { openRegistration: false, changed: true })
 
   const audit = await runCli(['audit', '--schema', schema, '--json'], { url })

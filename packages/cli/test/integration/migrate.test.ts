@@ -138,6 +138,6 @@ t.test('a fresh database: status says the shared schema is pending; migrate crea
   )
   const migrated = await runCli(['migrate'], { url: db.url })
   t.equal(migrated.code, 0, migrated.stderr)
-  t.match(migrated.stdout, /shared schema: migrated none -> core 4/)
+  t.match(migrated.stdout, /shared schema: migrated none -> core 5/)
   t.equal((await runCli(['status'], { url: db.url })).code, 0)
 })

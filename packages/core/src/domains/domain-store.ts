@@ -192,7 +192,17 @@ export function createDomainStore({ sql, actor = 'unknown', onDomainChanged, onT
     return change
   }
 
-  return { addDomain, removeDomain, listDomains, setOpenRegistration }
+  /** Whether the tenant's open registration is on; {@link NotFoundError} for no such tenant. */
+  async function isRegistrationOpen(schemaName: string): Promise<boolean> {
+    assertValidSchemaName(schemaName)
+    const [tenant] = await sql<
+      { openRegistration: boolean }[]
+    >`select open_registration from public.tenants where schema_name = ${schemaName}`
+    if (!tenant) throw new NotFoundError(`no tenant with schema ${schemaName}`, 'TENANT_NOT_FOUND')
+    return tenant.openRegistration
+  }
+
+  return { addDomain, removeDomain, listDomains, setOpenRegistration, isRegistrationOpen }
 }
 
 export type DomainStore = ReturnType<typeof createDomainStore>
