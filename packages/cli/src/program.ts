@@ -227,7 +227,7 @@ const domains: Registration = (program, run) => {
 const registration: Registration = (program, run) => {
   program
     .command('registration')
-    .description("open or close registration without an api key at a tenant's host names (closed by default)")
+    .description("whether a caller reaching a tenant's host names may register without an api key: open or closed (the default)")
     .argument('<schema>', "the tenant's schema name")
     .argument('<state>', 'open or closed', parseRegistrationState)
     .addHelpText(
