@@ -14,6 +14,10 @@
  *   metrics      the same from another API process recording metrics (METRICS_PORT,
  *                METRICS_PER_TENANT set to the tenant count: every tenant has its series)    target >= 97% of list
  *   create       POST /api/posts/, another tenant each request
+ *   keyhost      the list from an API process that finds tenants by host name too
+ *                (TENANT_RESOLUTION=api-key,host), each request with its api key
+ *   host         the same process and list, each request found by its host name
+ *                (`<schema>.<base domain>`, no api key) with its user's token
  *
  * It starts a throwaway embedded PostgreSQL, creates the tenants through core's createTenant
  * (a bench fixture adds each one's user and 100 posts in one statement, and access tokens
@@ -59,6 +63,8 @@ const ROUNDS = Number(values.rounds)
 const CONNECTIONS = Number(values.connections)
 const JWT_SECRET = 'bench-secret-that-is-at-least-32-bytes-long'
 const FEW_TENANTS = 10
+/** The host-resolving API process's TENANT_BASE_DOMAIN: `<schema>.bench.test` names a tenant. */
+const BASE_DOMAIN = 'bench.test'
 
 console.log(`starting a throwaway embedded PostgreSQL...`)
 const cluster = await startEmbeddedCluster({
@@ -122,7 +128,8 @@ function named(url: string, applicationName: string): string {
 // A second API with DB_PREPARED_STATEMENTS=0 shows what prepared statements give.
 // A third with metrics recorded shows what they cost.
 // A fourth without home connections for tenants shows what they give.
-const [hello, fixed, api, apiUnprepared, apiMetrics, apiShared] = await Promise.all([
+// A fifth finds tenants by host name too: the same list by key and by host, side by side.
+const [hello, fixed, api, apiUnprepared, apiMetrics, apiShared, apiHost] = await Promise.all([
   startServer('hello'),
   startServer('fixed', [named(cluster.url, 'bench_fixed'), seeded[0]!.schemaName]),
   startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api') }),
@@ -133,6 +140,11 @@ const [hello, fixed, api, apiUnprepared, apiMetrics, apiShared] = await Promise.
     METRICS_PER_TENANT: String(TENANTS),
   }),
   startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api_shared'), DB_TENANT_CONNECTIONS: '0' }),
+  startServer('api', [], {
+    DATABASE_URL: named(cluster.url, 'bench_api_host'),
+    TENANT_RESOLUTION: 'api-key,host',
+    TENANT_BASE_DOMAIN: BASE_DOMAIN,
+  }),
 ])
 
 /**
@@ -146,9 +158,32 @@ function accessToken(userId: number, tenantId: number): string {
   const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`
   return `${unsigned}.${createHmac('sha256', JWT_SECRET).update(unsigned).digest('base64url')}`
 }
-const sessions = seeded.map((tenant) => ({ key: tenant.key, authorization: `Bearer ${accessToken(tenant.userId, tenant.tenantId)}` }))
+const sessions = seeded.map((tenant) => ({
+  key: tenant.key,
+  authorization: `Bearer ${accessToken(tenant.userId, tenant.tenantId)}`,
+  host: `${tenant.schemaName}.${BASE_DOMAIN}`,
+}))
 const check = await fetch(`${api.url}/api/posts/`, { headers: { 'api-key': sessions[0]!.key, authorization: sessions[0]!.authorization } })
 if (check.status !== 200) throw new Error(`the list failed: ${check.status} ${await check.text()}`)
+{
+  // fetch sets its own Host: autocannon, below, sends the tenant's.
+  const { request } = await import('node:http')
+  const status = await new Promise<number | undefined>((resolve, reject) => {
+    const url = new URL(`${apiHost.url}/api/posts/`)
+    request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        headers: { host: sessions[0]!.host, authorization: sessions[0]!.authorization },
+      },
+      (res) => resolve(res.resume().statusCode),
+    )
+      .on('error', reject)
+      .end()
+  })
+  if (status !== 200) throw new Error(`the host-resolved list failed: ${status}`)
+}
 
 /**
  * One prebuilt request per tenant, in a random order: each connection cycles through them,
@@ -159,12 +194,12 @@ if (check.status !== 200) throw new Error(`the list failed: ${check.status} ${aw
  * two cores shared with the server that CPU came out of the server's share, which the
  * ceilings (static requests) never paid.
  */
-function perTenant(request: { method?: 'POST'; body?: string } = {}, of = sessions) {
+function perTenant(request: { method?: 'POST'; body?: string } = {}, of = sessions, by: 'key' | 'host' = 'key') {
   const shuffled = [...of].sort(() => Math.random() - 0.5)
   return shuffled.map((session) => ({
     ...request,
     headers: {
-      'api-key': session.key,
+      ...(by === 'key' ? { 'api-key': session.key } : { host: session.host }),
       authorization: session.authorization,
       ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
     },
@@ -193,6 +228,8 @@ const targets: Record<string, Target> = {
       requests: perTenant({ method: 'POST', body: JSON.stringify({ title: 'bench post', body: 'x'.repeat(200) }) }),
     },
   },
+  keyhost: { server: apiHost, options: { url: `${apiHost.url}/api/posts/`, requests: perTenant() } },
+  host: { server: apiHost, options: { url: `${apiHost.url}/api/posts/`, requests: perTenant({}, sessions, 'host') } },
 }
 
 interface Sample {
@@ -290,6 +327,8 @@ const labels: Record<string, string> = {
   shared: 'the same, DB_TENANT_CONNECTIONS=0',
   metrics: 'the same, recording metrics (METRICS_PORT, per tenant)',
   create: 'API: POST /api/posts/, another tenant each request',
+  keyhost: 'API finding tenants by host too: the list, by api key',
+  host: 'the same, by host name (no api key, a Bearer token)',
 }
 // The report: printed, and with --write-docs also written into docs/benchmarks.md.
 const report: string[] = []
@@ -325,6 +364,8 @@ const lines: [string, [number, number], string][] = [
   ['shared / fixed', ratios('shared', 'fixed', 'rps'), 'the list on one shared pool, without home connections'],
   ['list / few', ratios('list', 'few', 'rps'), `all tenants against ${FEW_TENANTS} of them`],
   ['list, metrics / list', ratios('metrics', 'list', 'rps'), 'target >= 97%'],
+  ['host-resolved / key-resolved list', ratios('host', 'keyhost', 'rps'), 'one API process finding tenants by host too'],
+  ['key-resolved, host on / list', ratios('keyhost', 'list', 'rps'), 'what TENANT_RESOLUTION=api-key,host costs a keyed request'],
   ['fixed / hello', ratios('fixed', 'hello', 'rps'), ''],
 ]
 print('\n| ratio, req/s | of medians | median per round | |')

@@ -1,9 +1,12 @@
 /**
  * The proxy path, for real: Debian's nginx running the project's own nginx template
  * (rendered for loopback, as the nginx image renders it for compose) in front of TWO API
- * processes sharing one PostgreSQL.
+ * processes sharing one PostgreSQL. The API finds tenants by api key and by host name
+ * (TENANT_RESOLUTION=api-key,host): by a subdomain of the base domain through the template's
+ * wildcard server block, and by a tenant's own domain through its default one.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { request as httpRequest } from 'node:http'
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -18,12 +21,56 @@ const run = promisify(execFile)
 // Debian puts nginx in /usr/sbin, which a non-login PATH may lack.
 const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx'
 const JWT_SECRET = 'proxy-test-secret-0123456789abcdef0123456789'
+/** The API's TENANT_BASE_DOMAIN, and the nginx template's. */
+const BASE_DOMAIN = 'tenants.test'
 /** How long a revoked key may still be accepted before the test gives up (a hang guard, not the target). */
 const REVOCATION_HANG_GUARD_MS = 30_000
 
 /** `${NAME}` filled from `vars`, like the nginx image's envsubst step; nginx's `$vars` untouched. */
 export function renderTemplate(template: string, vars: Record<string, string>): string {
   return template.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (match, name: string) => vars[name] ?? match)
+}
+
+interface HostResponse {
+  readonly status: number
+  readonly body: Record<string, unknown> | undefined
+  readonly text: string
+}
+
+/**
+ * One request to 127.0.0.1:`port` with the `Host` header given (fetch sets its own), for a
+ * tenant found by its host name. `headers` may repeat a header (a list of [name, value]).
+ */
+function callAt(
+  port: number,
+  host: string,
+  method: string,
+  urlPath: string,
+  options: { body?: unknown; token?: string; key?: string; headers?: [string, string][] } = {},
+): Promise<HostResponse> {
+  const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
+  const headers: string[] = ['Host', host]
+  if (payload !== undefined) headers.push('Content-Type', 'application/json', 'Content-Length', String(Buffer.byteLength(payload)))
+  if (options.token) headers.push('Authorization', `Bearer ${options.token}`)
+  if (options.key) headers.push('api-key', options.key)
+  for (const [name, value] of options.headers ?? []) headers.push(name, value)
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, method, path: urlPath, headers, setHost: false }, (res) => {
+      let text = ''
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk))
+      res.on('end', () => {
+        let body: Record<string, unknown> | undefined
+        try {
+          body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined
+        } catch {
+          body = undefined
+        }
+        resolve({ status: res.statusCode ?? 0, body, text })
+      })
+    })
+    req.on('error', reject)
+    req.end(payload)
+  })
 }
 
 async function waitForHttp(url: string, child?: ChildProcess): Promise<void> {
@@ -54,6 +101,8 @@ t.test('two API processes behind nginx', async (t) => {
     HOST: '127.0.0.1',
     LOG_LEVEL: 'warn',
     TRUST_PROXY: '127.0.0.1',
+    TENANT_RESOLUTION: 'api-key,host',
+    TENANT_BASE_DOMAIN: BASE_DOMAIN,
     BCRYPT_COST: '10',
     // Only NOTIFY can evict a cached key within the test's time.
     API_KEY_CACHE_TTL_MS: '3600000',
@@ -74,6 +123,7 @@ t.test('two API processes behind nginx', async (t) => {
   const template = await readFile(path.join(root, 'nginx/templates/default.conf.template'), 'utf8')
   const site = renderTemplate(template, {
     NGINX_PORT: `127.0.0.1:${nginxPort}`,
+    TENANT_BASE_DOMAIN: BASE_DOMAIN,
     API_UPSTREAM_SERVERS: apiPorts.map((port) => `server 127.0.0.1:${port} max_fails=1 fail_timeout=5s;`).join('\n    '),
   })
   t.notMatch(site, /\$\{[A-Z_]+\}/, 'every template variable filled')
@@ -132,7 +182,8 @@ http {
     const patched = await call('PATCH', `${proxy}/api/posts/${created.body.id}/`, { key, token, body: { title: 'Edited' } })
     t.equal(patched.body.title, 'Edited')
     t.equal((await call('DELETE', `${proxy}/api/posts/${created.body.id}`, { key, token })).status, 204)
-    t.equal((await call('GET', `${proxy}/api/posts/`, { token })).status, 401, 'no api-key, 401')
+    const keyless = await call('GET', `${proxy}/api/posts/`, { token })
+    t.same([keyless.status, keyless.body.code], [404, 'TENANT_NOT_FOUND'], 'no api-key at a host naming no tenant (an IP address): 404')
     const huge = await fetch(`${proxy}/api/posts/`, {
       method: 'POST',
       headers: { 'api-key': key, authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -166,6 +217,88 @@ http {
       t.comment(`${url} refused the revoked key ${refusedAfterMs.toFixed(0)} ms after tenantctl revoked it (target 1 s)`)
     }
   })
+
+  await t.test(
+    'tenants by host name through nginx: subdomain, custom domain, open registration, tokens bound, a removed domain',
+    async (t) => {
+      const hosted = await services.tenants.createTenant({ name: 'Hosted', schemaName: 'hosted', domains: ['shop.hosted.test'] })
+      await services.tenants.createTenant({ name: 'Closed', schemaName: 'closed' })
+      const cli = (...args: string[]) => run(process.execPath, [path.join(root, 'packages/cli/dist/bin.js'), ...args], { env })
+      await cli('registration', 'hosted', 'open')
+      const via = (host: string, method: string, urlPath: string, options: Parameters<typeof callAt>[4] = {}) =>
+        callAt(nginxPort, host, method, urlPath, options)
+      const user = { email: 'h@example.com', password: 'password1' }
+
+      const closed = await via(`closed.${BASE_DOMAIN}`, 'POST', '/api/users/register/', { body: user })
+      t.same([closed.status, closed.body?.code], [403, 'REGISTRATION_CLOSED'], 'registration without a key is closed by default')
+      const registered = await via(`Hosted.${BASE_DOMAIN}`, 'POST', '/api/users/register/', { body: user })
+      t.equal(registered.status, 201, 'registered at the subdomain, without a key, where open registration is on')
+      const login = await via(`hosted.${BASE_DOMAIN}`, 'POST', '/api/users/login', { body: user })
+      t.equal(login.status, 200, 'logged in at the subdomain')
+      const token = login.body!.access_token as string
+      const post = await via(`hosted.${BASE_DOMAIN}`, 'POST', '/api/posts/', { token, body: { title: 'By subdomain', body: '' } })
+      t.equal(post.status, 201, "the user's token allows what it allows")
+      const byDomain = await via('SHOP.hosted.test', 'POST', '/api/users/login/', { body: user })
+      t.equal(byDomain.status, 200, 'logged in at the custom domain (default server block)')
+      const listed = await via('shop.hosted.test', 'GET', '/api/posts/', { token: byDomain.body!.access_token as string })
+      t.equal((listed.body?.results as { title: string }[])[0]?.title, 'By subdomain', 'the same tenant at both host names')
+
+      const keyless = await via('shop.hosted.test', 'GET', '/api/posts/')
+      t.same([keyless.status, keyless.body?.code], [401, 'MISSING_API_KEY'], 'no key and no token: nothing but login and registration')
+      const crossed = await via(`closed.${BASE_DOMAIN}`, 'GET', '/api/posts/', { token })
+      t.same([crossed.status, crossed.body?.code], [401, 'TOKEN_TENANT_MISMATCH'], "a token of one tenant at another tenant's host")
+      const mismatch = await via('shop.hosted.test', 'GET', '/api/posts/', { key: spare.key, token })
+      t.same([mismatch.status, mismatch.body?.code], [403, 'HOST_TENANT_MISMATCH'], "an api key at another tenant's host")
+      const spoofed = await via(`closed.${BASE_DOMAIN}`, 'GET', '/api/posts/', {
+        token,
+        headers: [['X-Forwarded-Host', 'shop.hosted.test']],
+      })
+      t.same([spoofed.status, spoofed.body?.code], [401, 'TOKEN_TENANT_MISMATCH'], "a client's X-Forwarded-Host is replaced by nginx")
+      for (const host of [`nobody.${BASE_DOMAIN}`, 'unknown.example', BASE_DOMAIN]) {
+        const unknown = await via(host, 'POST', '/api/users/login/', { body: user })
+        t.same([unknown.status, unknown.body?.code], [404, 'TENANT_NOT_FOUND'], `${host}: 404`)
+        t.notMatch(unknown.text, /hosted|closed|proxied/i, `${host}: nothing about tenants`)
+      }
+      const hostile = [
+        `HOSTED.${BASE_DOMAIN.toUpperCase()}.`,
+        `hosted.${BASE_DOMAIN}:9999`,
+        '127.0.0.1',
+        '[::1]',
+        'xn--bcher-kva.example',
+        'bücher.example',
+        'a'.repeat(300),
+        'x'.repeat(70) + '.' + BASE_DOMAIN,
+        '',
+        'a b',
+        'host/../x',
+      ]
+      const statuses: number[] = []
+      for (const host of hostile) statuses.push((await via(host, 'POST', '/api/users/login/', { body: user })).status)
+      t.ok(
+        statuses.every((status) => status < 500),
+        `hostile Host headers through nginx are never a 5xx (${statuses.join(', ')})`,
+      )
+
+      // Both processes hold the domain in their caches (which live an hour: only NOTIFY evicts them).
+      const direct = apiPorts.map((port) => (host: string) => callAt(port, host, 'POST', '/api/users/login/', { body: user }))
+      for (const [i, login] of direct.entries())
+        t.equal((await login('shop.hosted.test')).status, 200, `process ${i + 1} serves the domain`)
+      await cli('domains', 'remove', 'shop.hosted.test')
+      const removedAt = performance.now()
+      for (const [i, login] of direct.entries()) {
+        let status = 200
+        while (status !== 404 && performance.now() - removedAt < REVOCATION_HANG_GUARD_MS) {
+          status = (await login('shop.hosted.test')).status
+          if (status !== 404) await new Promise((resolve) => setTimeout(resolve, 20))
+        }
+        const refusedAfterMs = performance.now() - removedAt
+        t.equal(status, 404, `process ${i + 1} refuses the removed domain (after ${refusedAfterMs.toFixed(0)} ms)`)
+        t.comment(`API process ${i + 1} refused the removed domain ${refusedAfterMs.toFixed(0)} ms after tenantctl removed it (target 1 s)`)
+      }
+      t.equal((await via(`hosted.${BASE_DOMAIN}`, 'POST', '/api/users/login/', { body: user })).status, 200, 'the subdomain still serves')
+      t.ok(hosted.domains.length === 1)
+    },
+  )
 
   await t.test('with one API process killed, requests keep succeeding through the other', async (t) => {
     const login = await call('POST', `${proxy}/api/users/login/`, {

@@ -57,6 +57,9 @@ export const AUDIT_ACTIONS = [
   'key.create',
   'key.rotate',
   'key.revoke',
+  'domain.add',
+  'domain.remove',
+  'tenant.registration',
   'migrate',
 ] as const satisfies readonly AuditAction[]
 
@@ -79,4 +82,11 @@ export function parseAuditLimit(value: string): number {
   if (!(limit >= 1 && limit <= MAX_AUDIT_LIMIT))
     throw new UsageError(`--limit: "${value}" is not a whole number from 1 to ${MAX_AUDIT_LIMIT}`)
   return limit
+}
+
+/** `open` or `closed`, for `tenantctl registration`. */
+export function parseRegistrationState(value: string): boolean {
+  if (value === 'open') return true
+  if (value === 'closed') return false
+  throw new UsageError(`"${value}" is not a registration state; use open or closed`)
 }

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs'
 import { Command } from '@commander-js/extra-typings'
 import { createContext, type CliEnvironment, type CommandContext, type GlobalOptions } from './context.js'
-import { DEFAULT_GRACE, durationOf, parseAuditAction, parseAuditLimit, parseConcurrency, parseScope } from './option-parsers.js'
+import {
+  DEFAULT_GRACE,
+  durationOf,
+  parseAuditAction,
+  parseAuditLimit,
+  parseConcurrency,
+  parseRegistrationState,
+  parseScope,
+} from './option-parsers.js'
 
 // The command table. Each entry adds one command (or group) to the program, with its
 // options typed by @commander-js/extra-typings: an option with a parser hands the command
@@ -79,10 +87,15 @@ const create: Registration = (program, run) => {
     .option('--address <address>', 'postal address (may be empty: --address "")')
     .option('--schema <schema>', 'schema name: a-z, 0-9 and _, starting with a letter')
     .option('--key-name <name>', 'name of the first api key (default: "default")')
+    .option('--domain <host...>', 'host names the tenant is reached at (repeatable; the first is its primary)')
     .addHelpText(
       'after',
       '\nIn a terminal, missing flags are asked for; without one, --name, --address and --schema are required.\n' +
-        examples('tenantctl create', 'tenantctl create --name "Acme Inc." --address "1 Main St" --schema acme --key-name ci'),
+        examples(
+          'tenantctl create',
+          'tenantctl create --name "Acme Inc." --address "1 Main St" --schema acme --key-name ci',
+          'tenantctl create --name Acme --address "" --schema acme --domain acme.example.com --domain www.acme.example.com',
+        ),
     )
     .action(run(async () => (await import('./commands/create.js')).runCreate))
 }
@@ -170,6 +183,62 @@ const keys: Registration = (program, run) => {
     .action(run(async () => (await import('./commands/keys-revoke.js')).runKeysRevoke))
 }
 
+const domains: Registration = (program, run) => {
+  const group = program
+    .command('domains')
+    .description('host names a tenant is reached at (with TENANT_RESOLUTION=api-key,host): add, remove, list')
+    .addHelpText(
+      'after',
+      examples(
+        'tenantctl domains add acme shop.acme.com --primary',
+        'tenantctl domains list acme',
+        'tenantctl domains remove shop.acme.com',
+      ),
+    )
+  group
+    .command('add')
+    .description('give a tenant a host name (lower-cased, IDN to punycode, port and trailing dot dropped; never an IP address)')
+    .argument('<schema>', "the tenant's schema name")
+    .argument('<host>', 'the host name, unique across tenants')
+    .option('--primary', "make it the tenant's primary domain (its first domain is anyway)")
+    .addHelpText(
+      'after',
+      '\nAdding a domain the tenant has changes nothing (with --primary, makes it primary). Every API process sees it within a second.\n' +
+        examples('tenantctl domains add acme acme.example.com', 'tenantctl domains add acme bücher.example --primary --json'),
+    )
+    .action(run(async () => (await import('./commands/domains.js')).runDomainsAdd))
+  group
+    .command('remove')
+    .description('take a host name from its tenant; every API process answers it 404 TENANT_NOT_FOUND within a second')
+    .argument('<host>', 'the host name')
+    .addHelpText(
+      'after',
+      "\nRemoving the primary makes the tenant's oldest other domain primary.\n" + examples('tenantctl domains remove shop.acme.com'),
+    )
+    .action(run(async () => (await import('./commands/domains.js')).runDomainsRemove))
+  group
+    .command('list')
+    .description("list every tenant's domains, or one tenant's, its primary first")
+    .argument('[schema]', "only this tenant's")
+    .addHelpText('after', examples('tenantctl domains list', 'tenantctl domains list acme --json'))
+    .action(run(async () => (await import('./commands/domains.js')).runDomainsList))
+}
+
+const registration: Registration = (program, run) => {
+  program
+    .command('registration')
+    .description("whether a caller reaching a tenant's host names may register without an api key: open or closed (the default)")
+    .argument('<schema>', "the tenant's schema name")
+    .argument('<state>', 'open or closed', parseRegistrationState)
+    .addHelpText(
+      'after',
+      "\nOpen: anyone reaching the tenant's host names may register a user (then log in and use the API as that user).\n" +
+        'A caller with a write api key may always register users. Every API process sees the change within a second.\n' +
+        examples('tenantctl registration acme open', 'tenantctl registration acme closed'),
+    )
+    .action(run(async () => (await import('./commands/domains.js')).runRegistration))
+}
+
 const migrate: Registration = (program, run) => {
   program
     .command('migrate')
@@ -229,7 +298,7 @@ const audit: Registration = (program, run) => {
   program
     .command('audit')
     .description(
-      'list the operator actions recorded (tenant create, suspend, resume, delete, export, import, restore; key create, rotate, revoke; migrate), newest first',
+      'list the operator actions recorded (tenant create, suspend, resume, delete, export, import, restore, registration; key create, rotate, revoke; domain add, remove; migrate), newest first',
     )
     .option('--schema <schema>', "only this tenant's events (also after its deletion)")
     .option('--since <duration>', 'only events this recent: 90s, 15m, 24h, 7d, 2w or 1y', durationOf('--since'))
@@ -352,6 +421,8 @@ const COMMANDS: readonly Registration[] = [
   list,
   show,
   keys,
+  domains,
+  registration,
   migrate,
   status,
   suspend,

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs'
 import { envSchema } from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from './errors.js'
+import { parseHostName } from './domains/host-name.js'
 
 /** Seconds a pooled connection lives, unless configured (DB_CONNECTION_MAX_LIFETIME_SECONDS). */
 export const DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS = 600
@@ -59,6 +60,8 @@ const EnvSchema = Type.Object({
   CORS_ORIGINS: Type.Optional(Type.String()),
   METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   METRICS_PER_TENANT: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
+  TENANT_RESOLUTION: Type.String({ minLength: 1, default: 'api-key' }),
+  TENANT_BASE_DOMAIN: Type.Optional(Type.String({ minLength: 1 })),
 })
 type Env = Static<typeof EnvSchema>
 
@@ -131,12 +134,53 @@ export interface Config {
     readonly loginAttemptWindowSeconds: number
   }
   readonly apiKeyCache: { readonly ttlMs: number; readonly max: number }
+  /** How a request finds its tenant (TENANT_RESOLUTION, TENANT_BASE_DOMAIN). */
+  readonly tenantResolution: TenantResolutionConfig
   readonly metrics: {
     /** The port of the API's own metrics server (`GET /metrics`); undefined: no metrics. */
     readonly port: number | undefined
     /** Tenants given series of their own, at most (0: none); the rest are counted as one. */
     readonly perTenant: number
   }
+}
+
+/** Where a request's tenant can come from, in the order they are asked. */
+export const TENANT_SOURCES = ['api-key', 'host'] as const
+export type TenantSource = (typeof TENANT_SOURCES)[number]
+
+export interface TenantResolutionConfig {
+  /**
+   * The sources asked, in order: `api-key` always first (a presented key decides, and is always
+   * verified), then `host` when the host name may name the tenant too.
+   */
+  readonly order: readonly TenantSource[]
+  /** Whose one-label subdomains name tenants by schema (`acme.example.com`: schema `acme`); undefined: none. */
+  readonly baseDomain: string | undefined
+}
+
+/**
+ * TENANT_RESOLUTION: sources separated by commas, `api-key` first (`api-key` or
+ * `api-key,host`); TENANT_BASE_DOMAIN: a host name (one label allowed: `localhost`).
+ */
+function parseTenantResolution(order: string | undefined, baseDomain: string | undefined, problems: string[]): TenantResolutionConfig {
+  const sources = (order ?? 'api-key')
+    .split(',')
+    .map((source) => source.trim())
+    .filter(Boolean)
+  const unknown = sources.filter((source) => !(TENANT_SOURCES as readonly string[]).includes(source))
+  if (unknown.length > 0)
+    problems.push(`TENANT_RESOLUTION: unknown source ${unknown.map((s) => `"${s}"`).join(', ')} (known: ${TENANT_SOURCES.join(', ')})`)
+  else if (new Set(sources).size !== sources.length) problems.push('TENANT_RESOLUTION names a source twice')
+  else if (sources[0] !== 'api-key')
+    problems.push('TENANT_RESOLUTION starts with api-key (api-key or api-key,host): a presented api key always decides the tenant')
+  let base: string | undefined
+  if (baseDomain !== undefined) {
+    const parsed = parseHostName(baseDomain, { singleLabel: true })
+    if ('problem' in parsed) problems.push(`TENANT_BASE_DOMAIN: ${parsed.problem}`)
+    else base = parsed.host
+    if (!sources.includes('host')) problems.push('TENANT_BASE_DOMAIN needs TENANT_RESOLUTION=api-key,host')
+  }
+  return { order: sources as TenantSource[], baseDomain: base }
 }
 
 interface AjvProblem {
@@ -245,6 +289,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
   }
   problems.push(...crossFieldProblems(data, signsTokens))
   const corsOrigins = parseCorsOrigins(data.CORS_ORIGINS, problems)
+  const tenantResolution = parseTenantResolution(data.TENANT_RESOLUTION, data.TENANT_BASE_DOMAIN, problems)
   if (problems.length > 0 || parsed === undefined) throw new ConfigError(problems)
 
   const dataDir = path.resolve(cwd, parsed.DATA_DIR ?? path.join(findProjectRoot(cwd), '.data'))
@@ -307,6 +352,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       loginAttemptWindowSeconds: parsed.LOGIN_ATTEMPT_WINDOW_SECONDS,
     },
     apiKeyCache: { ttlMs: parsed.API_KEY_CACHE_TTL_MS, max: parsed.API_KEY_CACHE_MAX },
+    tenantResolution,
     metrics: { port: parsed.METRICS_PORT, perTenant: parsed.METRICS_PER_TENANT },
   })
 }

@@ -5,7 +5,7 @@
  */
 
 /** `loadConfig(process.env)` validates every variable at once and returns a frozen {@link Config}, or throws a `ConfigError` listing every problem. */
-export { loadConfig, type Config } from './config.js'
+export { loadConfig, TENANT_SOURCES, type Config, type TenantResolutionConfig, type TenantSource } from './config.js'
 
 /** Typed errors: each has a stable `code`, listed in this package's README; the edges map classes, once. */
 export {
@@ -72,6 +72,10 @@ export { assertKeyScope } from './api-keys/api-key-resolver.js'
 export { type ApiKeyInfo, type IssuedApiKey, type ListedApiKey, type RotatedApiKey, MAX_KEY_NAME_LENGTH } from './api-keys/api-key-store.js'
 /** The tenant a presented key resolves to, with the key's prefix and scope. */
 export { type ResolvedTenant } from './api-keys/api-key-resolver.js'
+/** Tenant domains: host names validated and normalised, the registry's rows, the request path's answer. */
+export { parseHostName, normaliseHostName, MAX_HOST_NAME_LENGTH } from './domains/host-name.js'
+export { type TenantDomain, type DomainChange, type RegistrationChange } from './domains/domain-store.js'
+export { type HostTenant } from './domains/host-resolver.js'
 
 // The audit log of operator actions (shared schema; outlives deleted tenants).
 /** The recorded actions, an event as listed, and the most one listing returns. */

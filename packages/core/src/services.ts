@@ -2,6 +2,8 @@ import type { Sql } from './db/sql.js'
 import { CoreError } from './errors.js'
 import { createApiKeyResolver } from './api-keys/api-key-resolver.js'
 import { createApiKeyStore } from './api-keys/api-key-store.js'
+import { createDomainStore } from './domains/domain-store.js'
+import { createHostResolver } from './domains/host-resolver.js'
 import { assertValidActor, createAuditLog, defaultActor, recordAuditEvent } from './audit/audit-log.js'
 import { createCitusService } from './citus/citus-service.js'
 import { readMigrations, type MigrationSet } from './migrations/catalog.js'
@@ -33,6 +35,8 @@ import { createUserService } from './users/user-service.js'
 export interface ServicesSettings {
   /** The verified-key cache: how long a key is trusted without a lookup, and how many are kept (0 turns it off). */
   readonly apiKeyCache?: { readonly ttlMs: number; readonly max: number }
+  /** Whose subdomains name tenants by schema (the host cache shares the key cache's settings). */
+  readonly tenantResolution?: { readonly baseDomain?: string | undefined }
   readonly auth?: {
     readonly bcryptCost?: number
     readonly accessTokenTtlSeconds?: number
@@ -97,12 +101,22 @@ export async function createServices(options: ServicesOptions) {
     sql,
     ...(config?.apiKeyCache && { cacheTtlMs: config.apiKeyCache.ttlMs, cacheMax: config.apiKeyCache.max }),
   })
+  const hostResolver = createHostResolver({
+    sql,
+    ...(config?.tenantResolution?.baseDomain !== undefined && { baseDomain: config.tenantResolution.baseDomain }),
+    ...(config?.apiKeyCache && { cacheTtlMs: config.apiKeyCache.ttlMs, cacheMax: config.apiKeyCache.max }),
+  })
+  /** A tenant deleted, suspended, resumed or switched: both caches forget it. */
+  const evictTenant = (tenantId: number) => {
+    apiKeyResolver.evictTenantKeys(tenantId)
+    hostResolver.evictTenant(tenantId)
+  }
   const revokedSessions = createRevokedSessionStore({ sql })
   const tenantConnections = options.tenantConnections ?? sharedTenantConnections(sql)
   const inTenant = createInTenant({
     sql,
     connections: tenantConnections,
-    onTenantGone: apiKeyResolver.evictTenantKeys,
+    onTenantGone: evictTenant,
   })
   let listener: RevocationListener | undefined
 
@@ -128,17 +142,20 @@ export async function createServices(options: ServicesOptions) {
       listenSql: options.listenSql ?? sql,
       handlers: {
         key: apiKeyResolver.evictKey,
-        tenant: (id) => apiKeyResolver.evictTenantKeys(Number(id)),
+        tenant: (id) => evictTenant(Number(id)),
+        domain: hostResolver.evictHost,
         session: revokedSessions.rememberFromMessage,
       },
       // Messages sent while not listening are lost: forget every cached key and read the
       // ended logins again.
       onSubscribed: async () => {
         apiKeyResolver.setCaching(false)
+        hostResolver.setCaching(false)
         await revokedSessions.reload()
       },
       onStateChange: (status) => {
         apiKeyResolver.setCaching(status.state === 'hearing')
+        hostResolver.setCaching(status.state === 'hearing')
         options.onStateChange?.(status)
       },
       onDeafTick: revokedSessions.reload,
@@ -162,9 +179,14 @@ export async function createServices(options: ServicesOptions) {
       sql,
       migrations,
       actor,
-      onTenantDeleted: apiKeyResolver.evictTenantKeys,
-      onTenantStateChanged: apiKeyResolver.evictTenantKeys,
+      onTenantDeleted: evictTenant,
+      onTenantStateChanged: evictTenant,
+      onTenantCreated: () => hostResolver.evictHost('*'),
     }),
+    /** Operators' side of tenant domains and the open-registration switch (audited). */
+    domains: createDomainStore({ sql, actor, onDomainChanged: hostResolver.evictHost, onTenantChanged: evictTenant }),
+    /** The request path's side: a request's host name to its tenant, through a cache NOTIFY evicts. */
+    hostResolver,
     /** Operators' side of api keys: issue, list, rotate, revoke (audited). */
     apiKeys: createApiKeyStore({ sql, actor, onKeyChanged: apiKeyResolver.evictKey }),
     /** The request path's side: a presented key to its tenant, through a cache NOTIFY evicts. */

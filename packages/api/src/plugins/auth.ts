@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunc
 import fp from 'fastify-plugin'
 import fastifyJwt from '@fastify/jwt'
 import { LRUCache } from 'lru-cache'
-import { assertKeyScope, AuthenticationError, type ResolvedTenant } from '@tenantbase/core'
+import { assertKeyScope, AuthenticationError, ForbiddenError, NotFoundError, type ResolvedTenant } from '@tenantbase/core'
 import { parseId } from '../schemas/common.js'
 
 /** The claims of an access token. */
@@ -24,11 +24,26 @@ declare module '@fastify/jwt' {
   }
 }
 
+/**
+ * What a request found by its tenant's host name alone (no api key) may do on a route,
+ * beyond what its user's access token allows: `login` (log in, refresh, log out) or
+ * `registration` (register a user, when the tenant's open registration is on).
+ */
+export type HostAccess = 'login' | 'registration'
+
 declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Set on the few routes a request found by its host name may call without an access token. */
+    hostAccess?: HostAccess
+  }
   interface FastifyInstance {
     /**
-     * onRequest hook: resolves the `api-key` header to `request.tenant` (401 for a bad key,
-     * 403 TENANT_SUSPENDED), and checks the key's scope covers the method (403 INSUFFICIENT_SCOPE).
+     * onRequest hook: finds `request.tenant` in the order TENANT_RESOLUTION states. A presented
+     * `api-key` header decides (401 for a bad key, 403 TENANT_SUSPENDED, 403
+     * INSUFFICIENT_SCOPE when its scope does not cover the method, 403 HOST_TENANT_MISMATCH
+     * when the host name names another tenant). Without one, the host name (404
+     * TENANT_NOT_FOUND when it names none), which then allows only the route's `hostAccess`
+     * or what a valid access token of that tenant's user allows.
      */
     requireApiKey: (request: FastifyRequest) => Promise<void>
     /** preHandler hook: verifies the Bearer token against `request.tenant`, sets `request.userId`, or 401. */
@@ -80,12 +95,64 @@ export default fp(
       verify: { algorithms: ['HS256'], requiredClaims: ['sub', 'tid', 'sid', 'exp', 'iat'], ignoreExpiration: true },
     })
 
+    const byHost = app.apiConfig.tenantResolution.order.includes('host')
+    const { apiKeyResolver, hostResolver } = app.services
+
     app.decorate('requireApiKey', async function requireApiKey(request: FastifyRequest) {
       const key = request.headers['api-key']
-      if (key === undefined || key === '') throw new AuthenticationError('the api-key header is required', 'MISSING_API_KEY')
-      request.tenant = await app.services.apiKeyResolver.resolve(key)
-      // A read key reads: GET (and HEAD, its header-only twin) and nothing else.
-      assertKeyScope(request.tenant, request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write')
+      if (key !== undefined && key !== '') {
+        const tenant = await apiKeyResolver.resolve(key)
+        // A read key reads: GET (and HEAD, its header-only twin) and nothing else.
+        assertKeyScope(tenant, request.method === 'GET' || request.method === 'HEAD' ? 'read' : 'write')
+        // NOTE: the key decides, but a host that names another tenant is a mistake (or a
+        // key carried to the wrong site): refused, never a silent pick of one of them.
+        if (byHost) {
+          const named = await hostResolver.resolveHost(request.host)
+          if (named !== undefined && named.id !== tenant.id) {
+            throw new ForbiddenError('this api key belongs to another tenant than the one this host name serves', 'HOST_TENANT_MISMATCH')
+          }
+        }
+        request.tenant = tenant
+        return
+      }
+      if (!byHost) throw new AuthenticationError('the api-key header is required', 'MISSING_API_KEY')
+      // request.host: the Host header, or X-Forwarded-Host when TRUST_PROXY trusts the peer.
+      const named = await hostResolver.resolveHost(request.host)
+      if (named === undefined) {
+        throw new NotFoundError(
+          "no tenant is served at this host name: send the api-key header, or use a tenant's host name",
+          'TENANT_NOT_FOUND',
+        )
+      }
+      if (named.suspended !== null) throw new ForbiddenError(named.suspended, 'TENANT_SUSPENDED')
+      // NOTE: found by its host, a request is at most a write key's: on a `login` route it
+      // proves who it is; elsewhere only a user's valid access token of this tenant lets it in.
+      request.tenant = {
+        id: named.id,
+        schemaName: named.schemaName,
+        name: named.name,
+        keyPrefix: null,
+        keyScope: 'write',
+        resolvedBy: 'host',
+      }
+      const access = request.routeOptions.config.hostAccess
+      if (access === 'login') return
+      if (access === 'registration') {
+        if (!named.openRegistration) {
+          throw new ForbiddenError(
+            'registration is not open at this host name: register with an api key of the tenant',
+            'REGISTRATION_CLOSED',
+          )
+        }
+        return
+      }
+      if (!request.headers.authorization) {
+        throw new AuthenticationError(
+          "the api-key header is required (at a tenant's host name, an Authorization: Bearer access token of its user will do)",
+          'MISSING_API_KEY',
+        )
+      }
+      request.userId = verifiedUserId(request)
     })
 
     // NOTE: a verified token is kept by its exact text until its exp, so each later request

@@ -61,7 +61,8 @@ export default fp(
         ? app.createRateLimit({
             max: apiKeyRateLimitMax,
             timeWindow: apiKeyRateLimitWindowMs,
-            keyGenerator: (request: FastifyRequest) => `key|${request.tenant?.keyPrefix ?? 'none'}`,
+            // A request found by its host name counts against its tenant's host budget.
+            keyGenerator: (request: FastifyRequest) => `key|${request.tenant?.keyPrefix ?? `host:${request.tenant?.id ?? 'none'}`}`,
           })
         : undefined
     app.decorate(

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import type { Config, ResolvedTenant, Services } from '@tenantbase/core'
 
 /** What the app needs of the configuration. */
-export type ApiConfig = Pick<Config, 'auth' | 'http'>
+export type ApiConfig = Pick<Config, 'auth' | 'http' | 'tenantResolution'>
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -12,7 +12,7 @@ declare module 'fastify' {
     apiConfig: ApiConfig
   }
   interface FastifyRequest {
-    /** The tenant of the request's api key; set on every /api/ route before its handler. */
+    /** The tenant of the request's api key (or of its host name); set on every /api/ route before its handler. */
     tenant: ResolvedTenant | null
     /** The user of the Bearer token; set on routes that require one. */
     userId: number | null

@@ -15,10 +15,28 @@ export function declaredLicense(): { name: string; url?: string } | undefined {
   return /^[A-Za-z0-9.+-]+$/.test(license) ? { name: license, url: `https://spdx.org/licenses/${license}.html` } : { name: license }
 }
 
+type Security = Record<string, unknown>[]
+
+/** The document without the `tenantHost` scheme and the alternatives that use it. */
+function withoutTenantHost(documentObject: object): object {
+  const document = (documentObject as { openapiObject: unknown }).openapiObject as {
+    components?: { securitySchemes?: Record<string, unknown> }
+    paths?: Record<string, Record<string, { security?: Security }>>
+  }
+  delete document.components?.securitySchemes?.tenantHost
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      if (Array.isArray(operation.security)) operation.security = operation.security.filter((entry) => !('tenantHost' in entry))
+    }
+  }
+  return document
+}
+
 /** The OpenAPI 3 document at /swagger/json and Swagger UI at /swagger/. */
 export default fp(
   async function openApi(app: FastifyInstance) {
     const license = declaredLicense()
+    const byHost = app.apiConfig.tenantResolution.order.includes('host')
     await app.register(swagger, {
       openapi: {
         openapi: '3.0.3',
@@ -44,11 +62,24 @@ export default fp(
           securitySchemes: {
             apiKey: { type: 'apiKey', in: 'header', name: 'api-key', description: "a tenant's api key (tenantctl keys create)" },
             bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'an access token from /api/users/login/' },
+            tenantHost: {
+              type: 'apiKey',
+              in: 'header',
+              name: 'Host',
+              description:
+                "the tenant's host name, sent by the browser (TENANT_RESOLUTION=api-key,host): one of its domains (tenantctl domains add), " +
+                'or `<schema>.<TENANT_BASE_DOMAIN>`; `X-Forwarded-Host` only from a proxy TRUST_PROXY trusts. Without an api key it allows ' +
+                'logging in, refreshing and logging out, registering while the tenant’s open registration is on, and what a valid access ' +
+                'token of its user allows (never more than a write key). An api key sent to another tenant’s host name is 403 ' +
+                '`HOST_TENANT_MISMATCH`; a host name that names no tenant is 404 `TENANT_NOT_FOUND`.',
+            },
           },
         },
       },
+      // Only a deployment that finds tenants by host name documents that way in.
+      ...(!byHost && { transformObject: withoutTenantHost }),
     })
     await app.register(swaggerUi, { routePrefix: '/swagger', uiConfig: { persistAuthorization: true } })
   },
-  { name: 'swagger' },
+  { name: 'swagger', dependencies: ['services'] },
 )

@@ -9,10 +9,24 @@ export function parseId(text: string): number {
   return WHOLE_ID.test(text) ? Number(text) : Number.NaN
 }
 
-/** `api-key` alone: routes open to any caller of the tenant. */
-export const API_KEY_SECURITY = [{ apiKey: [] }]
-/** `api-key` and a Bearer access token of the same tenant, both required. */
-export const USER_SECURITY = [{ apiKey: [], bearer: [] }]
+/** A route's alternatives of security requirements, as OpenAPI lists them. */
+type Security = readonly Readonly<Record<string, readonly string[]>>[]
+
+// NOTE: `tenantHost` (the tenant's host name, without a key) is an alternative only where the
+// deployment resolves tenants by host (TENANT_RESOLUTION=api-key,host); elsewhere swagger.ts
+// takes it out of the document.
+
+/** `api-key` alone: routes open to any caller of the tenant; found by its host name, a caller also needs a user's token. */
+export const API_KEY_SECURITY: Security = [{ apiKey: [] }, { tenantHost: [], bearer: [] }]
+/** Log in, refresh, log out: the api key, or the tenant's host name alone. */
+export const HOST_LOGIN_SECURITY: Security = [{ apiKey: [] }, { tenantHost: [] }]
+/** Register: the api key, or the tenant's host name alone while its open registration is on. */
+export const HOST_REGISTRATION_SECURITY = HOST_LOGIN_SECURITY
+/** A Bearer access token of the tenant, with its `api-key` (or at its host name). */
+export const USER_SECURITY: Security = [
+  { apiKey: [], bearer: [] },
+  { tenantHost: [], bearer: [] },
+]
 
 /** No authentication at all (health routes): said explicitly, as OpenAPI has no default here. */
 export const NO_SECURITY: never[] = []

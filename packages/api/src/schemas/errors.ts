@@ -65,7 +65,11 @@ export const API_ERRORS = {
     when: "an authentication failure of a module's own, under its own code (the status of core's `AuthenticationError`)",
     example: 'authentication failed',
   },
-  MISSING_API_KEY: { status: 401, when: 'no `api-key` header', example: 'the api-key header is required' },
+  MISSING_API_KEY: {
+    status: 401,
+    when: "no `api-key` header (at a tenant's host name: on a route that needs one, no access token either)",
+    example: 'the api-key header is required',
+  },
   INVALID_API_KEY: { status: 401, when: 'an unknown, revoked, expired or malformed api key', example: 'invalid api key' },
   MISSING_ACCESS_TOKEN: {
     status: 401,
@@ -79,7 +83,7 @@ export const API_ERRORS = {
   },
   TOKEN_TENANT_MISMATCH: {
     status: 401,
-    when: "a valid access token sent with another tenant's api key",
+    when: "a valid access token sent with another tenant's api key, or to another tenant's host name",
     example: "this token belongs to another tenant's login",
   },
   ACCESS_TOKEN_REVOKED: {
@@ -109,14 +113,29 @@ export const API_ERRORS = {
   },
   TENANT_SUSPENDED: {
     status: 403,
-    when: "the key's tenant is suspended (the reason only if the operator chose to show it)",
+    when: "the key's (or the host name's) tenant is suspended (the reason only if the operator chose to show it)",
     example: 'this tenant is suspended',
+  },
+  HOST_TENANT_MISMATCH: {
+    status: 403,
+    when: 'an api key sent to a host name that serves another tenant (with `TENANT_RESOLUTION=api-key,host`)',
+    example: 'this api key belongs to another tenant than the one this host name serves',
+  },
+  REGISTRATION_CLOSED: {
+    status: 403,
+    when: 'a registration without an api key, at the host name of a tenant whose open registration is off (the default)',
+    example: 'registration is not open at this host name: register with an api key of the tenant',
   },
   NOT_POST_AUTHOR: { status: 403, when: 'only the author may change or delete a post', example: 'only the author may change this post' },
   NOT_FOUND: {
     status: 404,
     when: "a missing thing of a module's own, under its own code (the status of core's `NotFoundError`)",
     example: 'comment not found',
+  },
+  TENANT_NOT_FOUND: {
+    status: 404,
+    when: 'no api key, and the host name serves no tenant (with `TENANT_RESOLUTION=api-key,host`); nothing is said about other tenants',
+    example: "no tenant is served at this host name: send the api-key header, or use a tenant's host name",
   },
   POST_NOT_FOUND: { status: 404, when: 'no such post in this tenant (or an id that is not one)', example: 'post not found' },
   ROUTE_NOT_FOUND: { status: 404, when: 'no such path', example: 'no route GET /api/nowhere/' },
@@ -169,11 +188,13 @@ export const API_ERRORS = {
 } as const satisfies Record<string, ApiError>
 export type ApiErrorCode = keyof typeof API_ERRORS
 
-/** What every route under /api/ can answer before its own work: the api key, its tenant, its limit, the database. */
+/** What every route under /api/ can answer before its own work: the api key (or host name), its tenant, its limit, the database. */
 export const API_KEY_ERRORS = [
   'MISSING_API_KEY',
   'INVALID_API_KEY',
   'TENANT_SUSPENDED',
+  'TENANT_NOT_FOUND',
+  'HOST_TENANT_MISMATCH',
   'TOO_MANY_REQUESTS',
   'DATABASE_UNAVAILABLE',
 ] as const satisfies ApiErrorCode[]

@@ -190,9 +190,9 @@ t.test('the OpenAPI document is lint-clean and its error examples are true', asy
   t.same(codesOf('/api/users/register/', 'post', '413'), ['PAYLOAD_TOO_LARGE'])
   t.same(codesOf('/api/users/register/', 'post', '415'), ['UNSUPPORTED_MEDIA_TYPE'])
   t.same(codesOf('/api/posts/', 'get', '400'), ['INVALID_CURSOR', 'VALIDATION_FAILED'])
-  t.same(codesOf('/api/posts/{id}/', 'put', '403'), ['INSUFFICIENT_SCOPE', 'NOT_POST_AUTHOR', 'TENANT_SUSPENDED'])
-  t.same(codesOf('/api/posts/{id}/', 'get', '403'), ['TENANT_SUSPENDED'], 'a reading route: no scope refusal')
-  t.same(codesOf('/api/posts/{id}/', 'delete', '404'), ['POST_NOT_FOUND'])
+  t.same(codesOf('/api/posts/{id}/', 'put', '403'), ['HOST_TENANT_MISMATCH', 'INSUFFICIENT_SCOPE', 'NOT_POST_AUTHOR', 'TENANT_SUSPENDED'])
+  t.same(codesOf('/api/posts/{id}/', 'get', '403'), ['HOST_TENANT_MISMATCH', 'TENANT_SUSPENDED'], 'a reading route: no scope refusal')
+  t.same(codesOf('/api/posts/{id}/', 'delete', '404'), ['POST_NOT_FOUND', 'TENANT_NOT_FOUND'])
   t.same(codesOf('/api/users/me/', 'get', '401'), [
     'ACCESS_TOKEN_REVOKED',
     'INVALID_ACCESS_TOKEN',

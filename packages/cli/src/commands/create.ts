@@ -19,6 +19,7 @@ export interface CreateFlags {
   readonly address?: string
   readonly schema?: string
   readonly keyName?: string
+  readonly domain?: readonly string[]
 }
 
 const REQUIRED = [
@@ -34,7 +35,10 @@ const REQUIRED = [
  * With every flag it asks nothing; without a terminal and a flag missing it is a usage error.
  * The tenant, its schema and its first key are created in one transaction by core.
  */
-export async function runCreate(ctx: CommandContext, flags: CreateFlags): Promise<{ tenant: Tenant; apiKey: IssuedApiKey }> {
+export async function runCreate(
+  ctx: CommandContext,
+  flags: CreateFlags,
+): Promise<{ tenant: Tenant; apiKey: IssuedApiKey; domains: string[] }> {
   const missing = REQUIRED.filter(([key]) => flags[key] === undefined).map(([, flag]) => flag)
   const { prompts, output } = ctx
   if (missing.length > 0 && !prompts) {
@@ -111,6 +115,7 @@ export async function runCreate(ctx: CommandContext, flags: CreateFlags): Promis
     address: input.address ?? '',
     schemaName: input.schemaName!,
     ...(input.keyName !== undefined && { keyName: input.keyName }),
+    ...(flags.domain !== undefined && { domains: flags.domain }),
   })
   printCreated(ctx, created)
   return created
@@ -134,10 +139,10 @@ export async function suggestFreeSchemaName(name: string, isTaken: (schema: stri
   return undefined
 }
 
-function printCreated(ctx: CommandContext, { tenant, apiKey }: { tenant: Tenant; apiKey: IssuedApiKey }): void {
+function printCreated(ctx: CommandContext, { tenant, apiKey, domains }: { tenant: Tenant; apiKey: IssuedApiKey; domains: string[] }): void {
   const { output } = ctx
   if (output.json) {
-    output.writeJson({ tenant, apiKey })
+    output.writeJson({ tenant, apiKey, domains })
     return
   }
   const s = output.style
@@ -145,6 +150,7 @@ function printCreated(ctx: CommandContext, { tenant, apiKey }: { tenant: Tenant;
   output.line(
     `${s.green('✔')} Created tenant ${s.bold(tenant.name)} (schema ${tenant.schemaName}, id ${tenant.id}, migrations ${formatState(tenant.migrations)})`,
   )
+  if (domains.length > 0) output.line(`  domains: ${domains.join(', ')} (primary: ${domains[0]})`)
   output.line()
   output.line(`  api key "${apiKey.name}":`)
   output.line(`  ${s.bold(apiKey.key)}`)

@@ -4,16 +4,23 @@ import { formatTime } from '../output.js'
 import { tenantState } from './tenant-state.js'
 import { KEY_TABLE_HEAD, keyTableRow } from '../key-table.js'
 
-/** `tenantctl show <schema>`: one tenant, its keys (prefixes only) and its migration state. */
+/** `tenantctl show <schema>`: one tenant, its domains, its keys (prefixes only) and its migration state. */
 export async function runShow(ctx: CommandContext, schema: string) {
   const services = await ctx.services()
   const tenant = await services.tenants.getTenant(schema)
-  const [keys, placements] = await Promise.all([services.apiKeys.listApiKeys(tenant), services.citus.tenantPlacements()])
+  const [keys, placements, domains, openRegistration] = await Promise.all([
+    services.apiKeys.listApiKeys(tenant),
+    services.citus.tenantPlacements(),
+    services.domains.listDomains(tenant.schemaName),
+    services.domains.isRegistrationOpen(tenant.schemaName),
+  ])
   const placement = placements?.get(tenant.schemaName)
   const { latest, pending } = migrationState(services.migrations.tenant, tenant.migrations)
   const result = {
     tenant,
     keys,
+    domains: domains.map((domain) => ({ host: domain.host, isPrimary: domain.isPrimary })),
+    openRegistration,
     migrations: { state: tenant.migrations, latest, pending },
     // Only on Citus: the worker holding the schema, or null when it is not distributed.
     ...(placements && { node: placement ? formatNode(placement) : null }),
@@ -30,6 +37,10 @@ export async function runShow(ctx: CommandContext, schema: string) {
   output.line(`  created    ${formatTime(tenant.createdAt)}`)
   output.line(`  state      ${tenantState(tenant, s)}`)
   if (placements) output.line(`  node       ${result.node ?? s.yellow('not distributed (see tenantctl doctor)')}`)
+  if (domains.length > 0) {
+    output.line(`  domains    ${domains.map((domain) => (domain.isPrimary ? `${domain.host} (primary)` : domain.host)).join(', ')}`)
+  }
+  output.line(`  sign-up    ${openRegistration ? 'open at its host names, without a key' : 'with an api key only'}`)
   output.line(
     `  migrations ${formatState(tenant.migrations)} (latest ${formatState(latest)})` +
       (pending.length > 0 ? `, ${s.yellow(`pending: ${pending.join(', ')}`)}` : `, ${s.green('up to date')}`),

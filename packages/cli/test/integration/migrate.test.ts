@@ -134,10 +134,10 @@ t.test('a fresh database: status says the shared schema is pending; migrate crea
   t.equal(before.code, 1)
   t.match(
     before.stdout,
-    /shared schema \(public\): none of core 4, pending: core\/0001_tenant_registry\.sql, core\/0002_key_and_tenant_lifecycle\.sql, core\/0003_revoked_sessions\.sql, core\/0004_migration_state_by_module\.sql/,
+    /shared schema \(public\): none of core 5, pending: core\/0001_tenant_registry\.sql, core\/0002_key_and_tenant_lifecycle\.sql, core\/0003_revoked_sessions\.sql, core\/0004_migration_state_by_module\.sql, core\/0005_tenant_domains\.sql/,
   )
   const migrated = await runCli(['migrate'], { url: db.url })
   t.equal(migrated.code, 0, migrated.stderr)
-  t.match(migrated.stdout, /shared schema: migrated none -> core 4/)
+  t.match(migrated.stdout, /shared schema: migrated none -> core 5/)
   t.equal((await runCli(['status'], { url: db.url })).code, 0)
 })

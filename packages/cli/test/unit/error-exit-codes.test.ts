@@ -21,6 +21,8 @@ function coreError(className: string, code: string): core.CoreError {
   if (className === 'ConfigError') return new core.ConfigError(['a problem'])
   if (className === 'DatabaseUnavailableError') return new core.DatabaseUnavailableError('database unreachable')
   if (className === 'RevocationsNotHeardError') return new core.RevocationsNotHeardError('not heard')
+  // The base class takes its code first (its subclasses take the message first).
+  if (className === 'CoreError') return new core.CoreError(code, 'a message')
   const Class = (core as unknown as Record<string, new (message: string, code: string) => core.CoreError>)[className]
   if (!Class) throw new Error(`core exports no ${className}`)
   return new Class('a message', code)

@@ -5,11 +5,17 @@ import { AuthenticationError, ForbiddenError } from '../errors.js'
 import type { ApiKeyScope } from './api-key-store.js'
 import { digestApiKey, digestsEqual, parseApiKey } from './key-format.js'
 
-/** The tenant an api key belongs to, as `resolve` returns it. */
+/**
+ * The tenant of a request: the one its api key belongs to, as `resolve` returns it, or the
+ * one its host name names (host-resolver.ts), with no key.
+ */
 export interface ResolvedTenant extends TenantRef {
   readonly name: string
-  readonly keyPrefix: string
+  /** The key's public prefix; null when the tenant was found by the host name alone. */
+  readonly keyPrefix: string | null
+  /** What the key may do; `write` when found by the host name (the API then requires a user's access token). */
   readonly keyScope: ApiKeyScope
+  readonly resolvedBy: 'api-key' | 'host'
 }
 
 export interface ApiKeyResolverOptions {
@@ -142,7 +148,14 @@ export function createApiKeyResolver(options: ApiKeyResolverOptions) {
     if (!row || !digestsEqual(row.keyHash, digest) || row.revokedAt !== null) throw rejected()
     if (row.expiresAt !== null && row.expiresAt.getTime() <= Date.now()) throw rejected()
 
-    const tenant: ResolvedTenant = { id: row.tenantId, schemaName: row.schemaName, name: row.name, keyPrefix: prefix, keyScope: row.scope }
+    const tenant: ResolvedTenant = {
+      id: row.tenantId,
+      schemaName: row.schemaName,
+      name: row.name,
+      keyPrefix: prefix,
+      keyScope: row.scope,
+      resolvedBy: 'api-key',
+    }
     const suspension =
       row.suspendedAt === null
         ? null

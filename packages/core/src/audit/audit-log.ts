@@ -14,6 +14,9 @@ export const AUDIT_ACTIONS = [
   'key.create',
   'key.rotate',
   'key.revoke',
+  'domain.add',
+  'domain.remove',
+  'tenant.registration',
   'migrate',
 ] as const
 export type AuditAction = (typeof AUDIT_ACTIONS)[number]

@@ -68,7 +68,7 @@ export async function startRevocationListener(options: RevocationListenerOptions
   const deafIntervalMs = options.deafProbeIntervalMs ?? 1000
   const deafPollIntervalMs = options.deafPollIntervalMs ?? 500
   const instance = randomUUID()
-  const heard: Record<RevocationKind, number> = { key: 0, tenant: 0, session: 0, probe: 0 }
+  const heard: Record<RevocationKind, number> = { key: 0, tenant: 0, domain: 0, session: 0, probe: 0 }
   let status: ListenerStatus = { state: 'starting', problem: undefined }
   let probeCount = 0
   let awaiting: { token: string; heard: () => void } | undefined

@@ -6,6 +6,8 @@ import { latestState, parseAll, type MigrationSet, type MigrationState } from '.
 import { notifyRevocation } from '../revocations/revocation-channel.js'
 import { migrateNewTenantSchema, verifyTenantMigrationFiles } from '../migrations/migrator.js'
 import { assertValidSchemaName } from '../db/schema-name.js'
+import { insertDomain } from '../domains/domain-store.js'
+import { normaliseHostName } from '../domains/host-name.js'
 
 /** A row of the tenant registry. */
 export interface Tenant {
@@ -61,6 +63,8 @@ export interface CreateTenantInput {
   /** Name of the first api key (default "default"). */
   readonly keyName?: string
   readonly keyExpiresAt?: Date | null
+  /** Host names the tenant is reached by (the first is its primary), added in the same transaction. */
+  readonly domains?: readonly string[]
 }
 
 export interface TenantServiceOptions {
@@ -73,6 +77,8 @@ export interface TenantServiceOptions {
   readonly onTenantDeleted?: (tenantId: number) => void
   /** Called once a suspension or resumption has committed: this process's key cache forgets the tenant at once. */
   readonly onTenantStateChanged?: (tenantId: number) => void
+  /** Called once a creation has committed: this process's host cache forgets the hosts it knew as naming no tenant. */
+  readonly onTenantCreated?: (tenantId: number) => void
   /** Who acts through this service, for the audit log. */
   readonly actor?: string
 }
@@ -109,18 +115,26 @@ async function takenConflict(tx: TransactionSql, name: string, schemaName: strin
 }
 
 /** Tenants: the registry row, the schema and its migrations, created and dropped as one. */
-export function createTenantService({ sql, migrations, onTenantDeleted, onTenantStateChanged, actor = 'unknown' }: TenantServiceOptions) {
+export function createTenantService({
+  sql,
+  migrations,
+  onTenantDeleted,
+  onTenantStateChanged,
+  onTenantCreated,
+  actor = 'unknown',
+}: TenantServiceOptions) {
   /**
    * Creates the registry row, the first api key, the schema and every tenant migration in
    * ONE transaction: the tenant exists fully or not at all.
    */
-  async function createTenant(input: CreateTenantInput): Promise<{ tenant: Tenant; apiKey: IssuedApiKey }> {
+  async function createTenant(input: CreateTenantInput): Promise<{ tenant: Tenant; apiKey: IssuedApiKey; domains: string[] }> {
     const { name, address } = validateCreateInput(input)
     const schemaName = input.schemaName
+    const domains = [...new Set((input.domains ?? []).map((domain) => normaliseHostName(domain)))]
     // Parsed before the transaction (once per process): a file that does not parse opens none.
     await parseAll(migrations.tenant)
     try {
-      return await sql.begin(async (tx) => {
+      const created = await sql.begin(async (tx) => {
         // Inside the transaction: a failed creation records no migration file either.
         const recorded = await verifyTenantMigrationFiles(tx, migrations)
         // The row names the state the schema is at once this transaction commits.
@@ -134,15 +148,20 @@ export function createTenantService({ sql, migrations, onTenantDeleted, onTenant
         const apiKey = await insertApiKey(tx, tenant.id, { name: input.keyName ?? 'default', expiresAt: input.keyExpiresAt ?? null })
         await tx`create schema ${tx(schemaName)}`
         const state = await migrateNewTenantSchema(tx, schemaName, migrations.tenant, recorded)
+        for (const host of domains) await insertDomain(tx, tenant.id, host, false)
         await recordAuditEvent(tx, actor, {
           action: 'tenant.create',
           tenantId: tenant.id,
           schemaName,
           keyPrefix: apiKey.prefix,
-          detail: { name, keyName: apiKey.name, migrations: state },
+          detail: { name, keyName: apiKey.name, migrations: state, ...(domains.length > 0 && { domains }) },
         })
-        return { tenant: { ...tenant, migrations: state }, apiKey }
+        // A host cached as naming no tenant (this schema's subdomain, these domains) may name this one now.
+        await notifyRevocation(tx, 'domain', '*')
+        return { tenant: { ...tenant, migrations: state }, apiKey, domains }
       })
+      onTenantCreated?.(created.tenant.id)
+      return created
     } catch (error) {
       // A schema of that name that the registry does not know (duplicate_schema).
       if ((error as { code?: string }).code === '42P06') throw schemaTaken(schemaName)

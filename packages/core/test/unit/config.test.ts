@@ -217,3 +217,27 @@ t.test('a process that signs no tokens needs no JWT_SECRET', async (t) => {
     'the rest is still validated',
   )
 })
+
+t.test('TENANT_RESOLUTION and TENANT_BASE_DOMAIN: the api key alone by default; the host name beside it when asked', async (t) => {
+  t.same(loadConfig({}).tenantResolution, { order: ['api-key'], baseDomain: undefined }, 'the api-key header alone by default')
+  t.same(loadConfig({ TENANT_RESOLUTION: 'api-key, host', TENANT_BASE_DOMAIN: 'Tenants.Example.COM.' }).tenantResolution, {
+    order: ['api-key', 'host'],
+    baseDomain: 'tenants.example.com',
+  })
+  t.equal(loadConfig({ TENANT_RESOLUTION: 'api-key,host', TENANT_BASE_DOMAIN: 'localhost' }).tenantResolution.baseDomain, 'localhost')
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig(env)
+      return []
+    } catch (error) {
+      return (error as ConfigError).details ?? []
+    }
+  }
+  t.match(problems({ TENANT_RESOLUTION: 'host,api-key' }).join(' | '), /starts with api-key/)
+  t.match(problems({ TENANT_RESOLUTION: 'host' }).join(' | '), /starts with api-key/)
+  t.match(problems({ TENANT_RESOLUTION: 'api-key,cookie' }).join(' | '), /unknown source "cookie"/)
+  t.match(problems({ TENANT_RESOLUTION: 'api-key,host,host' }).join(' | '), /twice/)
+  t.match(problems({ TENANT_BASE_DOMAIN: 'example.com' }).join(' | '), /needs TENANT_RESOLUTION=api-key,host/)
+  t.match(problems({ TENANT_RESOLUTION: 'api-key,host', TENANT_BASE_DOMAIN: '10.0.0.1' }).join(' | '), /TENANT_BASE_DOMAIN: an IP address/)
+  t.match(problems({ TENANT_RESOLUTION: 'api-key,host', TENANT_BASE_DOMAIN: '*.example.com' }).join(' | '), /TENANT_BASE_DOMAIN/)
+})

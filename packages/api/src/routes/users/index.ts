@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { AuthenticationError, NotFoundError } from '@tenantbase/core'
-import { API_KEY_SECURITY, USER_SECURITY } from '../../schemas/common.js'
+import { HOST_LOGIN_SECURITY, HOST_REGISTRATION_SECURITY, USER_SECURITY } from '../../schemas/common.js'
 import { BODY_ERRORS, errorResponses, USER_ERRORS, WRITE_KEY_ERRORS } from '../../schemas/errors.js'
 import { LoginBody, RefreshBody, RegisterBody, TokenPair, toTokenPair, toUserResponse, UserResponse } from '../../schemas/users.js'
 
@@ -15,10 +15,13 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       tags: ['users'],
       operationId: 'registerUser',
       summary: 'Register a user in the tenant',
-      security: API_KEY_SECURITY,
+      description:
+        "With the tenant's api key; or, at the tenant's host name without a key (TENANT_RESOLUTION=api-key,host), while its open registration is on (`tenantctl registration <schema> open`): else 403 `REGISTRATION_CLOSED`.",
+      security: HOST_REGISTRATION_SECURITY,
       body: RegisterBody,
-      response: { 201: UserResponse, ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'EMAIL_TAKEN']) },
+      response: { 201: UserResponse, ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'EMAIL_TAKEN', 'REGISTRATION_CLOSED']) },
     },
+    config: { hostAccess: 'registration' },
     handler: async (request, reply) => {
       const user = await users.registerUser(request.tenant!, request.body)
       return reply.code(201).send(toUserResponse(user))
@@ -32,14 +35,14 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Log in: an access token and a refresh token',
       description:
         'Rate limited per tenant: failed attempts per email, and all attempts per client address. Over a limit: 429 with Retry-After.',
-      security: API_KEY_SECURITY,
+      security: HOST_LOGIN_SECURITY,
       body: LoginBody,
       response: {
         200: TokenPair,
         ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_CREDENTIALS', 'TOO_MANY_LOGIN_ATTEMPTS']),
       },
     },
-    config: { rateLimit: app.loginAttemptLimit },
+    config: { rateLimit: app.loginAttemptLimit, hostAccess: 'login' },
     handler: async (request) => {
       const tenant = request.tenant!
       await app.loginFailures.check(request)
@@ -61,10 +64,11 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'refreshTokens',
       summary: 'Exchange a refresh token for a new pair',
       description: 'The refresh token is single use. Presenting one that was already used revokes every token of its login.',
-      security: API_KEY_SECURITY,
+      security: HOST_LOGIN_SECURITY,
       body: RefreshBody,
       response: { 200: TokenPair, ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']) },
     },
+    config: { hostAccess: 'login' },
     handler: async (request) => {
       const tenant = request.tenant!
       const refresh = await refreshTokens.rotateRefreshToken(tenant, request.body.refresh_token)
@@ -78,13 +82,14 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       operationId: 'logOut',
       summary: 'Log out: revoke the refresh token and every token of its login',
       description: "The login's access tokens are refused from then on (401 `ACCESS_TOKEN_REVOKED`), by every API process within a second.",
-      security: API_KEY_SECURITY,
+      security: HOST_LOGIN_SECURITY,
       body: RefreshBody,
       response: {
         204: Type.Null({ description: 'Logged out' }),
         ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']),
       },
     },
+    config: { hostAccess: 'login' },
     handler: async (request, reply) => {
       await refreshTokens.revokeRefreshToken(request.tenant!, request.body.refresh_token)
       return reply.code(204).send(null)
