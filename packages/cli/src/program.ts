@@ -331,6 +331,7 @@ const exportTenant: Registration = (program, run) => {
     .argument('<schema>', "the tenant's schema name")
     .option('-o, --output <file>', 'the bundle file (default: <schema>.tenant.gz in the working folder)')
     .option('--with-keys', "also carry the tenant's api key hashes (import them with import --with-keys)")
+    .option('--with-domains', "also carry the tenant's domains (import them with import --with-domains)")
     .addHelpText(
       'after',
       '\nThe file is gzip-compressed COPY text with a manifest of counts and checksums (docs/backups.md); it appears whole or not at all.\n' +
@@ -347,6 +348,7 @@ const importTenant: Registration = (program, run) => {
     .option('--schema <schema>', "the new tenant's schema (default: the bundle's)")
     .option('--name <name>', "the new tenant's name (default: the bundle's)")
     .option('--with-keys', "also import the bundle's api keys (refused if any tenant here holds one)")
+    .option('--with-domains', "also give the new tenant the bundle's domains (refused if any tenant here holds one)")
     .addHelpText(
       'after',
       '\nA bundle from a newer deployment, or with modules this one does not declare, is refused before anything is written.\n' +

@@ -192,7 +192,7 @@ export async function createServices(options: ServicesOptions) {
     /** The request path's side: a presented key to its tenant, through a cache NOTIFY evicts. */
     apiKeyResolver,
     /** One tenant out to a bundle file and back in: export, import, restore in place. */
-    bundles: createTenantBundleService({ sql, migrations, actor }),
+    bundles: createTenantBundleService({ sql, migrations, actor, onTenantImported: () => hostResolver.evictHost('*') }),
     users: createUserService({ inTenant, bcryptCost: config?.auth?.bcryptCost }),
     posts: createPostService({ inTenant }),
     auditLog: createAuditLog({ sql }),

@@ -7,6 +7,7 @@ import { formatBytes } from '../output.js'
 export interface ExportFlags {
   readonly output?: string
   readonly withKeys?: boolean
+  readonly withDomains?: boolean
 }
 
 /**
@@ -23,6 +24,7 @@ export async function runExport(ctx: CommandContext, schema: string, flags: Expo
   try {
     summary = await services.bundles.exportTenant(schema, file, {
       withKeys: flags.withKeys ?? false,
+      withDomains: flags.withDomains ?? false,
       onProgress: (step) => progress.update(step),
     })
   } finally {
@@ -33,7 +35,8 @@ export async function runExport(ctx: CommandContext, schema: string, flags: Expo
     output.line(
       `${output.style.green('✔')} Exported ${schema} (${formatState(summary.migrations)}): ${summary.rows} rows in ${summary.tables.length} tables, ` +
         `${formatBytes(summary.bytes)} as ${formatBytes(summary.compressedBytes)} to ${summary.file}` +
-        (flags.withKeys ? `, with ${summary.apiKeys} api key hashes` : ''),
+        (flags.withKeys ? `, with ${summary.apiKeys} api key hashes` : '') +
+        (flags.withDomains ? `, with ${summary.domains} domains` : ''),
     )
   return summary
 }

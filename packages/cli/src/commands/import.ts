@@ -6,6 +6,7 @@ export interface ImportFlags {
   readonly schema?: string
   readonly name?: string
   readonly withKeys?: boolean
+  readonly withDomains?: boolean
 }
 
 /**
@@ -22,6 +23,7 @@ export async function runImport(ctx: CommandContext, file: string, flags: Import
       ...(flags.schema !== undefined && { schemaName: flags.schema }),
       ...(flags.name !== undefined && { name: flags.name }),
       withKeys: flags.withKeys ?? false,
+      withDomains: flags.withDomains ?? false,
       onProgress: (step) => progress.update(step),
     })
   } finally {
@@ -33,6 +35,7 @@ export async function runImport(ctx: CommandContext, file: string, flags: Import
       `${output.style.green('✔')} Imported "${summary.name}" as ${summary.schemaName}: ${summary.rows} rows in ${summary.tables.length} tables` +
         (flags.withKeys ? `, ${summary.apiKeys} api keys` : ' (no api keys: create one with `tenantctl keys create`)'),
     )
+    if (flags.withDomains) output.line(`  domains: ${summary.domains.length > 0 ? summary.domains.join(', ') : 'none'}`)
     output.line(`  migrations: ${formatState(summary.from)} -> ${formatState(summary.to)}`)
   }
   return summary

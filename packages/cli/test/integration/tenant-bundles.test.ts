@@ -274,6 +274,147 @@ t.test('export, import and restore through tenantctl', { timeout: 600_000 }, asy
     t.same(await db.sql`select module, version from public.tenant_migration_files order by 1, 2`, files, 'no migration file recorded')
   })
 
+  t.test('domains travel only with --with-domains, never onto a host a tenant here holds', async (t) => {
+    const owner = randomSchema('dom')
+    const hosts = [`${owner}.example.test`, `shop.${owner}.example.test`]
+    await cli(t, db, config, [
+      'create',
+      '--name',
+      `Domains ${owner}`,
+      '--address',
+      '',
+      '--schema',
+      owner,
+      '--domain',
+      hosts[0]!,
+      '--domain',
+      hosts[1]!,
+    ])
+    await cli(t, db, config, ['domains', 'add', owner, hosts[1]!, '--primary'])
+    await cli(t, db, config, ['registration', owner, 'open'])
+    await db.sql`insert into ${db.sql(owner)}.users (email, password_hash) values ('dom@example.com', 'h')`
+    const withDomains = path.join(dir, 'domains.tenant.gz')
+    const withoutDomains = path.join(dir, 'no-domains.tenant.gz')
+    const exported = parseJson<{ domains: number }>(
+      t,
+      await cli(t, db, config, ['export', owner, '-o', withDomains, '--with-domains', '--json']),
+    )
+    t.equal(exported.domains, 2)
+    t.same(splitBundle(await readFile(withDomains)).manifest.domains, [
+      { host: hosts[1], primary: true },
+      { host: hosts[0], primary: false },
+    ])
+    t.equal(splitBundle(await readFile(withDomains)).manifest.tenant.openRegistration, true)
+    await cli(t, db, config, ['export', owner, '-o', withoutDomains])
+    const plain = splitBundle(await readFile(withoutDomains)).manifest
+    t.equal(plain.domains, undefined, 'no domains without --with-domains')
+    t.equal(plain.tenant.openRegistration, true, 'the open-registration switch is always carried')
+    const [exportAudit] = await db.sql<{ detail: { withDomains: boolean; domains?: string[] } }[]>`
+      select detail from public.audit_events where action = 'tenant.export' and schema_name = ${owner} order by id limit 1`
+    t.equal(exportAudit!.detail.withDomains, true)
+    t.same(exportAudit!.detail.domains, [hosts[1], hosts[0]])
+
+    const domainRows = () => db.sql`select tenant_id, host, is_primary from public.tenant_domains order by id`
+    const refuse = async (args: string[], exit: number, message: RegExp, code: string) => {
+      const before = await snapshot(db.sql)
+      const domainsBefore = await domainRows()
+      const result = await cli(t, db, config, [...args, '--json'], exit)
+      t.match(result.stderr, message)
+      t.equal(parseJson<{ error: { code: string } }>(t, result).error.code, code)
+      t.equal(await snapshot(db.sql), before, `${code}: nothing was written`)
+      t.same(await domainRows(), domainsBefore, `${code}: no domain was written`)
+    }
+    await refuse(
+      ['import', withDomains, '--schema', randomSchema('taken'), '--name', 'Taken', '--with-domains'],
+      1,
+      /already holds domain .*example\.test of the bundle/,
+      'DOMAIN_TAKEN',
+    )
+    await cli(t, db, config, ['domains', 'remove', hosts[0]!])
+    await refuse(
+      ['import', withDomains, '--schema', randomSchema('taken'), '--name', 'Taken', '--with-domains'],
+      1,
+      new RegExp(`already holds domain ${hosts[1]!.replace(/\./g, '\\.')}`),
+      'DOMAIN_TAKEN',
+    )
+    await refuse(
+      ['import', withoutDomains, '--schema', randomSchema('nod'), '--name', 'No domains', '--with-domains'],
+      2,
+      /exported without --with-domains/,
+      'BUNDLE_WITHOUT_DOMAINS',
+    )
+
+    // The round trip: the tenant deleted, its bundle brings its domains back.
+    await cli(t, db, config, ['delete', owner, '--yes', '--force'])
+    const imported = parseJson<{ tenantId: number; domains: string[]; openRegistration: boolean }>(
+      t,
+      await cli(t, db, config, ['import', withDomains, '--with-domains', '--json']),
+    )
+    t.same(imported.domains, [hosts[1], hosts[0]])
+    t.equal(imported.openRegistration, true)
+    const listed = parseJson<{ host: string; schemaName: string; isPrimary: boolean }[]>(
+      t,
+      await cli(t, db, config, ['domains', 'list', owner, '--json']),
+    )
+    t.same(
+      listed.map(({ host, schemaName, isPrimary }) => ({ host, schemaName, isPrimary })),
+      [
+        { host: hosts[1], schemaName: owner, isPrimary: true },
+        { host: hosts[0], schemaName: owner, isPrimary: false },
+      ],
+      'the domains are back, the primary as it was',
+    )
+    t.same(await db.sql`select open_registration from public.tenants where schema_name = ${owner}`, [{ openRegistration: true }])
+    t.match((await cli(t, db, config, ['registration', owner, 'open'])).stdout, /already open/)
+    const [importAudit] = await db.sql<{ detail: { withDomains: boolean; domains?: string[]; openRegistration: boolean } }[]>`
+      select detail from public.audit_events where action = 'tenant.import' and tenant_id = ${imported.tenantId}`
+    t.same(
+      { withDomains: importAudit!.detail.withDomains, domains: importAudit!.detail.domains, open: importAudit!.detail.openRegistration },
+      { withDomains: true, domains: [hosts[1], hosts[0]], open: true },
+    )
+
+    // Without the flag: no domain, the switch as the bundle says.
+    const copy = randomSchema('cpy')
+    const noFlag = parseJson<{ domains: string[] }>(
+      t,
+      await cli(t, db, config, ['import', withDomains, '--schema', copy, '--name', `Copy ${copy}`, '--json']),
+    )
+    t.same(noFlag.domains, [])
+    t.same(parseJson(t, await cli(t, db, config, ['domains', 'list', copy, '--json'])), [])
+    t.same(await db.sql`select open_registration from public.tenants where schema_name = ${copy}`, [{ openRegistration: true }])
+  })
+
+  t.test('a bundle written before domains and open registration travelled still imports', async (t) => {
+    const parts = splitBundle(await readFile(bundle))
+    t.equal(parts.manifest.formatVersion, 1, 'still format version 1')
+    const manifest = structuredClone(parts.manifest)
+    delete manifest.tenant.openRegistration
+    delete manifest.domains
+    t.strictSame(Object.keys(manifest.tenant).sort(), [
+      'address',
+      'createdAt',
+      'id',
+      'name',
+      'schemaName',
+      'suspendedAt',
+      'suspensionReason',
+      'suspensionReasonPublic',
+    ])
+    const file = path.join(dir, 'before-domains.tenant.gz')
+    await writeFile(file, joinBundle({ ...parts, manifest }))
+    const target = randomSchema('old')
+    const imported = parseJson<{ rows: number; domains: string[]; openRegistration: boolean }>(
+      t,
+      await cli(t, db, config, ['import', file, '--schema', target, '--name', `Before ${target}`, '--json']),
+    )
+    t.equal(imported.rows, exported.rows)
+    t.same(imported.domains, [])
+    t.equal(imported.openRegistration, false, 'open registration off when the bundle does not say')
+    t.same(await db.sql`select open_registration from public.tenants where schema_name = ${target}`, [{ openRegistration: false }])
+    const refused = await cli(t, db, config, ['import', file, '--schema', randomSchema('old'), '--name', 'Again', '--with-domains'], 2)
+    t.match(refused.stderr, /exported without --with-domains/)
+  })
+
   t.test('restore puts the tenant back and keeps the replaced content', async (t) => {
     await db.sql`delete from ${db.sql(source)}.comments`
     await db.sql`insert into ${db.sql(source)}.users (email, password_hash) values ('late@example.com', 'h')`

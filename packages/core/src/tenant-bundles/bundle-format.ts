@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { parseHostName } from '../domains/host-name.js'
 import { ValidationError } from '../errors.js'
 
 /**
@@ -15,7 +16,10 @@ import { ValidationError } from '../errors.js'
  */
 export const BUNDLE_MAGIC = Buffer.from('TENANTBASE BUNDLE\n', 'ascii')
 
-/** The version of the bundle format this code writes and reads. */
+/**
+ * The version of the bundle format this code writes and reads. Fields added since (`domains`,
+ * `tenant.openRegistration`) are optional: a bundle without them is still version 1.
+ */
 export const BUNDLE_FORMAT_VERSION = 1
 
 /** The largest manifest a reader accepts. */
@@ -46,6 +50,8 @@ const ManifestSchema = Type.Object(
       suspendedAt: NullableTimestamp,
       suspensionReason: Type.Union([Type.String({ maxLength: 500 }), Type.Null()]),
       suspensionReasonPublic: Type.Boolean(),
+      /** Absent in bundles written before it was carried: off. */
+      openRegistration: Type.Optional(Type.Boolean()),
     }),
     migrations: Type.Object({
       state: Type.Record(ModuleName, Count),
@@ -86,6 +92,12 @@ const ManifestSchema = Type.Object(
         { maxItems: 100_000 },
       ),
     ),
+    /** Only with `export --with-domains`: the tenant's host names, normalised, primary first. */
+    domains: Type.Optional(
+      Type.Array(Type.Object({ host: Type.String({ minLength: 1, maxLength: 253 }), primary: Type.Boolean() }), {
+        maxItems: 10_000,
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -96,6 +108,8 @@ export type BundleManifest = Static<typeof ManifestSchema>
 export type BundleTable = BundleManifest['tables'][number]
 /** An api key as a bundle carries it (its hash, never the key). */
 export type BundleApiKey = NonNullable<BundleManifest['apiKeys']>[number]
+/** A host name as a bundle carries it. */
+export type BundleDomain = NonNullable<BundleManifest['domains']>[number]
 
 const invalid = (message: string, code = 'BUNDLE_INVALID') => new ValidationError(message, code)
 
@@ -130,6 +144,16 @@ export function parseManifest(bytes: Buffer): BundleManifest {
       if (!table.columns.includes(sequence.column))
         throw invalid(`the bundle's manifest names a sequence on ${table.name}.${sequence.column}, not a column it copies`)
     }
+  }
+  if (manifest.domains !== undefined) {
+    const hosts = new Set<string>()
+    for (const { host } of manifest.domains) {
+      const parsed = parseHostName(host)
+      if ('problem' in parsed || parsed.host !== host) throw invalid(`the bundle's manifest lists a domain that is no normalised host name`)
+      if (hosts.has(host)) throw invalid(`the bundle's manifest lists domain ${host} twice`)
+      hosts.add(host)
+    }
+    if (manifest.domains.filter((domain) => domain.primary).length > 1) throw invalid(`the bundle's manifest lists two primary domains`)
   }
   return manifest
 }

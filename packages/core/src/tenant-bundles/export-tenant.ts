@@ -15,6 +15,7 @@ import {
   FRAME_TARGET_BYTES,
   frame,
   type BundleApiKey,
+  type BundleDomain,
   type BundleManifest,
   type BundleTable,
 } from './bundle-format.js'
@@ -35,6 +36,8 @@ export interface BundleProgress {
 export interface ExportTenantOptions {
   /** Also carry the tenant's api keys: their hashes and prefixes, never a key. */
   readonly withKeys?: boolean
+  /** Also carry the tenant's domains (host names, which is primary). */
+  readonly withDomains?: boolean
   /** Called as rows go by (about every 256 KiB of COPY text, and at each table's end). */
   readonly onProgress?: (progress: BundleProgress) => void
 }
@@ -50,6 +53,8 @@ export interface ExportSummary {
   /** The bundle's size on disk. */
   readonly compressedBytes: number
   readonly apiKeys: number
+  /** Domains carried (0 without `withDomains`). */
+  readonly domains: number
   readonly migrations: BundleManifest['migrations']['state']
 }
 
@@ -98,6 +103,7 @@ async function readManifest(
   tx: TransactionSql,
   schemaName: string,
   withKeys: boolean,
+  withDomains: boolean,
 ): Promise<{ manifest: BundleManifest; tables: TenantTable[] }> {
   const [tenant] = await tx<
     {
@@ -108,8 +114,10 @@ async function readManifest(
       suspendedAt: Date | null
       suspensionReason: string | null
       suspensionReasonPublic: boolean
+      openRegistration: boolean
     }[]
-  >`select id, name, address, created_at, suspended_at, suspension_reason, suspension_reason_public from public.tenants where schema_name = ${schemaName}`
+  >`select id, name, address, created_at, suspended_at, suspension_reason, suspension_reason_public, open_registration
+    from public.tenants where schema_name = ${schemaName}`
   if (!tenant) throw new NotFoundError(`no tenant with schema ${schemaName}`, 'TENANT_NOT_FOUND')
   const applied = await readLedger(tx, schemaName, 'schema_migrations')
   const state = stateOfLedger(applied)
@@ -153,6 +161,12 @@ async function readManifest(
       lastUsedAt: iso(key.lastUsedAt),
     }))
   }
+  let domains: BundleDomain[] | undefined
+  if (withDomains) {
+    domains = await tx<BundleDomain[]>`
+      select host, is_primary as primary from public.tenant_domains where tenant_id = ${tenant.id} order by is_primary desc, created_at, id`
+    domains = domains.map(({ host, primary }) => ({ host, primary }))
+  }
   const manifest: BundleManifest = {
     format: 'tenantbase-bundle',
     formatVersion: BUNDLE_FORMAT_VERSION,
@@ -166,10 +180,12 @@ async function readManifest(
       suspendedAt: iso(tenant.suspendedAt),
       suspensionReason: tenant.suspensionReason,
       suspensionReasonPublic: tenant.suspensionReasonPublic,
+      openRegistration: tenant.openRegistration,
     },
     migrations: { state, applied: applied.map(({ module, version, name, checksum }) => ({ module, version, name, checksum })) },
     tables: described,
     ...(apiKeys && { apiKeys }),
+    ...(domains && { domains }),
   }
   return { manifest, tables }
 }
@@ -199,7 +215,7 @@ export async function exportTenant(
   try {
     await sql.begin('isolation level repeatable read read only', async (tx) => {
       await useCanonicalText(tx)
-      const read = await readManifest(tx, schemaName, options.withKeys ?? false)
+      const read = await readManifest(tx, schemaName, options.withKeys ?? false, options.withDomains ?? false)
       manifest = read.manifest
       const totalRows = manifest.tables.reduce((sum, table) => sum + table.rows, 0)
       const tables = read.tables
@@ -235,7 +251,14 @@ export async function exportTenant(
     action: 'tenant.export',
     tenantId: done.tenant.id,
     schemaName,
-    detail: { rows, bytes, withKeys: done.apiKeys !== undefined, migrations: done.migrations.state },
+    detail: {
+      rows,
+      bytes,
+      withKeys: done.apiKeys !== undefined,
+      withDomains: done.domains !== undefined,
+      ...(done.domains && { domains: done.domains.map((domain) => domain.host) }),
+      migrations: done.migrations.state,
+    },
   })
   return {
     file,
@@ -245,6 +268,7 @@ export async function exportTenant(
     bytes,
     compressedBytes,
     apiKeys: done.apiKeys?.length ?? 0,
+    domains: done.domains?.length ?? 0,
     migrations: done.migrations.state,
   }
 }

@@ -7,7 +7,8 @@ import { verifyTenantMigrationFiles } from '../migrations/migrator.js'
 import { notifyRevocation } from '../revocations/revocation-channel.js'
 import { MAX_TENANT_NAME_LENGTH } from '../tenants/tenant-service.js'
 import { assertValidSchemaName, MAX_SCHEMA_NAME_BYTES } from '../db/schema-name.js'
-import type { BundleApiKey, BundleManifest } from './bundle-format.js'
+import { insertDomain } from '../domains/domain-store.js'
+import type { BundleApiKey, BundleDomain, BundleManifest } from './bundle-format.js'
 import type { BundleProgress } from './export-tenant.js'
 import { loadBundle, migrationsOfBundle, openBundle } from './load-bundle.js'
 
@@ -18,7 +19,11 @@ export interface ImportTenantOptions {
   readonly name?: string
   /** Also import the bundle's api keys (refused when any tenant here holds one of them). */
   readonly withKeys?: boolean
+  /** Also give the new tenant the bundle's domains (refused when any tenant here holds one of them). */
+  readonly withDomains?: boolean
   readonly onProgress?: (progress: BundleProgress) => void
+  /** Called once the import has committed: this process's host cache forgets the hosts that named no tenant. */
+  readonly onImported?: (tenantId: number) => void
 }
 
 /** What an import made. */
@@ -32,6 +37,10 @@ export interface ImportSummary {
   readonly tables: readonly { readonly name: string; readonly rows: number }[]
   readonly rows: number
   readonly apiKeys: number
+  /** The domains the tenant was given (empty without `withDomains`). */
+  readonly domains: readonly string[]
+  /** The bundle's open-registration switch (off when the bundle does not say). */
+  readonly openRegistration: boolean
 }
 
 /** What a restore did. */
@@ -89,10 +98,23 @@ async function insertKeys(tx: TransactionSql, tenantId: number, keys: readonly B
   }
 }
 
+/** Refuses, before anything is written, domains of the bundle that a tenant here holds. */
+async function assertDomainsFree(tx: TransactionSql, domains: readonly BundleDomain[]): Promise<void> {
+  if (domains.length === 0) return
+  const [taken] = await tx<{ host: string }[]>`
+    select host from public.tenant_domains where host in ${tx(domains.map((domain) => domain.host))} order by host limit 1`
+  if (taken) {
+    throw new ConflictError(
+      `a tenant of this deployment already holds domain ${taken.host} of the bundle: import without --with-domains, or remove that domain first`,
+      'DOMAIN_TAKEN',
+    )
+  }
+}
+
 /**
  * Makes a new tenant from a bundle in ONE transaction: its registry row (name, address,
- * state), its api keys if asked, its schema at the bundle's migration state, its rows, then
- * this deployment's newer migrations. A failed, interrupted or killed import leaves nothing.
+ * state, open registration), its api keys and domains if asked, its schema at the bundle's
+ * migration state, its rows, then this deployment's newer migrations. A failed, interrupted or killed import leaves nothing.
  * A bundle this deployment cannot take (a newer one, one with modules it lacks, another
  * file at an applied version) is refused before anything is written.
  */
@@ -116,14 +138,21 @@ export async function importTenant(
     if (options.withKeys && manifest.apiKeys === undefined) {
       throw new ValidationError('the bundle holds no api keys (it was exported without --with-keys)', 'BUNDLE_WITHOUT_KEYS')
     }
+    const domains = options.withDomains ? (manifest.domains ?? []) : []
+    if (options.withDomains && manifest.domains === undefined) {
+      throw new ValidationError('the bundle holds no domains (it was exported without --with-domains)', 'BUNDLE_WITHOUT_DOMAINS')
+    }
+    const openRegistration = manifest.tenant.openRegistration ?? false
     try {
-      return await sql.begin(async (tx) => {
+      const imported = await sql.begin(async (tx) => {
         const recorded = await verifyTenantMigrationFiles(tx, migrations)
         const { tenant } = manifest
+        await assertDomainsFree(tx, domains)
         const [row] = await tx<{ id: number }[]>`
-          insert into public.tenants (name, address, schema_name, migrations, created_at, suspended_at, suspension_reason, suspension_reason_public)
+          insert into public.tenants (name, address, schema_name, migrations, created_at, suspended_at, suspension_reason,
+            suspension_reason_public, open_registration)
           values (${name}, ${tenant.address}, ${schemaName}, '{}'::jsonb, ${tenant.createdAt}, ${tenant.suspendedAt},
-            ${tenant.suspensionReason}, ${tenant.suspensionReasonPublic})
+            ${tenant.suspensionReason}, ${tenant.suspensionReasonPublic}, ${openRegistration})
           on conflict do nothing
           returning id`
         if (!row) {
@@ -134,6 +163,8 @@ export async function importTenant(
             : new ConflictError(`schema "${schemaName}" is already taken (import it with --schema)`, 'SCHEMA_TAKEN')
         }
         await insertKeys(tx, row.id, keys)
+        // Primary first: a later one asked as primary would take over (insertDomain).
+        for (const domain of domains) await insertDomain(tx, row.id, domain.host, domain.primary)
         const state = await loadBundle(tx, schemaName, bundle, migrations, recorded, options.onProgress)
         await tx`update public.tenants set migrations = ${JSON.stringify(state)}::text::jsonb where id = ${row.id}`
         await recordAuditEvent(tx, options.actor, {
@@ -146,8 +177,13 @@ export async function importTenant(
             migrations: { from: manifest.migrations.state, to: state },
             rows: totalRows(manifest),
             apiKeys: keys.length,
+            withDomains: options.withDomains ?? false,
+            ...(domains.length > 0 && { domains: domains.map((domain) => domain.host) }),
+            openRegistration,
           },
         })
+        // A host cached as naming no tenant (this schema's subdomain, these domains) may name this one now.
+        await notifyRevocation(tx, 'domain', '*')
         return {
           tenantId: row.id,
           name,
@@ -157,8 +193,12 @@ export async function importTenant(
           tables: tableRows(manifest),
           rows: totalRows(manifest),
           apiKeys: keys.length,
+          domains: domains.map((domain) => domain.host),
+          openRegistration,
         }
       })
+      options.onImported?.(imported.tenantId)
+      return imported
     } catch (error) {
       if ((error as { code?: string }).code === '42P06')
         throw new ConflictError(`schema "${schemaName}" is already taken (import it with --schema)`, 'SCHEMA_TAKEN')
@@ -173,7 +213,8 @@ export async function importTenant(
  * Puts an existing tenant back to a bundle's content while it keeps serving: loads the
  * bundle into a sibling schema, then renames the tenant's schema away and the sibling into
  * its place, keeping the replaced content as {@link previousSchemaName} (or dropping it with
- * `dropPrevious`). Its registry row, id and api keys stay.
+ * `dropPrevious`). Its registry row (open registration included), id, api keys and domains
+ * stay: a bundle's keys and domains are never restored.
  *
  * NOTE: the load and the swap are one transaction, so an interrupted restore leaves no
  * sibling behind; the live schema is touched only by the two renames at its end, which

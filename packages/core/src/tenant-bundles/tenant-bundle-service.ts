@@ -17,17 +17,19 @@ export interface TenantBundleServiceOptions {
   readonly migrations: MigrationSet
   /** Who acts, for the audit log. */
   readonly actor: string
+  /** Called once an import has committed: this process's host cache forgets the hosts that named no tenant. */
+  readonly onTenantImported?: (tenantId: number) => void
 }
 
 /** One tenant out to a file and back in: export, import as a new tenant, restore in place. */
-export function createTenantBundleService({ sql, migrations, actor }: TenantBundleServiceOptions) {
+export function createTenantBundleService({ sql, migrations, actor, onTenantImported }: TenantBundleServiceOptions) {
   return {
     /** Writes tenant `schemaName` to `file`; see {@link exportTenant}. */
     exportTenant: (schemaName: string, file: string, options: ExportTenantOptions = {}): Promise<ExportSummary> =>
       exportTenant(sql, schemaName, file, { ...options, actor }),
     /** Makes a new tenant from `file`; see {@link importTenant}. */
     importTenant: (file: string, options: ImportTenantOptions = {}): Promise<ImportSummary> =>
-      importTenant(sql, migrations, file, { ...options, actor }),
+      importTenant(sql, migrations, file, { onImported: onTenantImported, ...options, actor }),
     /** Puts tenant `schemaName` back to `file`'s content; see {@link restoreTenant}. */
     restoreTenant: (file: string, schemaName: string, options: RestoreTenantOptions = {}): Promise<RestoreSummary> =>
       restoreTenant(sql, migrations, file, schemaName, { ...options, actor }),
