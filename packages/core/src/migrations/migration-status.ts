@@ -64,13 +64,16 @@ export async function registryColumns(sql: Sql): Promise<RegistryColumns> {
 }
 
 /** The state of a schema at `state` against `list`: the one place "pending" is computed. */
-export function migrationState(list: readonly Migration[], state: MigrationState): SchemaMigrationState {
-  return { state, latest: latestState(list), pending: pendingMigrations(list, state).map(migrationLabel) }
+export function migrationState(
+  list: readonly Migration[],
+  state: MigrationState,
+  latest: MigrationState = latestState(list),
+): SchemaMigrationState {
+  return { state, latest, pending: pendingMigrations(list, state).map(migrationLabel) }
 }
 
 /** Whether `state` has a version of some module past that module's last file. */
-export function isAhead(list: readonly Migration[], state: MigrationState): boolean {
-  const latest = latestState(list)
+export function isAhead(list: readonly Migration[], state: MigrationState, latest: MigrationState = latestState(list)): boolean {
   return Object.entries(state).some(([module, version]) => version > (latest[module] ?? 0))
 }
 
@@ -125,18 +128,19 @@ export async function migrationStatus(sql: Sql, migrations: MigrationSet): Promi
             exists (select from pg_class c where c.relnamespace = n.oid and c.relname = 'schema_migrations') as ledger_exists
           from public.tenants t left join pg_namespace n on n.nspname = t.schema_name
           order by t.id`
+  const latest = latestState(migrations.tenant)
   const tenants = rows.map((row): TenantMigrationState => {
     const problem = !row.schemaExists
       ? 'schema-missing'
       : !row.ledgerExists && Object.keys(row.state).length > 0
         ? 'ledger-missing'
-        : isAhead(migrations.tenant, row.state)
+        : isAhead(migrations.tenant, row.state, latest)
           ? 'ahead'
           : undefined
     return {
       schemaName: row.schemaName,
       suspended: row.suspended,
-      ...migrationState(migrations.tenant, row.state),
+      ...migrationState(migrations.tenant, row.state, latest),
       ...(problem && { problem }),
     }
   })
