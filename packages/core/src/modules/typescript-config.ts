@@ -17,8 +17,8 @@ class NeedsLoader extends Error {}
  * hash, and imported from there: each later process (every `tenantctl` command) starts
  * without a loader. The copy imports what the config imports: packages by name (resolved from
  * the same `node_modules`), its own files by absolute URL, and `import.meta.url` is the
- * config's. A config that imports TypeScript files of its own, or that has no `node_modules`
- * beside it to keep the copy in, goes through tsx's loader instead.
+ * config's. A config that imports TypeScript files of its own or its own package by name, or
+ * that has no `node_modules` beside it to keep the copy in, goes through tsx's loader instead.
  *
  * NOTE: tsx's loader is registered in the process's own module graph (not tsx's isolated
  * `tsImport`), so that the config and its modules share this process's instance of core: a
@@ -56,10 +56,24 @@ async function compiledCopy(file: string): Promise<string> {
   return copy
 }
 
+/** The name of the package `file` belongs to (its nearest package.json's), if it has one. */
+async function ownPackageName(file: string): Promise<string | undefined> {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const manifest = await readFile(path.join(dir, 'package.json'), 'utf8').catch(() => undefined)
+    if (manifest !== undefined) return (JSON.parse(manifest) as { name?: string }).name
+    if (path.dirname(dir) === dir) return undefined
+  }
+}
+
 /** `file` as one JavaScript module whose imports point where the config's do. */
 async function compile(file: string): Promise<string> {
   const { build } = await import('esbuild')
   const url = pathToFileURL(file).href
+  // A package's import of itself by name, or of its `#imports`, resolves only from inside it:
+  // not from the copy in node_modules.
+  const ownName = await ownPackageName(file)
+  const selfReference = (specifier: string) =>
+    specifier.startsWith('#') || (ownName !== undefined && (specifier === ownName || specifier.startsWith(`${ownName}/`)))
   const result = await build({
     entryPoints: [file],
     bundle: true,
@@ -81,6 +95,7 @@ async function compile(file: string): Promise<string> {
             if (args.kind === 'entry-point') return undefined
             const specifier = args.path
             const local = specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('file:')
+            if (!local && selfReference(specifier)) throw new NeedsLoader()
             if (!local) return { path: specifier, external: true }
             const target = specifier.startsWith('file:') ? new URL(specifier).pathname : path.resolve(args.resolveDir, specifier)
             if (!/\.(m|c)?js$|\.json$/.test(target)) throw new NeedsLoader()

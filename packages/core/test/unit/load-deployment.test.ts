@@ -94,6 +94,22 @@ t.test('a TypeScript config of packages and JavaScript files is compiled once, b
   t.equal((await compiledCopies(dir)).length, 2)
 })
 
+t.test('a TypeScript config that imports its own package by name goes through the loader (a copy could not)', async (t) => {
+  const dir = t.testdir({
+    'package.json': JSON.stringify({ name: 'my-app', type: 'module', exports: { '.': './index.js' } }),
+    'index.js': "export const notes = { name: 'notes', migrations: new URL('./notes/', import.meta.url) }\n",
+    'tenantbase.config.ts': "import { notes } from 'my-app'\nconst modules: unknown[] = [notes]\nexport default { modules }\n",
+    notes: { tenant: { '0001_notes.sql': 'create table notes (id bigint primary key);\n' } },
+    node_modules: {},
+  })
+  const deployment = await loadDeployment({ env: {}, cwd: dir })
+  t.same(
+    deployment.modules.map((m) => m.name),
+    ['core', 'notes'],
+  )
+  t.same(await compiledCopies(dir), [], 'nothing compiled')
+})
+
 t.test('a TypeScript config that imports TypeScript files of its own goes through the loader', async (t) => {
   const dir = t.testdir({
     'tenantbase.config.ts': "import { notes } from './notes.ts'\nexport default { modules: [notes] }\n",
