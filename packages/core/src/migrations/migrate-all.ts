@@ -49,7 +49,7 @@ export interface MigrateAllOptions {
 
 export interface MigrateAllReport {
   readonly shared: SchemaMigrationReport
-  /** One entry per tenant that was behind (or, with a dry run, would be migrated). */
+  /** One entry per tenant that was behind (or, with a dry run, would be migrated), in the registry's order. */
   readonly tenants: readonly SchemaMigrationReport[]
   /** Tenants already at the latest state, not touched. */
   readonly upToDate: number
@@ -199,6 +199,9 @@ export async function migrateAll(sql: Sql, migrations: MigrationSet, options: Mi
         for (let i = 0; i < behind.length; i += size) batches.push(behind.slice(i, i + size))
         await Promise.all(batches.map((batch) => limit(() => migrateBatch(batch))))
       }
+      // The report lists the tenants in the registry's order, whichever batch ended first.
+      const order = new Map(candidates.map((tenant, index) => [tenant.schemaName, index]))
+      reports.sort((a, b) => order.get(a.schema)! - order.get(b.schema)!)
       return {
         ...nothing,
         tenants: reports,

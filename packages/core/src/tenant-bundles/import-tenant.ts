@@ -209,6 +209,45 @@ export async function importTenant(
   }
 }
 
+/** Errors after which taking the live tables is tried again: the attempt's time ran out, or it was a deadlock's victim. */
+const LOCK_RETRY_CODES = new Set(['57014', '55P03', '40P01'])
+
+/**
+ * Takes every table of the live schema `schema` in ACCESS EXCLUSIVE mode until the
+ * transaction ends, so that no query on them is under way when the swap commits: those
+ * already running finish first, and those that arrive wait for the commit and then look the
+ * tables up by name again, finding the restored ones. One server would not need it (a
+ * running query keeps the tables it opened), but on Citus a query planned before the rename
+ * reaches the worker naming the replaced table's shard, which is gone from that schema.
+ *
+ * NOTE: each attempt is bounded to half of deadlock_timeout and rolled back to its savepoint
+ * when it runs out, then tried again after a pause: a request that waits for a table taken
+ * here gets it before the server's deadlock check could pick that request as the victim.
+ */
+async function lockLiveTables(tx: TransactionSql, schema: string): Promise<void> {
+  const [row] = await tx<{ tables: string | null; bound: number; previous: string }[]>`
+    select string_agg(format('%I.%I', n.nspname, c.relname), ', ' order by c.relname) as tables,
+      greatest(20, floor(extract(epoch from current_setting('deadlock_timeout')::interval) * 500))::int as bound,
+      current_setting('statement_timeout') as previous
+    from pg_class c join pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = ${schema} and c.relkind in ('r', 'p')`
+  if (!row?.tables) return
+  const tables = row.tables
+  for (;;) {
+    try {
+      await tx.savepoint(async (sp) => {
+        await sp`select set_config('statement_timeout', ${`${row.bound}ms`}, true)`
+        await sp.unsafe(`lock table ${tables} in access exclusive mode`)
+      })
+      break
+    } catch (error) {
+      if (!LOCK_RETRY_CODES.has((error as { code?: string }).code ?? '')) throw error
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 40))
+    }
+  }
+  await tx`select set_config('statement_timeout', ${row.previous}, true)`
+}
+
 /**
  * Puts an existing tenant back to a bundle's content while it keeps serving: loads the
  * bundle into a sibling schema, then renames the tenant's schema away and the sibling into
@@ -218,9 +257,10 @@ export async function importTenant(
  *
  * NOTE: the load and the swap are one transaction, so an interrupted restore leaves no
  * sibling behind; the live schema is touched only by the two renames at its end, which
- * commit at once. Queries already running finish on the content they started on; queries
- * after the commit find the restored tables (a schema's rename resets the server's cached
- * plans, so prepared statements re-plan on them).
+ * commit at once, with the live tables taken (lockLiveTables). Queries already running finish
+ * on the content they started on before the swap; queries after it find the restored tables
+ * (a schema's rename resets the server's cached plans, so prepared statements re-plan on
+ * them).
  */
 export async function restoreTenant(
   sql: Sql,
@@ -250,6 +290,7 @@ export async function restoreTenant(
         .map((row) => row.nspname)
         .filter((name) => isPreviousSchemaOf(name, schemaName))
       if (earlier.includes(previous)) throw new ConflictError(`schema ${previous} exists: restore again in a second`, 'SCHEMA_TAKEN')
+      await lockLiveTables(tx, schemaName)
       await tx`alter schema ${tx(schemaName)} rename to ${tx(previous)}`
       await tx`alter schema ${tx(sibling)} rename to ${tx(schemaName)}`
       const dropped: string[] = []

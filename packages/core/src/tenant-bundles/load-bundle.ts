@@ -230,10 +230,14 @@ export async function loadBundle(
       throw new ValidationError(`table ${table.name}: its rows do not match the manifest's checksum`, 'BUNDLE_CHECKSUM_MISMATCH')
     }
     for (const { column, lastValue } of table.sequences) {
+      // The column's largest value is read first and the sequence set by a statement that
+      // names no table: on Citus a statement reading a tenant table runs whole on the
+      // tenant's worker, whose copy of the sequence hands out another range, while inserts
+      // through the coordinator draw from the coordinator's.
+      const [loaded] = await tx<{ m: string | null }[]>`select max(${tx(column)})::bigint::text as m from ${tx(schema)}.${tx(table.name)}`
       await tx`
-        select setval(pg_get_serial_sequence(format('%I.%I', ${schema}::text, ${table.name}::text), ${column}), greatest(m, ${lastValue ?? 0}::bigint))
-        from (select max(${tx(column)})::bigint as m from ${tx(schema)}.${tx(table.name)}) loaded
-        where greatest(m, ${lastValue ?? 0}::bigint) > 0`
+        select setval(pg_get_serial_sequence(format('%I.%I', ${schema}::text, ${table.name}::text), ${column}), greatest(${loaded?.m ?? null}::bigint, ${lastValue ?? 0}::bigint))
+        where greatest(${loaded?.m ?? null}::bigint, ${lastValue ?? 0}::bigint) > 0`
     }
   }
 

@@ -63,7 +63,8 @@ t.test('a home connection that lost its server takes one reconnection attempt; t
   const otherPid = await connections.use(1, backendOf)
 
   // Tenant 2's home is killed under a running query: a connection error marks it down.
-  // Caught at once: its error may arrive before the answer to the terminate does.
+  // Its error is caught at once: it may arrive before pg_terminate_backend's answer does,
+  // and a rejection with no handler yet would be reported as unhandled.
   const sleeping = connections.use(2, (sql) => sql`select pg_sleep(30)`).catch((error: unknown) => error)
   await db.sql`select pg_terminate_backend(${homePid}::int)`
   const killed = (await sleeping) as { code?: string }

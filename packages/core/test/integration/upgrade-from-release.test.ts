@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import postgres from 'postgres'
 import t from 'tap'
-import { createTestDatabase } from '../../src/testing.js'
+import { createTestDatabase, testCitusWorkers } from '../../src/testing.js'
 import { createServices, readModuleMigrations, DEFAULT_MIGRATIONS_DIR } from '../../src/index.js'
 
 // A database made by the release before modules (its registry has one version per tenant,
@@ -16,7 +16,13 @@ t.test('a database of the release before modules migrates forward with a module 
   t.teardown(() => db.drop())
   // The dump sets its own session (search_path ''): loaded on a connection of its own.
   const loader = postgres(db.url, { max: 1, onnotice: () => {} })
+  // On Citus the dump is loaded with schema-based sharding off (it adds its identity columns
+  // with ALTER TABLE, which Citus refuses on a distributed table), and its tenant schemas
+  // are then distributed, as an existing deployment's are (docs/scaling.md).
+  const citus = testCitusWorkers().length > 0
+  if (citus) await loader`set citus.enable_schema_based_sharding = off`
   await loader.unsafe(await readFile(FIXTURE, 'utf8')).simple()
+  if (citus) for (const schema of ['acme', 'globex']) await loader`select citus_schema_distribute(${schema})`
   await loader.end()
 
   const dir = t.testdir({ notes: { tenant: { '0001_notes.sql': 'create table notes (id bigint primary key, body text not null);\n' } } })
@@ -38,9 +44,8 @@ t.test('a database of the release before modules migrates forward with a module 
 
   const report = await services.migrateAll()
   t.equal(report.failed, 0, JSON.stringify(report.tenants))
-  // Tenants migrate concurrently: the report lists them as they finish.
   t.same(
-    report.tenants.map((tenant) => [tenant.schema, tenant.from, tenant.to]).sort(([a], [b]) => String(a).localeCompare(String(b))),
+    report.tenants.map((tenant) => [tenant.schema, tenant.from, tenant.to]),
     [
       ['acme', { core: 2 }, { core: 2, notes: 1 }],
       ['globex', { core: 2 }, { core: 2, notes: 1 }],
