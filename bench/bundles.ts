@@ -37,8 +37,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { startEmbeddedCluster } from '@tenantbase/core'
-import { freePort } from '@tenantbase/core/testing'
+import { openBenchServer } from './bench-server.js'
 import { WRITE_DOCS_OPTION, writeDocsSection } from './docs-section.js'
 import { ms } from './scale-report.js'
 
@@ -136,21 +135,11 @@ interface Step {
   readonly peakKiB: number
 }
 
-const given = process.env.BENCH_DATABASE_URL
 const work = await mkdtemp(path.join(tmpdir(), 'tenantbase-bench-bundles-'))
-if (!given) console.log('no BENCH_DATABASE_URL: starting a throwaway embedded PostgreSQL...')
-const cluster = given
-  ? undefined
-  : await startEmbeddedCluster({
-      dataDir: path.join(work, 'pg'),
-      port: await freePort(),
-      user: 'postgres',
-      password: 'postgres',
-      database: 'postgres',
-      persistent: false,
-      settings: { shared_buffers: values['shared-buffers'] },
-    })
-const serverUrl = given ?? cluster!.url
+if (!process.env.BENCH_DATABASE_URL) console.log('no BENCH_DATABASE_URL: starting a throwaway embedded PostgreSQL...')
+const server = await openBenchServer(work, values['shared-buffers'])
+const given = server.given
+const serverUrl = server.url
 const dbName = `tenantbase_bench_${randomBytes(4).toString('hex')}`
 const restoreDb = `${dbName}_restore`
 const admin = postgres(serverUrl, { max: 1, onnotice: () => {}, transform: postgres.camel })
@@ -286,7 +275,7 @@ try {
     if (restoreMade) await admin`drop database if exists ${admin(restoreDb)} with (force)`
   }
   await admin.end({ timeout: 5 })
-  await cluster?.stop()
+  await server.stop()
   await rm(work, { recursive: true, force: true })
 }
 process.exit(failed ? 1 : 0)

@@ -45,12 +45,11 @@ import {
   latestState,
   loadDeployment,
   readModuleMigrations,
-  startEmbeddedCluster,
   statementsOf,
   type Services,
 } from '@tenantbase/core'
-import { freePort } from '@tenantbase/core/testing'
 import { backendMemoryMiB } from './backend-memory.js'
+import { openBenchServer } from './bench-server.js'
 import { WRITE_DOCS_OPTION, writeDocsSection } from './docs-section.js'
 import { markdownTable, ms, scaleChart, type ScaleRow } from './scale-report.js'
 
@@ -128,19 +127,9 @@ async function timedCommand(label: string, args: string[], expect = 0): Promise<
 }
 
 const work = await mkdtemp(path.join(tmpdir(), 'tenantbase-bench-scale-'))
-const given = process.env.BENCH_DATABASE_URL
-const cluster = given
-  ? undefined
-  : await startEmbeddedCluster({
-      dataDir: path.join(work, 'pg'),
-      port: await freePort(),
-      user: 'postgres',
-      password: 'postgres',
-      database: 'postgres',
-      persistent: false,
-      settings: { shared_buffers: values['shared-buffers'] },
-    })
-const serverUrl = given ?? cluster!.url
+const server = await openBenchServer(work, values['shared-buffers'])
+const given = server.given
+const serverUrl = server.url
 const dbName = `tenantbase_bench_${randomBytes(4).toString('hex')}`
 const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
 await admin`create database ${admin(dbName)}`
@@ -306,7 +295,7 @@ try {
   if (values.keep) console.log(`kept: DATABASE_URL=${url} TENANTCTL_MIGRATIONS_DIR=${migrationsDir}`)
   else if (given) await admin`drop database if exists ${admin(dbName)} with (force)`
   await admin.end({ timeout: 5 })
-  await cluster?.stop()
+  await server.stop()
   if (!values.keep) await rm(work, { recursive: true, force: true })
 }
 process.exit(failed ? 1 : 0)
