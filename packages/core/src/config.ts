@@ -1,7 +1,5 @@
 import path from 'node:path'
 import { existsSync } from 'node:fs'
-import { envSchema } from 'env-schema'
-import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from './errors.js'
 import { parseHostName } from './domains/host-name.js'
 
@@ -12,58 +10,104 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 /** An on/off switch in the environment. */
 const SWITCH_VALUES = ['true', 'false', '1', '0'] as const
 
+/** What a variable's reader says of a value it refuses: the words after the variable's name. */
+class Refusal {
+  constructor(readonly reason: string) {}
+}
+/** Reads one variable's raw value (undefined when unset or empty) into its typed value. */
+type Reader<T> = (raw: string | undefined) => T | Refusal
+
+function integer(min: number, max: number | undefined, fallback: number): Reader<number>
+function integer(min: number, max?: number): Reader<number | undefined>
+function integer(min: number, max?: number, fallback?: number): Reader<number | undefined> {
+  const range = max === undefined ? `of ${min} or more` : `from ${min} to ${max}`
+  return (raw) => {
+    if (raw === undefined) return fallback
+    const value = /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : Number.NaN
+    return Number.isSafeInteger(value) && value >= min && (max === undefined || value <= max)
+      ? value
+      : new Refusal(`must be a whole number ${range}, not "${raw}"`)
+  }
+}
+
+/** A value's text is never echoed: it may be a secret or a URL holding one. */
+function text(fallback: string): Reader<string>
+function text(fallback?: undefined, format?: { pattern: RegExp; says: string }): Reader<string | undefined>
+function text(fallback?: string, format?: { pattern: RegExp; says: string }): Reader<string | undefined> {
+  return (raw) => {
+    if (raw === undefined) return fallback
+    return format && !format.pattern.test(raw) ? new Refusal(format.says) : raw
+  }
+}
+
+function oneOf<const T extends string>(values: readonly T[], fallback: T): Reader<T> {
+  return (raw) => {
+    if (raw === undefined) return fallback
+    return (values as readonly string[]).includes(raw) ? (raw as T) : new Refusal(`must be one of ${values.join(', ')}, not "${raw}"`)
+  }
+}
+
+const POSTGRES_URL = { pattern: /^postgres(ql)?:\/\//, says: 'must be a postgres:// or postgresql:// URL' }
+
 /**
  * Every environment variable tenantbase reads, with its default. The README's
- * configuration table is this schema in prose; keep them together.
+ * configuration table is this table in prose; keep them together.
  */
-const EnvSchema = Type.Object({
-  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
-  DATABASE_LISTEN_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
-  POSTGRES_HOST: Type.Optional(Type.String({ minLength: 1 })),
-  POSTGRES_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 5432 }),
-  POSTGRES_DB: Type.String({ minLength: 1, default: 'tenantbase' }),
-  POSTGRES_USER: Type.String({ minLength: 1, default: 'postgres' }),
+const ENV = {
+  DATABASE_URL: text(undefined, POSTGRES_URL),
+  DATABASE_LISTEN_URL: text(undefined, POSTGRES_URL),
+  POSTGRES_HOST: text(),
+  POSTGRES_PORT: integer(1, 65535, 5432),
+  POSTGRES_DB: text('tenantbase'),
+  POSTGRES_USER: text('postgres'),
   // NOTE: no default: a secret has one only for the embedded database (EMBEDDED_PASSWORD).
-  POSTGRES_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
-  DB_POOL_MAX: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
-  DB_TENANT_CONNECTIONS: Type.Integer({ minimum: 0, maximum: 1000, default: 10 }),
+  POSTGRES_PASSWORD: text(),
+  DB_POOL_MAX: integer(1, 1000, 10),
+  DB_TENANT_CONNECTIONS: integer(0, 1000, 10),
   // postgres.js's `prepare` is on or off; 0 and 1 are accepted as well as false and true.
-  DB_PREPARED_STATEMENTS: Type.Union(
-    SWITCH_VALUES.map((value) => Type.Literal(value)),
-    { default: 'true' },
-  ),
-  DB_CONNECTION_MAX_LIFETIME_SECONDS: Type.Integer({ minimum: 10, maximum: 86_400, default: DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS }),
-  DB_QUERY_TIMEOUT_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 0 }),
-  DATA_DIR: Type.Optional(Type.String({ minLength: 1 })),
-  EMBEDDED_PG_PORT: Type.Integer({ minimum: 1, maximum: 65535, default: 54320 }),
-  HOST: Type.String({ minLength: 1, default: 'localhost' }),
-  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 8000 }),
-  LOG_LEVEL: Type.Union(
-    LOG_LEVELS.map((level) => Type.Literal(level)),
-    { default: 'info' },
-  ),
-  JWT_SECRET: Type.Optional(Type.String()),
-  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
-  REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 2_592_000 }),
-  BCRYPT_COST: Type.Integer({ minimum: 10, maximum: 15, default: 12 }),
-  API_KEY_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
-  API_KEY_CACHE_MAX: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 10_000 }),
-  LOGIN_MAX_FAILURES_PER_EMAIL: Type.Integer({ minimum: 1, default: 10 }),
-  LOGIN_FAILURE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 900 }),
-  LOGIN_MAX_ATTEMPTS_PER_ADDRESS: Type.Integer({ minimum: 1, default: 100 }),
-  LOGIN_ATTEMPT_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
-  TRUST_PROXY: Type.Union([Type.Boolean(), Type.String({ minLength: 1 })], { default: false }),
-  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
-  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 104_857_600, default: 1_048_576 }),
-  API_KEY_RATE_LIMIT_MAX: Type.Integer({ minimum: 0, default: 0 }),
-  API_KEY_RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 10, maximum: 3_600_000, default: 100 }),
-  CORS_ORIGINS: Type.Optional(Type.String()),
-  METRICS_PORT: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
-  METRICS_PER_TENANT: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
-  TENANT_RESOLUTION: Type.String({ minLength: 1, default: 'api-key' }),
-  TENANT_BASE_DOMAIN: Type.Optional(Type.String({ minLength: 1 })),
-})
-type Env = Static<typeof EnvSchema>
+  DB_PREPARED_STATEMENTS: oneOf(SWITCH_VALUES, 'true'),
+  DB_CONNECTION_MAX_LIFETIME_SECONDS: integer(10, 86_400, DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS),
+  DB_QUERY_TIMEOUT_MS: integer(0, 3_600_000, 0),
+  DATA_DIR: text(),
+  EMBEDDED_PG_PORT: integer(1, 65535, 54320),
+  HOST: text('localhost'),
+  PORT: integer(0, 65535, 8000),
+  LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+  JWT_SECRET: text(),
+  ACCESS_TOKEN_TTL_SECONDS: integer(30, 86_400, 900),
+  REFRESH_TOKEN_TTL_SECONDS: integer(60, 31_536_000, 2_592_000),
+  BCRYPT_COST: integer(10, 15, 12),
+  API_KEY_CACHE_TTL_MS: integer(0, 3_600_000, 30_000),
+  API_KEY_CACHE_MAX: integer(0, 10_000_000, 10_000),
+  LOGIN_MAX_FAILURES_PER_EMAIL: integer(1, undefined, 10),
+  LOGIN_FAILURE_WINDOW_SECONDS: integer(1, undefined, 900),
+  LOGIN_MAX_ATTEMPTS_PER_ADDRESS: integer(1, undefined, 100),
+  LOGIN_ATTEMPT_WINDOW_SECONDS: integer(1, undefined, 60),
+  // `true`, `false`, or the addresses to trust (see the README).
+  TRUST_PROXY: text('false'),
+  REQUEST_TIMEOUT_MS: integer(100, 600_000, 30_000),
+  BODY_LIMIT_BYTES: integer(1024, 104_857_600, 1_048_576),
+  API_KEY_RATE_LIMIT_MAX: integer(0, undefined, 0),
+  API_KEY_RATE_LIMIT_WINDOW_MS: integer(10, 3_600_000, 100),
+  CORS_ORIGINS: text(),
+  METRICS_PORT: integer(1, 65535),
+  METRICS_PER_TENANT: integer(0, 10_000, 0),
+  TENANT_RESOLUTION: text('api-key'),
+  TENANT_BASE_DOMAIN: text(),
+} satisfies Record<string, Reader<unknown>>
+type Env = { readonly [Name in keyof typeof ENV]: Exclude<ReturnType<(typeof ENV)[Name]>, Refusal> }
+
+/** Every variable of {@link ENV} read from `data`, or, when any is refused, every refusal. */
+function readEnv(data: Record<string, string | undefined>): { env: Env } | { problems: string[] } {
+  const env: Record<string, unknown> = {}
+  const problems: string[] = []
+  for (const [name, read] of Object.entries(ENV)) {
+    const value = (read as Reader<unknown>)(data[name])
+    if (value instanceof Refusal) problems.push(`${name} ${value.reason}`)
+    else env[name] = value
+  }
+  return problems.length > 0 ? { problems } : { env: env as Env }
+}
 
 /** How the pool talks to the database, whichever it is. */
 export interface PoolConfig {
@@ -183,19 +227,6 @@ function parseTenantResolution(order: string | undefined, baseDomain: string | u
   return { order: sources as TenantSource[], baseDomain: base }
 }
 
-interface AjvProblem {
-  instancePath: string
-  keyword: string
-  message?: string
-  params: Record<string, unknown>
-}
-
-function describeProblem(problem: AjvProblem): string {
-  const name = problem.instancePath.replace(/^\//, '')
-  if (problem.keyword === 'anyOf' || problem.keyword === 'union') return `${name} has an unknown value`
-  return `${name} ${problem.message ?? 'is invalid'}`
-}
-
 /**
  * CORS_ORIGINS: `*`, or origins separated by commas (`https://app.example.com,
  * http://localhost:5173`), each exactly as a browser sends it in `Origin`.
@@ -277,16 +308,9 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
   const signsTokens = options.signsTokens ?? true
   const data = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''))
   const problems: string[] = []
-  let parsed: Env | undefined
-  try {
-    parsed = envSchema<Env>({ schema: structuredClone(EnvSchema), data, env: false })
-  } catch (error) {
-    const found = ((error as { errors?: AjvProblem[] }).errors ?? [])
-      // A union of literals fails once per literal too: its one anyOf problem says it all.
-      .filter((problem) => problem.keyword !== 'const')
-      .map(describeProblem)
-    problems.push(...(found.length > 0 ? new Set(found) : [(error as Error).message]))
-  }
+  const read = readEnv(data)
+  const parsed = 'env' in read ? read.env : undefined
+  if ('problems' in read) problems.push(...read.problems)
   problems.push(...crossFieldProblems(data, signsTokens))
   const corsOrigins = parseCorsOrigins(data.CORS_ORIGINS, problems)
   const tenantResolution = parseTenantResolution(data.TENANT_RESOLUTION, data.TENANT_BASE_DOMAIN, problems)

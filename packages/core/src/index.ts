@@ -130,7 +130,8 @@ export {
   type RestoreTenantOptions,
 } from './tenant-bundles/import-tenant.js'
 /** The bundle's manifest and the format version this core writes and reads (docs/backups.md describes the format). */
-export { BUNDLE_FORMAT_VERSION, type BundleManifest } from './tenant-bundles/bundle-format.js'
+export { BUNDLE_FORMAT_VERSION } from './tenant-bundles/bundle-format.js'
+export type { BundleManifest } from './tenant-bundles/bundle-manifest.js'
 
 // Citus.
 /** A worker node as `host:port`, both ways, and a live move's progress. */

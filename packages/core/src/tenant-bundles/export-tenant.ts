@@ -9,16 +9,8 @@ import { NotFoundError } from '../errors.js'
 import { stateOfLedger } from '../migrations/catalog.js'
 import { readLedger } from '../migrations/migrator.js'
 import { assertValidSchemaName } from '../db/schema-name.js'
-import {
-  BUNDLE_FORMAT_VERSION,
-  BUNDLE_MAGIC,
-  FRAME_TARGET_BYTES,
-  frame,
-  type BundleApiKey,
-  type BundleDomain,
-  type BundleManifest,
-  type BundleTable,
-} from './bundle-format.js'
+import { BUNDLE_FORMAT_VERSION, BUNDLE_MAGIC, FRAME_TARGET_BYTES, frame } from './bundle-format.js'
+import type { BundleApiKey, BundleDomain, BundleManifest, BundleTable } from './bundle-manifest.js'
 import { readTenantTables, sequenceValues, tableChecksum, useCanonicalText, type TenantTable } from './tenant-tables.js'
 
 /** How far a bundle's rows have gone (an export's or an import's). */

@@ -8,7 +8,7 @@ import { notifyRevocation } from '../revocations/revocation-channel.js'
 import { MAX_TENANT_NAME_LENGTH } from '../tenants/tenant-service.js'
 import { assertValidSchemaName, MAX_SCHEMA_NAME_BYTES } from '../db/schema-name.js'
 import { insertDomain } from '../domains/domain-store.js'
-import type { BundleApiKey, BundleDomain, BundleManifest } from './bundle-format.js'
+import type { BundleApiKey, BundleDomain, BundleManifest } from './bundle-manifest.js'
 import type { BundleProgress } from './export-tenant.js'
 import { loadBundle, migrationsOfBundle, openBundle } from './load-bundle.js'
 

@@ -6,7 +6,8 @@ import type { TransactionSql } from '../db/sql.js'
 import { NotFoundError, ValidationError } from '../errors.js'
 import { formatState, latestState, type Migration, type MigrationSet, type MigrationState } from '../migrations/catalog.js'
 import { migrateNewTenantSchema } from '../migrations/migrator.js'
-import { BundleReader, type BundleManifest } from './bundle-format.js'
+import { BundleReader } from './bundle-format.js'
+import type { BundleManifest } from './bundle-manifest.js'
 import type { BundleProgress } from './export-tenant.js'
 import { readTenantTables, tableChecksum, useCanonicalText } from './tenant-tables.js'
 
@@ -56,7 +57,8 @@ export async function openBundle(file: string): Promise<OpenedBundle> {
     gunzip.destroy()
   }
   try {
-    return { manifest: await reader.readManifest(), reader, close }
+    const { parseManifest } = await import('./bundle-manifest.js')
+    return { manifest: parseManifest(await reader.readManifestBytes()), reader, close }
   } catch (error) {
     close()
     throw error

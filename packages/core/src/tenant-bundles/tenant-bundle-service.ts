@@ -10,7 +10,7 @@ import {
   type RestoreTenantOptions,
 } from './import-tenant.js'
 import { openBundle } from './load-bundle.js'
-import type { BundleManifest } from './bundle-format.js'
+import type { BundleManifest } from './bundle-manifest.js'
 
 export interface TenantBundleServiceOptions {
   readonly sql: Sql

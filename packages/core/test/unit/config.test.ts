@@ -192,6 +192,20 @@ t.test('schema problems and cross-variable problems are reported in one pass', a
   )
 })
 
+t.test('each refusal names its variable, what it takes and the value, except a text value, which may be a secret', async (t) => {
+  const problems = (env: Record<string, string>) => (t.throws(() => loadConfig(env)) as ConfigError).details ?? []
+  t.same(problems({ PORT: '80.5', LOG_LEVEL: 'loud', DB_POOL_MAX: '0', LOGIN_MAX_FAILURES_PER_EMAIL: '-3' }), [
+    'DB_POOL_MAX must be a whole number from 1 to 1000, not "0"',
+    'PORT must be a whole number from 0 to 65535, not "80.5"',
+    'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, not "loud"',
+    'LOGIN_MAX_FAILURES_PER_EMAIL must be a whole number of 1 or more, not "-3"',
+  ])
+  const url = problems({ DATABASE_URL: 'mysql://app:hunter2-secret@db/app', JWT_SECRET: 'x'.repeat(32) })
+  t.same(url, ['DATABASE_URL must be a postgres:// or postgresql:// URL'])
+  t.equal(loadConfig({ PORT: ' 8080 ' }).http.port, 8080, 'spaces around a number are allowed')
+  t.equal(loadConfig({ PORT: '' }).http.port, 8000, 'an empty value is an unset one')
+})
+
 t.test('no secret has a default outside the embedded database', async (t) => {
   const error = t.throws(() => loadConfig({ POSTGRES_HOST: 'db.internal', JWT_SECRET: 'y'.repeat(40) })) as ConfigError
   t.match(error.message, /POSTGRES_PASSWORD is required with POSTGRES_HOST/)
