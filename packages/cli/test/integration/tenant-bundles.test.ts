@@ -418,6 +418,10 @@ t.test('export, import and restore through tenantctl', { timeout: 600_000 }, asy
   t.test('restore puts the tenant back and keeps the replaced content', async (t) => {
     await db.sql`delete from ${db.sql(source)}.comments`
     await db.sql`insert into ${db.sql(source)}.users (email, password_hash) values ('late@example.com', 'h')`
+    // Added after the export: a restore puts back the schema's content, not the registry's.
+    const host = `${source}.restore.example.test`
+    await cli(t, db, config, ['domains', 'add', source, host, '--primary'])
+    await cli(t, db, config, ['registration', source, 'open'])
     const [before] = await db.sql<{ id: number }[]>`select id from public.tenants where schema_name = ${source}`
     const restored = parseJson<{ previousSchema: string; rows: number }>(
       t,
@@ -432,6 +436,12 @@ t.test('export, import and restore through tenantctl', { timeout: 600_000 }, asy
     t.same(await db.sql`select count(*)::int as n from ${db.sql(source)}.users where email = 'late@example.com'`, [{ n: 0 }])
     const [after] = await db.sql<{ id: number }[]>`select id from public.tenants where schema_name = ${source}`
     t.equal(after!.id, before!.id, 'the same tenant, its keys kept')
+    t.same(
+      await db.sql`select d.host, d.is_primary as "primary", t.open_registration as "open"
+        from public.tenant_domains d join public.tenants t on t.id = d.tenant_id where t.schema_name = ${source}`,
+      [{ host, primary: true, open: true }],
+      'its domains and open registration are kept',
+    )
     t.match((await cli(t, db, config, ['doctor'])).stdout, /No problems found/, 'the kept copy is no finding')
 
     const dropped = parseJson<{ previousSchema: string | null; droppedPrevious: string[] }>(
