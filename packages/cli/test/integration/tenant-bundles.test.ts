@@ -191,7 +191,17 @@ t.test('export, import and restore through tenantctl', { timeout: 600_000 }, asy
     const dataAt = parts.rest.indexOf(Buffer.from('ann@example.com'))
     const tamperedRows = Buffer.from(parts.rest)
     tamperedRows[dataAt] = 'b'.charCodeAt(0)
+    // Rows that break a foreign key, under a manifest that agrees with them: exported from a
+    // tenant whose key was dropped.
+    const orphanSchema = randomSchema('orphan')
+    await cli(t, db, config, ['create', '--name', `Orphan ${orphanSchema}`, '--address', '', '--schema', orphanSchema])
+    await db.sql`alter table ${db.sql(orphanSchema)}.posts drop constraint posts_author_id_fkey`
+    await db.sql`insert into ${db.sql(orphanSchema)}.posts (author_id, title, body) values (4242, 'orphan', '')`
+    const orphan = path.join(dir, 'orphan.tenant.gz')
+    await cli(t, db, config, ['export', orphanSchema, '-o', orphan])
+    await cli(t, db, config, ['delete', orphanSchema, '--force', '--yes'])
     const cases: [string, Buffer, RegExp, number?][] = [
+      ['rows breaking a foreign key', await readFile(orphan), /posts in the bundle break its foreign key posts_author_id_fkey/],
       ['truncated', original.subarray(0, Math.floor(original.length / 2)), /truncated/],
       ['not gzip', Buffer.from('hello, this is not a bundle'), /damaged|not a tenant bundle/],
       ['a tampered checksum', edit((m) => (m.tables[0].checksum = '12345')), /do not match the manifest's checksum/],

@@ -136,4 +136,3 @@ export function parseManifest(bytes: Buffer): BundleManifest {
   }
   return manifest
 }
-
