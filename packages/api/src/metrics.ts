@@ -128,6 +128,19 @@ export function createApiMetrics({ services, perTenant }: ApiMetricsOptions): Ap
   })
 
   new Counter({
+    name: 'tenantbase_host_cache_lookups_total',
+    help: 'Tenant lookups by host name answered from the in-memory cache (hit) or the database (miss)',
+    labelNames: ['result'] as const,
+    registers: [registry],
+    collect() {
+      const { hits, misses } = services.hostResolver.cacheCounts()
+      this.reset()
+      this.inc({ result: 'hit' }, hits)
+      this.inc({ result: 'miss' }, misses)
+    },
+  })
+
+  new Counter({
     name: 'tenantbase_revocations_heard_total',
     help: 'Messages heard on the revocation channel, by kind (key, tenant, session; probe: the probes of every process)',
     labelNames: ['kind'] as const,

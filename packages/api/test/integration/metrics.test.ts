@@ -53,6 +53,9 @@ t.test('GET /metrics: requests by route and status, the key cache, revocations, 
   await ctx.services.apiKeys.revokeApiKey(spare.prefix)
   for (let i = 0; i < 200 && (listener.heard().key ?? 0) < 1; i++) await new Promise((resolve) => setTimeout(resolve, 10))
 
+  // A host name that names no tenant: looked up once, then answered by the cache.
+  for (let i = 0; i < 2; i++) t.equal(await ctx.services.hostResolver.resolveHost('nobody.example.test'), undefined)
+
   const response = await metricsApp.inject({ url: '/metrics' })
   t.equal(response.statusCode, 200)
   t.match(response.headers['content-type'], /^text\/plain; version=0\.0\.4/, 'Prometheus text format')
@@ -76,6 +79,8 @@ t.test('GET /metrics: requests by route and status, the key cache, revocations, 
   const hits = sample(page, 'tenantbase_api_key_cache_lookups_total', { result: 'hit' })!
   const misses = sample(page, 'tenantbase_api_key_cache_lookups_total', { result: 'miss' })!
   t.ok(hits >= 7 && misses >= 3, `api key cache hits (${hits}) and misses (${misses})`)
+  t.equal(sample(page, 'tenantbase_host_cache_lookups_total', { result: 'miss' }), 1, 'the host looked up once')
+  t.equal(sample(page, 'tenantbase_host_cache_lookups_total', { result: 'hit' }), 1, 'then answered by the cache')
   t.equal(sample(page, 'tenantbase_revocations_heard_total', { kind: 'key' }), 1, 'the revocation heard')
   t.ok(sample(page, 'tenantbase_revocations_heard_total', { kind: 'probe' })! >= 1, 'and its own probe')
   t.equal(sample(page, 'tenantbase_revocations_hearing'), 1)
