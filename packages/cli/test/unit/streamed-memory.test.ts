@@ -19,7 +19,7 @@ async function minorCollectionsDuring(work: () => void): Promise<number> {
   // GC entries are delivered asynchronously.
   await new Promise((resolve) => setTimeout(resolve, 50))
   observer.disconnect()
-  return seen.filter((entry) => (entry.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR).length
+  return seen.filter((entry) => (entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR).length
 }
 
 t.test('a young-generation collection once every 2 MiB streamed, none in between', async (t) => {
