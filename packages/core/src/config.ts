@@ -4,6 +4,7 @@ import { envSchema } from 'env-schema'
 import { Type, type Static } from '@sinclair/typebox'
 import { ConfigError } from './errors.js'
 import { parseHostName } from './domains/host-name.js'
+import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS, DEFAULT_IDEMPOTENCY_WAIT_MS } from './idempotency/idempotency-service.js'
 
 /** Seconds a pooled connection lives, unless configured (DB_CONNECTION_MAX_LIFETIME_SECONDS). */
 export const DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS = 600
@@ -45,6 +46,8 @@ const EnvSchema = Type.Object({
   JWT_SECRET: Type.Optional(Type.String()),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86_400, default: 900 }),
   REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 2_592_000 }),
+  IDEMPOTENCY_KEY_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 2_592_000, default: DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS }),
+  IDEMPOTENCY_WAIT_MS: Type.Integer({ minimum: 1, maximum: 600_000, default: DEFAULT_IDEMPOTENCY_WAIT_MS }),
   BCRYPT_COST: Type.Integer({ minimum: 10, maximum: 15, default: 12 }),
   API_KEY_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 3_600_000, default: 30_000 }),
   API_KEY_CACHE_MAX: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 10_000 }),
@@ -134,6 +137,11 @@ export interface Config {
     readonly loginAttemptWindowSeconds: number
   }
   readonly apiKeyCache: { readonly ttlMs: number; readonly max: number }
+  /**
+   * Requests sent with an Idempotency-Key: how long a stored answer is replayed, and how long a
+   * repeat waits for the first request with its key before IDEMPOTENCY_KEY_IN_USE.
+   */
+  readonly idempotency: { readonly keyTtlSeconds: number; readonly waitMs: number }
   /** How a request finds its tenant (TENANT_RESOLUTION, TENANT_BASE_DOMAIN). */
   readonly tenantResolution: TenantResolutionConfig
   readonly metrics: {
@@ -352,6 +360,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       loginAttemptWindowSeconds: parsed.LOGIN_ATTEMPT_WINDOW_SECONDS,
     },
     apiKeyCache: { ttlMs: parsed.API_KEY_CACHE_TTL_MS, max: parsed.API_KEY_CACHE_MAX },
+    idempotency: { keyTtlSeconds: parsed.IDEMPOTENCY_KEY_TTL_SECONDS, waitMs: parsed.IDEMPOTENCY_WAIT_MS },
     tenantResolution,
     metrics: { port: parsed.METRICS_PORT, perTenant: parsed.METRICS_PER_TENANT },
   })
