@@ -114,6 +114,32 @@ t.test('Idempotency-Key', async (t) => {
     t.equal(await postsTitled('In use'), 1)
   })
 
+  t.test("the wait bounds the key's claim only: a keyed write waiting on a row lock is not IN_USE", async (t) => {
+    const post = (await create(ann.headers, undefined, { title: 'Locked', body: 'x' })).json()
+    let release!: () => void
+    const held = new Promise<void>((resolve) => (release = resolve))
+    let locked!: () => void
+    const lock = new Promise<void>((resolve) => (locked = resolve))
+    const holder = sql.begin(async (tx) => {
+      await tx`select id from ${schema}.posts where id = ${post.id} for update`
+      locked()
+      await held
+    })
+    await lock
+    const put = app.inject({
+      method: 'PUT',
+      url: `/api/posts/${post.id}/`,
+      headers: { ...ann.headers, 'idempotency-key': 'put-locked' },
+      payload: { title: 'Locked', body: 'changed' },
+    })
+    // Longer than IDEMPOTENCY_WAIT_MS (300 ms): the PUT is waiting on the row by then.
+    setTimeout(release, 1000)
+    await holder
+    const answer = await put
+    t.equal(answer.statusCode, 200, answer.body)
+    t.equal(answer.json().body, 'changed')
+  })
+
   t.test('registration is covered; login and refresh ignore the key and store no token', async (t) => {
     const payload = { email: 'kim@example.com', password: 'correct horse', name: 'Kim' }
     const headers = { 'api-key': tenant.key, 'idempotency-key': 'register-kim' }

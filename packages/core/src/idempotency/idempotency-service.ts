@@ -58,8 +58,8 @@ export function requestFingerprint(parts: readonly string[]): string {
   return hash.digest('base64url')
 }
 
-/** Rolls the transaction back when the work's answer is not to be stored. */
-const ROLLBACK = Symbol('rollback')
+/** Thrown inside the transaction to roll it back when the work's answer is not to be stored. */
+class NotStored extends Error {}
 
 /**
  * Exactly-once writes for clients that retry: the first request with a key runs in one
@@ -103,22 +103,26 @@ export function createIdempotencyService({
     let committing = false
     try {
       return await inTenantTransaction(tenant, async ({ sql, schema }): Promise<IdempotentOutcome> => {
-        // Sent together: one round trip.
+        // Sent together, one round trip: the wait is bounded for the claim only (a lock the
+        // work itself waits for keeps the server's own lock_timeout), then expired keys go.
         const [, claimed] = await Promise.all([
           sql`select set_config('lock_timeout', ${`${waitMs}ms`}, true)`,
           sql`
-            insert into ${schema}.idempotency_keys (scope, key, fingerprint, expires_at)
-            values (${scope}, ${key}, ${fingerprint}, now() + make_interval(secs => ${ttlSeconds}))
-            on conflict (scope, key) do update
-              set fingerprint = excluded.fingerprint, status = null, headers = null, body = null,
-                created_at = excluded.created_at, expires_at = excluded.expires_at
-              where idempotency_keys.expires_at <= now()
-            returning 1 as claimed`,
+              insert into ${schema}.idempotency_keys (scope, key, fingerprint, expires_at)
+              values (${scope}, ${key}, ${fingerprint}, now() + make_interval(secs => ${ttlSeconds}))
+              on conflict (scope, key) do update
+                set fingerprint = excluded.fingerprint, status = null, headers = null, body = null,
+                  created_at = excluded.created_at, expires_at = excluded.expires_at
+                where idempotency_keys.expires_at <= now()
+              returning 1 as claimed`,
+          sql`set local lock_timeout to default`,
           sql`
-            delete from ${schema}.idempotency_keys where (scope, key) in (
-              select scope, key from ${schema}.idempotency_keys where expires_at <= now()
-              order by expires_at limit ${EXPIRED_KEYS_PER_WRITE} for update skip locked)`,
-        ])
+              delete from ${schema}.idempotency_keys where (scope, key) in (
+                select scope, key from ${schema}.idempotency_keys where expires_at <= now()
+                order by expires_at limit ${EXPIRED_KEYS_PER_WRITE} for update skip locked)`,
+        ]).catch((error: unknown) => {
+          throw (error as { code?: string })?.code === '55P03' ? keyInUse(key) : error
+        })
         if (claimed.length === 0) {
           const [stored] = await sql<
             { fingerprint: string; status: number | null; headers: Record<string, string>; body: string | null }[]
@@ -134,7 +138,7 @@ export function createIdempotencyService({
           return { replayed: true, answer: { status: stored.status, headers: stored.headers, body: stored.body } }
         }
         const answer = await work()
-        if (answer === null) throw ROLLBACK
+        if (answer === null) throw new NotStored()
         await sql`
           update ${schema}.idempotency_keys
           set status = ${answer.status}, headers = ${sql.json(answer.headers)}, body = ${answer.body}
@@ -143,8 +147,7 @@ export function createIdempotencyService({
         return { replayed: false, answer }
       })
     } catch (error) {
-      if (error === ROLLBACK) return { replayed: false, answer: null }
-      if ((error as { code?: string })?.code === '55P03') throw keyInUse(key)
+      if (error instanceof NotStored) return { replayed: false, answer: null }
       // After the work: COMMIT was on its way (or the connection closed as it was sent).
       if (committing && (isConnectionError(error) || error instanceof DatabaseUnavailableError || !(error as { code?: string })?.code)) {
         throw new WriteOutcomeUnknownError(`the connection was lost while the write was being committed: ${(error as Error).message}`, {
