@@ -103,24 +103,28 @@ export function createIdempotencyService({
     let committing = false
     try {
       return await inTenantTransaction(tenant, async ({ sql, schema }): Promise<IdempotentOutcome> => {
-        // Sent together, one round trip: the wait is bounded for the claim only (a lock the
-        // work itself waits for keeps the server's own lock_timeout), then expired keys go.
-        const [, claimed] = await Promise.all([
-          sql`select set_config('lock_timeout', ${`${waitMs}ms`}, true)`,
-          sql`
-              insert into ${schema}.idempotency_keys (scope, key, fingerprint, expires_at)
-              values (${scope}, ${key}, ${fingerprint}, now() + make_interval(secs => ${ttlSeconds}))
-              on conflict (scope, key) do update
-                set fingerprint = excluded.fingerprint, status = null, headers = null, body = null,
-                  created_at = excluded.created_at, expires_at = excluded.expires_at
-                where idempotency_keys.expires_at <= now()
-              returning 1 as claimed`,
-          sql`set local lock_timeout to default`,
-          sql`
-              delete from ${schema}.idempotency_keys where (scope, key) in (
-                select scope, key from ${schema}.idempotency_keys where expires_at <= now()
-                order by expires_at limit ${EXPIRED_KEYS_PER_WRITE} for update skip locked)`,
-        ]).catch((error: unknown) => {
+        // One statement: claim the key (or take over its expired row), with the wait for a
+        // running twin bounded, and delete some of the tenant's expired keys, none of them
+        // this one (a row the statement's ON CONFLICT may update).
+        // NOTE: set_config runs for the row before its insertion, so the bound holds for the
+        // claim's wait; RETURNING, reached only by a claimed row, lifts it for the work (0,
+        // PostgreSQL's default): a lock the work waits for is not the key's. A repeat, which
+        // runs no work, keeps it.
+        const claimed = await sql`
+          with expired as (
+            delete from ${schema}.idempotency_keys where (scope, key) in (
+              select scope, key from ${schema}.idempotency_keys
+              where expires_at <= now() and not (scope = ${scope} and key = ${key})
+              order by expires_at limit ${EXPIRED_KEYS_PER_WRITE} for update skip locked)
+          )
+          insert into ${schema}.idempotency_keys (scope, key, fingerprint, expires_at)
+          select ${scope}, ${key}, ${fingerprint}, now() + make_interval(secs => ${ttlSeconds})
+          from (select set_config('lock_timeout', ${`${waitMs}ms`}, true)) as bounded
+          on conflict (scope, key) do update
+            set fingerprint = excluded.fingerprint, status = null, headers = null, body = null,
+              created_at = excluded.created_at, expires_at = excluded.expires_at
+            where idempotency_keys.expires_at <= now()
+          returning set_config('lock_timeout', '0', true) as claimed`.catch((error: unknown) => {
           throw (error as { code?: string })?.code === '55P03' ? keyInUse(key) : error
         })
         if (claimed.length === 0) {
