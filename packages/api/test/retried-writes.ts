@@ -15,6 +15,8 @@ export interface RetriedWritesReport {
   readonly retries: number
   /** Answers 5xx (and transport failures, as `NETWORK`), by code. */
   readonly failuresByCode: Readonly<Record<string, number>>
+  /** 503 answers without a Retry-After header. */
+  readonly withoutRetryAfter: number
   /** 2xx answers marked Idempotent-Replayed. */
   readonly replays: number
   /** The slowest single request, in ms. */
@@ -47,6 +49,7 @@ export async function runRetriedWrites(
   const titles: string[] = []
   let retries = 0
   let replays = 0
+  let withoutRetryAfter = 0
   let slowestMs = 0
   let next = 0
 
@@ -72,6 +75,7 @@ export async function runRetriedWrites(
         status = response.status
         code = status >= 400 ? ((JSON.parse(text) as { code?: string }).code ?? String(status)) : ''
         if (response.headers.get('idempotent-replayed') === 'true') replays++
+        if (status === 503 && response.headers.get('retry-after') === null) withoutRetryAfter++
       } catch (error) {
         if ((error as Error).name === 'TimeoutError') {
           gaveUp.push(`${title}: no answer within ${REQUEST_HANG_GUARD_MS} ms`)
@@ -97,7 +101,7 @@ export async function runRetriedWrites(
       while (next < writes) await writeOnce(next++)
     }),
   )
-  return { writes, retries, failuresByCode, replays, slowestMs, gaveUp, titles }
+  return { writes, retries, failuresByCode, withoutRetryAfter, replays, slowestMs, gaveUp, titles }
 }
 
 /**
@@ -122,6 +126,7 @@ export async function assertExactlyOnce(t: Test, sql: Sql, writers: readonly Wri
       `5xx by code: ${failures || 'none'}, slowest request ${Math.round(report.slowestMs)} ms, ${cuts} connections cut`,
   )
   t.same(report.gaveUp, [], 'every write got a 2xx, none hung')
+  t.equal(report.withoutRetryAfter, 0, 'every 503 says when to retry (Retry-After)')
   t.equal(report.titles.length, report.writes, 'every write was sent')
   t.same(duplicates, [], '0 duplicates')
   t.same(lost, [], '0 lost')
