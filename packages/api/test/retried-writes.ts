@@ -15,6 +15,8 @@ export interface RetriedWritesReport {
   readonly retries: number
   /** Answers 5xx (and transport failures, as `NETWORK`), by code. */
   readonly failuresByCode: Readonly<Record<string, number>>
+  /** Writes replayed although every earlier answer said DATABASE_UNAVAILABLE (not applied): a wrong code. */
+  readonly appliedThoughNotApplied: readonly string[]
   /** 503 answers without a Retry-After header. */
   readonly withoutRetryAfter: number
   /** 2xx answers marked Idempotent-Replayed. */
@@ -47,6 +49,7 @@ export async function runRetriedWrites(
   const failuresByCode: Record<string, number> = {}
   const gaveUp: string[] = []
   const titles: string[] = []
+  const appliedThoughNotApplied: string[] = []
   let retries = 0
   let replays = 0
   let withoutRetryAfter = 0
@@ -59,6 +62,8 @@ export async function runRetriedWrites(
     titles.push(title)
     const headers = { ...writer.headers, 'content-type': 'application/json', 'idempotency-key': randomUUID() }
     const body = JSON.stringify({ title, body: `write ${index}` })
+    /** Whether an earlier answer left the write's fate open (the only way a later try can be a replay). */
+    let mayHaveApplied = false
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (attempt > 1) retries++
       const started = performance.now()
@@ -74,7 +79,10 @@ export async function runRetriedWrites(
         const text = await response.text()
         status = response.status
         code = status >= 400 ? ((JSON.parse(text) as { code?: string }).code ?? String(status)) : ''
-        if (response.headers.get('idempotent-replayed') === 'true') replays++
+        if (response.headers.get('idempotent-replayed') === 'true') {
+          replays++
+          if (!mayHaveApplied) appliedThoughNotApplied.push(title)
+        }
         if (status === 503 && response.headers.get('retry-after') === null) withoutRetryAfter++
       } catch (error) {
         if ((error as Error).name === 'TimeoutError') {
@@ -85,6 +93,7 @@ export async function runRetriedWrites(
         code = 'NETWORK'
       }
       slowestMs = Math.max(slowestMs, performance.now() - started)
+      if (code === 'WRITE_OUTCOME_UNKNOWN' || code === 'NETWORK') mayHaveApplied = true
       if (status >= 200 && status < 300) return
       if (status >= 500 || status === 0) failuresByCode[code] = (failuresByCode[code] ?? 0) + 1
       if (status !== 0 && !RETRIED.has(status)) {
@@ -101,7 +110,7 @@ export async function runRetriedWrites(
       while (next < writes) await writeOnce(next++)
     }),
   )
-  return { writes, retries, failuresByCode, withoutRetryAfter, replays, slowestMs, gaveUp, titles }
+  return { writes, retries, failuresByCode, appliedThoughNotApplied, withoutRetryAfter, replays, slowestMs, gaveUp, titles }
 }
 
 /**
@@ -127,6 +136,7 @@ export async function assertExactlyOnce(t: Test, sql: Sql, writers: readonly Wri
   )
   t.same(report.gaveUp, [], 'every write got a 2xx, none hung')
   t.equal(report.withoutRetryAfter, 0, 'every 503 says when to retry (Retry-After)')
+  t.same(report.appliedThoughNotApplied, [], 'no write answered DATABASE_UNAVAILABLE (not applied) had been applied')
   t.equal(report.titles.length, report.writes, 'every write was sent')
   t.same(duplicates, [], '0 duplicates')
   t.same(lost, [], '0 lost')
