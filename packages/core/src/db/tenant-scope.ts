@@ -3,7 +3,7 @@ import { AuthenticationError } from '../errors.js'
 import { isUndefinedTableError } from './pg-errors.js'
 import { assertValidSchemaName } from './schema-name.js'
 import type { SchemaIdentifier, Sql, TransactionSql } from './sql.js'
-import type { TenantConnections } from './tenant-connections.js'
+import { sharedTenantConnections, type TenantConnections } from './tenant-connections.js'
 
 /** What every tenant-scoped function needs to know about its tenant. */
 export interface TenantRef {
@@ -95,21 +95,27 @@ export function createTenantScopes({
     onTenantGone?.(tenant.id)
     return new TenantGoneError()
   }
-  async function scoped<T>(tenant: TenantRef, work: (tenantSql: Sql, schema: SchemaIdentifier) => Promise<T>): Promise<T> {
+  const shared = sharedTenantConnections(sql)
+  async function scoped<T>(
+    tenant: TenantRef,
+    work: (tenantSql: Sql, schema: SchemaIdentifier) => Promise<T>,
+    on: TenantConnections = connections,
+  ): Promise<T> {
     assertValidSchemaName(tenant.schemaName)
     const schema = sql(tenant.schemaName)
     try {
-      return await connections.use(tenant.id, (tenantSql) => work(tenantSql, schema))
+      return await on.use(tenant.id, (tenantSql) => work(tenantSql, schema))
     } catch (error) {
       throw await explain(error, tenant)
     }
   }
   const inTenant: InTenant = async (tenant, work) => {
     const transaction = open.getStore()
-    // NOTE: a call for another tenant inside the work never joins the transaction: it runs on
-    // its own connection, as outside.
     if (transaction?.tenantId === tenant.id) return work(transaction.scope)
-    return scoped(tenant, (tenantSql, schema) => work({ sql: tenantSql, schema }))
+    // NOTE: a call for another tenant inside the work never joins the transaction, and runs on
+    // the shared pool: its home connection may be the one the transaction holds, where it would
+    // wait for the work that waits for it.
+    return scoped(tenant, (tenantSql, schema) => work({ sql: tenantSql, schema }), transaction ? shared : connections)
   }
   const inTenantTransaction: InTenantTransaction = (tenant, work) =>
     scoped(
@@ -123,9 +129,4 @@ export function createTenantScopes({
         }) as Promise<Awaited<ReturnType<typeof work>>>,
     )
   return { inTenant, inTenantTransaction }
-}
-
-/** {@link createTenantScopes}'s {@link InTenant} alone. */
-export function createInTenant(options: Parameters<typeof createTenantScopes>[0]): InTenant {
-  return createTenantScopes(options).inTenant
 }
