@@ -42,7 +42,7 @@ t.test("runOnce: the work's tenant queries join its transaction, and its answer 
 t.test('inside the work, another tenant whose home is the same connection neither waits for it nor joins it', async (t) => {
   const { db, services } = await setupServices(t)
   // Three home connections (createTestDatabase): tenants n and n + 3 share one.
-  const tenants = []
+  const tenants: Awaited<ReturnType<typeof makeTenant>>['tenant'][] = []
   for (let i = 0; i < 4; i++) tenants.push((await makeTenant(services)).tenant)
   const [first, neighbour] = [tenants[0]!, tenants.find((other, i) => i > 0 && other.id % 3 === tenants[0]!.id % 3)!]
   t.ok(neighbour, 'a neighbour on the same home connection')
