@@ -14,7 +14,7 @@ import { assertExactlyOnce, runRetriedWrites, type Writer } from '../retried-wri
 
 /** Writes per mode: the two modes make the 2,000 of the bar. */
 const WRITES = 1000
-const CUT_EVERY_MS = 250
+const CUT_EVERY_MS = 400
 
 for (const tenantConnectionCount of [4, 0]) {
   t.test(`retried writes, DB_TENANT_CONNECTIONS=${tenantConnectionCount}`, async (t) => {
