@@ -167,6 +167,13 @@ export interface FlakyProxy {
   steady(): void
   /** Cuts every open connection now. */
   cutAll(): void
+  /**
+   * Cuts the next connection on which the client sends `text` (a statement, such as `commit`),
+   * once: with `delivered`, PostgreSQL receives that message and then the end of the
+   * connection, so it runs it, while the client's side is reset at once, before any answer;
+   * without, the message is dropped and both sides are reset.
+   */
+  cutOnSend(text: string, options: { delivered: boolean }): void
   /** Connections cut so far. */
   cuts(): number
   close(): Promise<void>
@@ -183,6 +190,7 @@ export async function startFlakyProxy(url: string): Promise<FlakyProxy> {
   const pairs = new Set<[Socket, Socket]>()
   let cut = 0
   let timer: NodeJS.Timeout | undefined
+  let trap: { text: string; delivered: boolean } | undefined
   const server = createServer((client) => {
     const upstream = createConnection({ host: target.hostname, port: Number(target.port || 5432) })
     const pair: [Socket, Socket] = [client, upstream]
@@ -194,7 +202,28 @@ export async function startFlakyProxy(url: string): Promise<FlakyProxy> {
     }
     client.on('error', drop).on('close', drop)
     upstream.on('error', drop).on('close', drop)
-    client.pipe(upstream)
+    client.on('data', (chunk: Buffer) => {
+      if (trap && chunk.includes(trap.text)) {
+        const { delivered } = trap
+        trap = undefined
+        cut++
+        pairs.delete(pair)
+        if (delivered) {
+          // The server gets the message, then the end: its own side closes once it has run it.
+          client
+            .removeListener('close', drop)
+            .removeListener('error', drop)
+            .on('error', () => {})
+          upstream.end(chunk)
+          client.resetAndDestroy()
+        } else {
+          for (const socket of pair) socket.resetAndDestroy()
+        }
+        return
+      }
+      if (!upstream.write(chunk)) client.pause()
+    })
+    upstream.on('drain', () => client.resume())
     upstream.pipe(client)
   })
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
@@ -223,6 +252,9 @@ export async function startFlakyProxy(url: string): Promise<FlakyProxy> {
     },
     steady,
     cutAll,
+    cutOnSend(text, { delivered }) {
+      trap = { text, delivered }
+    },
     cuts: () => cut,
     async close() {
       steady()
