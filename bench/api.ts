@@ -14,6 +14,7 @@
  *   metrics      the same from another API process recording metrics (METRICS_PORT,
  *                METRICS_PER_TENANT set to the tenant count: every tenant has its series)    target >= 97% of list
  *   create       POST /api/posts/, another tenant each request
+ *   keyed        the same with an Idempotency-Key header, a new key each request (the cost of storing the answer)
  *   keyhost      the list from an API process that finds tenants by host name too
  *                (TENANT_RESOLUTION=api-key,host), each request with its api key
  *   host         the same process and list, each request found by its host name
@@ -206,6 +207,15 @@ function perTenant(request: { method?: 'POST'; body?: string } = {}, of = sessio
   }))
 }
 
+const createPost = perTenant({ method: 'POST', body: JSON.stringify({ title: 'bench post', body: 'x'.repeat(200) }) })
+/** `requests` with headers autocannon fills with a new id each request (`idReplacement`). */
+function withIdHeaders(requests: ReturnType<typeof perTenant>, names: readonly string[]) {
+  return requests.map((request) => ({
+    ...request,
+    headers: { ...request.headers, ...Object.fromEntries(names.map((name) => [name, '[<id>]'])) },
+  }))
+}
+
 type Options = Parameters<typeof autocannon>[0]
 interface Target {
   readonly server: Server
@@ -221,11 +231,19 @@ const targets: Record<string, Target> = {
   unprepared: { server: apiUnprepared, options: { url: `${apiUnprepared.url}/api/posts/`, requests: perTenant() } },
   shared: { server: apiShared, options: { url: `${apiShared.url}/api/posts/`, requests: perTenant() } },
   metrics: { server: apiMetrics, options: { url: `${apiMetrics.url}/api/posts/`, requests: perTenant() } },
+  // Both POSTs rebuild each request with a new id in a header (a request id; for the keyed one
+  // also its key), so the load generator pays the same for both. An id in the body would
+  // outgrow the Content-Length autocannon computed for it.
   create: {
+    server: api,
+    options: { url: `${api.url}/api/posts/`, idReplacement: true, requests: withIdHeaders(createPost, ['x-request-id']) },
+  },
+  keyed: {
     server: api,
     options: {
       url: `${api.url}/api/posts/`,
-      requests: perTenant({ method: 'POST', body: JSON.stringify({ title: 'bench post', body: 'x'.repeat(200) }) }),
+      idReplacement: true,
+      requests: withIdHeaders(createPost, ['x-request-id', 'idempotency-key']),
     },
   },
   keyhost: { server: apiHost, options: { url: `${apiHost.url}/api/posts/`, requests: perTenant() } },
@@ -327,6 +345,7 @@ const labels: Record<string, string> = {
   shared: 'the same, DB_TENANT_CONNECTIONS=0',
   metrics: 'the same, recording metrics (METRICS_PORT, per tenant)',
   create: 'API: POST /api/posts/, another tenant each request',
+  keyed: 'the same with an Idempotency-Key (stored with the post)',
   keyhost: 'API finding tenants by host too: the list, by api key',
   host: 'the same, by host name (no api key, a Bearer token)',
 }
@@ -366,6 +385,7 @@ const lines: [string, [number, number], string][] = [
   ['list, metrics / list', ratios('metrics', 'list', 'rps'), 'target >= 97%'],
   ['host-resolved / key-resolved list', ratios('host', 'keyhost', 'rps'), 'one API process finding tenants by host too'],
   ['key-resolved, host on / list', ratios('keyhost', 'list', 'rps'), 'what TENANT_RESOLUTION=api-key,host costs a keyed request'],
+  ['keyed POST / POST', ratios('keyed', 'create', 'rps'), 'what an Idempotency-Key costs a write'],
   ['fixed / hello', ratios('fixed', 'hello', 'rps'), ''],
 ]
 print('\n| ratio, req/s | of medians | median per round | |')

@@ -5,31 +5,21 @@
  * (TENANT_RESOLUTION=api-key,host): by a subdomain of the base domain through the template's
  * wildcard server block, and by a tenant's own domain through its default one.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { request as httpRequest } from 'node:http'
-import { existsSync } from 'node:fs'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { createServices } from '@tenantbase/core'
-import { createTestDatabase, freePort } from '@tenantbase/core/testing'
+import { createTestDatabase } from '@tenantbase/core/testing'
+import { root, startApiProcesses, startNginx } from './nginx.ts'
 
-const root = fileURLToPath(new URL('../../', import.meta.url))
 const run = promisify(execFile)
-// Debian puts nginx in /usr/sbin, which a non-login PATH may lack.
-const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx'
 const JWT_SECRET = 'proxy-test-secret-0123456789abcdef0123456789'
 /** The API's TENANT_BASE_DOMAIN, and the nginx template's. */
 const BASE_DOMAIN = 'tenants.test'
 /** How long a revoked key may still be accepted before the test gives up (a hang guard, not the target). */
 const REVOCATION_HANG_GUARD_MS = 30_000
-
-/** `${NAME}` filled from `vars`, like the nginx image's envsubst step; nginx's `$vars` untouched. */
-export function renderTemplate(template: string, vars: Record<string, string>): string {
-  return template.replace(/\$\{([A-Z_][A-Z0-9_]*)\}/g, (match, name: string) => vars[name] ?? match)
-}
 
 interface HostResponse {
   readonly status: number
@@ -73,19 +63,6 @@ function callAt(
   })
 }
 
-async function waitForHttp(url: string, child?: ChildProcess): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (child && child.exitCode !== null) throw new Error(`${url}: process exited with ${child.exitCode}`)
-    const ok = await fetch(url).then(
-      (r) => r.ok,
-      () => false,
-    )
-    if (ok) return
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-  throw new Error(`${url} did not come up`)
-}
-
 t.test('two API processes behind nginx', async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
@@ -107,49 +84,8 @@ t.test('two API processes behind nginx', async (t) => {
     // Only NOTIFY can evict a cached key within the test's time.
     API_KEY_CACHE_TTL_MS: '3600000',
   }
-  const apiPorts = [await freePort(), await freePort()]
-  const apis = apiPorts.map((port) => {
-    const child = spawn(process.execPath, [path.join(root, 'packages/api/dist/server.js')], {
-      env: { ...env, PORT: String(port) },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    })
-    t.teardown(() => void child.kill('SIGKILL'))
-    return child
-  })
-  await Promise.all(apiPorts.map((port, i) => waitForHttp(`http://127.0.0.1:${port}/readyz`, apis[i])))
-
-  const dir = t.testdir()
-  const nginxPort = await freePort()
-  const template = await readFile(path.join(root, 'nginx/templates/default.conf.template'), 'utf8')
-  const site = renderTemplate(template, {
-    NGINX_PORT: `127.0.0.1:${nginxPort}`,
-    TENANT_BASE_DOMAIN: BASE_DOMAIN,
-    API_UPSTREAM_SERVERS: apiPorts.map((port) => `server 127.0.0.1:${port} max_fails=1 fail_timeout=5s;`).join('\n    '),
-  })
-  t.notMatch(site, /\$\{[A-Z_]+\}/, 'every template variable filled')
-  await mkdir(path.join(dir, 'temp'))
-  await writeFile(path.join(dir, 'site.conf'), site)
-  await writeFile(
-    path.join(dir, 'nginx.conf'),
-    `daemon off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/temp/body;
-  proxy_temp_path ${dir}/temp/proxy;
-  fastcgi_temp_path ${dir}/temp/fastcgi;
-  uwsgi_temp_path ${dir}/temp/uwsgi;
-  scgi_temp_path ${dir}/temp/scgi;
-  include ${dir}/site.conf;
-}
-`,
-  )
-  const nginx = spawn(NGINX, ['-c', path.join(dir, 'nginx.conf'), '-p', dir], { stdio: ['ignore', 'ignore', 'inherit'] })
-  t.teardown(() => void nginx.kill('SIGQUIT'))
-  const proxy = `http://127.0.0.1:${nginxPort}`
-  await waitForHttp(`${proxy}/healthz`, nginx)
+  const { ports: apiPorts, processes: apis } = await startApiProcesses(t, 2, env)
+  const { port: nginxPort, url: proxy } = await startNginx(t, apiPorts, { baseDomain: BASE_DOMAIN })
 
   const call = async (method: string, url: string, opts: { key?: string; token?: string; body?: unknown } = {}) => {
     const headers: Record<string, string> = {}

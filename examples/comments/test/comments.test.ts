@@ -39,7 +39,7 @@ async function login(app: Awaited<ReturnType<typeof setup>>['app'], key: string,
 t.test('a new tenant gets core migrations and ours; comments work end to end', async (t) => {
   const { services, app } = await setup(t)
   const { tenant, apiKey } = await services.tenants.createTenant({ name: 'Commented', schemaName: 'commented' })
-  t.same(tenant.migrations, { core: 2, comments: 1 }, 'at core’s last migration and ours, each in its own sequence')
+  t.same(tenant.migrations, { core: 3, comments: 1 }, 'at core’s last migration and ours, each in its own sequence')
   const auth = await login(app, apiKey.key, 'writer@example.com')
 
   const post = await app.inject({ method: 'POST', url: '/api/posts/', headers: auth, payload: { title: 'Hello', body: 'first' } })
@@ -77,6 +77,40 @@ t.test('a new tenant gets core migrations and ours; comments work end to end', a
   t.ok(document.paths['/api/posts/{postId}/comments/']?.get)
 })
 
+t.test('a module route honours the Idempotency-Key with nothing of its own: one comment however often it is sent', async (t) => {
+  const { db, services, app } = await setup(t)
+  const { apiKey } = await services.tenants.createTenant({ name: 'Retried', schemaName: 'retried' })
+  const auth = await login(app, apiKey.key, 'retrier@example.com')
+  const post = await app.inject({ method: 'POST', url: '/api/posts/', headers: auth, payload: { title: 'Hello', body: 'first' } })
+  const postId = post.json<{ id: number }>().id
+  const send = (key: string, body: string) =>
+    app.inject({ method: 'POST', url: `/api/posts/${postId}/comments/`, headers: { ...auth, 'idempotency-key': key }, payload: { body } })
+
+  const answers = [await send('comment-1', 'Once'), await send('comment-1', 'Once'), await send('comment-1', 'Once')]
+  t.same(
+    answers.map((answer) => [answer.statusCode, answer.headers['idempotent-replayed']]),
+    [
+      [201, undefined],
+      [201, 'true'],
+      [201, 'true'],
+    ],
+  )
+  t.equal(new Set(answers.map((answer) => answer.body)).size, 1, 'the same comment each time')
+  const reused = await send('comment-1', 'Another')
+  t.same([reused.statusCode, reused.json<{ code: string }>().code], [422, 'IDEMPOTENCY_KEY_REUSED'])
+  const [rows] = await db.sql`select count(*)::int as count from retried.comments`
+  t.equal(rows!.count, 1, 'one row')
+
+  const document = (await app.inject({ method: 'GET', url: '/swagger/json' })).json<{
+    paths: Record<string, Record<string, { parameters?: { name: string }[] }>>
+  }>()
+  const parameters = document.paths['/api/posts/{postId}/comments/']!.post!.parameters ?? []
+  t.ok(
+    parameters.some((parameter) => parameter.name === 'idempotency-key'),
+    'the header is in the OpenAPI document of the module route',
+  )
+})
+
 t.test('an existing tenant is brought to our migration by migrateAll', async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())
@@ -87,6 +121,6 @@ t.test('an existing tenant is brought to our migration by migrateAll', async (t)
   const report = await ours.migrateAll()
   t.same(
     report.tenants.map((r) => [r.schema, r.from, r.to, r.ok]),
-    [['before_comments', { core: 2 }, { core: 2, comments: 1 }, true]],
+    [['before_comments', { core: 3 }, { core: 3, comments: 1 }, true]],
   )
 })

@@ -133,8 +133,8 @@ t.test('the newcomer sequence: every tool agrees after each step', async (t) => 
   t.same(
     json<{ tenants: { schema: string; to: unknown }[] }>(migrated).tenants.map((tenant) => [tenant.schema, tenant.to]),
     [
-      ['acme', { core: 2, comments: 1 }],
-      ['initech', { core: 2, comments: 1 }],
+      ['acme', { core: 3, comments: 1 }],
+      ['initech', { core: 3, comments: 1 }],
     ],
   )
 
@@ -145,12 +145,12 @@ t.test('the newcomer sequence: every tool agrees after each step', async (t) => 
   const [table] = await db.sql<{ found: string | null }[]>`select to_regclass('globex.comments')::text as found`
   t.equal(table?.found, 'globex.comments')
 
-  // 4. status, show and doctor agree: everyone at core 2 and comments 1.
+  // 4. status, show and doctor agree: everyone at core 3 and comments 1.
   const status = await tenantctl(WITH_COMMENTS, db.url, ['status', '--json'])
   t.equal(status.code, 0, status.stdout + status.stderr)
   t.same(
     json<{ tenants: { state: unknown }[] }>(status).tenants.map((tenant) => tenant.state),
-    [0, 1, 2].map(() => ({ core: 2, comments: 1 })),
+    [0, 1, 2].map(() => ({ core: 3, comments: 1 })),
   )
   const show = await tenantctl(WITH_COMMENTS, db.url, ['show', 'globex', '--json'])
   t.same(json<{ migrations: { pending: string[] } }>(show).migrations.pending, [])

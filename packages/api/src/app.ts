@@ -5,6 +5,7 @@ import type { Services, TenantbaseModule } from '@tenantbase/core'
 import auth from './plugins/auth.js'
 import cors from './plugins/cors.js'
 import errorHandler, { clientErrorHandler } from './plugins/error-handler.js'
+import idempotency from './plugins/idempotency.js'
 import loginRateLimits from './plugins/rate-limit.js'
 import services, { type ApiConfig } from './plugins/services.js'
 import swagger from './plugins/swagger.js'
@@ -127,6 +128,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.now && { now: options.now }),
   })
   await app.register(loginRateLimits)
+  // Before the routes: its onRoute hook gives every write under /api/ the Idempotency-Key header.
+  await app.register(idempotency)
 
   await app.register(index)
   await app.register(health)

@@ -2,6 +2,7 @@ import path from 'node:path'
 import { existsSync } from 'node:fs'
 import { ConfigError } from './errors.js'
 import { parseHostName } from './domains/host-name.js'
+import { DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS, DEFAULT_IDEMPOTENCY_WAIT_MS } from './idempotency/idempotency-service.js'
 
 /** Seconds a pooled connection lives, unless configured (DB_CONNECTION_MAX_LIFETIME_SECONDS). */
 export const DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS = 600
@@ -76,6 +77,8 @@ const ENV = {
   JWT_SECRET: text(),
   ACCESS_TOKEN_TTL_SECONDS: integer(30, 86_400, 900),
   REFRESH_TOKEN_TTL_SECONDS: integer(60, 31_536_000, 2_592_000),
+  IDEMPOTENCY_KEY_TTL_SECONDS: integer(60, 2_592_000, DEFAULT_IDEMPOTENCY_KEY_TTL_SECONDS),
+  IDEMPOTENCY_WAIT_MS: integer(1, 600_000, DEFAULT_IDEMPOTENCY_WAIT_MS),
   BCRYPT_COST: integer(10, 15, 12),
   API_KEY_CACHE_TTL_MS: integer(0, 3_600_000, 30_000),
   API_KEY_CACHE_MAX: integer(0, 10_000_000, 10_000),
@@ -178,6 +181,11 @@ export interface Config {
     readonly loginAttemptWindowSeconds: number
   }
   readonly apiKeyCache: { readonly ttlMs: number; readonly max: number }
+  /**
+   * Requests sent with an Idempotency-Key: how long a stored answer is replayed, and how long a
+   * repeat waits for the first request with its key before IDEMPOTENCY_KEY_IN_USE.
+   */
+  readonly idempotency: { readonly keyTtlSeconds: number; readonly waitMs: number }
   /** How a request finds its tenant (TENANT_RESOLUTION, TENANT_BASE_DOMAIN). */
   readonly tenantResolution: TenantResolutionConfig
   readonly metrics: {
@@ -376,6 +384,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
       loginAttemptWindowSeconds: parsed.LOGIN_ATTEMPT_WINDOW_SECONDS,
     },
     apiKeyCache: { ttlMs: parsed.API_KEY_CACHE_TTL_MS, max: parsed.API_KEY_CACHE_MAX },
+    idempotency: { keyTtlSeconds: parsed.IDEMPOTENCY_KEY_TTL_SECONDS, waitMs: parsed.IDEMPOTENCY_WAIT_MS },
     tenantResolution,
     metrics: { port: parsed.METRICS_PORT, perTenant: parsed.METRICS_PER_TENANT },
   })

@@ -85,12 +85,26 @@ export class MigrationError extends CoreError {
   }
 }
 
-/** The database cannot be reached or started. */
+/**
+ * The database cannot be reached or started. A write that fails with it was not applied:
+ * its connection was lost before its COMMIT was sent, or its transaction rolled back.
+ */
 export class DatabaseUnavailableError extends CoreError {
   static override readonly genericCode = 'DATABASE_UNAVAILABLE'
 
+  constructor(message: string, options?: ErrorOptions, code: string = DatabaseUnavailableError.genericCode) {
+    super(code, message, undefined, options)
+  }
+}
+
+/**
+ * The connection was lost while a write's COMMIT (or a write outside a transaction) was on
+ * its way: the write may or may not have happened. A retry with the same idempotency key
+ * finds out without writing twice.
+ */
+export class WriteOutcomeUnknownError extends DatabaseUnavailableError {
   constructor(message: string, options?: ErrorOptions) {
-    super(DatabaseUnavailableError.genericCode, message, undefined, options)
+    super(message, options, 'WRITE_OUTCOME_UNKNOWN')
   }
 }
 

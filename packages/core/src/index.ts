@@ -18,6 +18,7 @@ export {
   ForbiddenError,
   MigrationError,
   DatabaseUnavailableError,
+  WriteOutcomeUnknownError,
   RevocationsNotHeardError,
 } from './errors.js'
 
@@ -43,6 +44,17 @@ export {
 export { TenantGoneError, type InTenant, type TenantRef, type TenantScope } from './db/tenant-scope.js'
 /** What a driver error means in core's terms (a lost connection or a query timeout: DatabaseUnavailableError), for code that queries outside the services. */
 export { toCoreError } from './db/pg-errors.js'
+/** A lost connection during a write without an idempotency key: unknown outcome (WriteOutcomeUnknownError) unless nothing was sent. */
+export { asWriteFailure } from './db/pg-errors.js'
+/** Exactly-once writes for clients that retry (services.idempotency): keys, fingerprints, stored answers. */
+export {
+  assertValidIdempotencyKey,
+  requestFingerprint,
+  type IdempotencyService,
+  type IdempotentOutcome,
+  type IdempotentRequest,
+  type StoredAnswer,
+} from './idempotency/idempotency-service.js'
 /** Each tenant's queries on a home connection of its own (Database.tenantConnections). */
 export { createTenantConnections, type TenantConnections } from './db/tenant-connections.js'
 /** A pool's connections and waiting queue as postgres.js counts them (services.driverPoolStats). */

@@ -13,7 +13,8 @@ import { findInconsistencies, type FindInconsistenciesOptions } from './doctor/f
 import { pingDatabase } from './db/health.js'
 import { reportingCoreErrors } from './db/pg-errors.js'
 import { sharedTenantConnections, type TenantConnections } from './db/tenant-connections.js'
-import { createInTenant } from './db/tenant-scope.js'
+import { createTenantScopes } from './db/tenant-scope.js'
+import { createIdempotencyService } from './idempotency/idempotency-service.js'
 import { poolConnectionStats, type DriverPoolStats } from './db/pool-stats.js'
 import { createPostService } from './posts/post-service.js'
 import {
@@ -42,6 +43,8 @@ export interface ServicesSettings {
     readonly accessTokenTtlSeconds?: number
     readonly refreshTokenTtlSeconds?: number
   }
+  /** Requests sent with an Idempotency-Key: answers kept `keyTtlSeconds`, repeats wait `waitMs` for the first. */
+  readonly idempotency?: { readonly keyTtlSeconds: number; readonly waitMs: number }
 }
 
 export interface ServicesOptions {
@@ -113,7 +116,7 @@ export async function createServices(options: ServicesOptions) {
   }
   const revokedSessions = createRevokedSessionStore({ sql })
   const tenantConnections = options.tenantConnections ?? sharedTenantConnections(sql)
-  const inTenant = createInTenant({
+  const { inTenant, inTenantTransaction } = createTenantScopes({
     sql,
     connections: tenantConnections,
     onTenantGone: evictTenant,
@@ -195,6 +198,12 @@ export async function createServices(options: ServicesOptions) {
     bundles: createTenantBundleService({ sql, migrations, actor, onTenantImported: () => hostResolver.evictHost('*') }),
     users: createUserService({ inTenant, bcryptCost: config?.auth?.bcryptCost }),
     posts: createPostService({ inTenant }),
+    /** Exactly-once writes for requests sent with an idempotency key (the api's Idempotency-Key header). */
+    idempotency: createIdempotencyService({
+      inTenantTransaction,
+      ttlSeconds: config?.idempotency?.keyTtlSeconds,
+      waitMs: config?.idempotency?.waitMs,
+    }),
     auditLog: createAuditLog({ sql }),
     /** Citus schema-based sharding: placements, undistributed schemas, live moves. */
     citus: createCitusService({ sql }),

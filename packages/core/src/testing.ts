@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
+import { createConnection, createServer, type Socket } from 'node:net'
 import postgres from 'postgres'
 import { parseNode, type CitusNode } from './citus/citus-service.js'
 import { createPool } from './db/connect.js'
@@ -155,4 +155,111 @@ export async function testDeployment(options: { coreMigrationsDir?: string } = {
   if (options.coreMigrationsDir === undefined) return deployment
   const migrations = await readModuleMigrations([{ name: 'core', migrations: options.coreMigrationsDir }, ...deployment.modules.slice(1)])
   return { ...deployment, migrations }
+}
+
+/** A TCP proxy in front of PostgreSQL that cuts its connections on demand or periodically. */
+export interface FlakyProxy {
+  /** `url` (a PostgreSQL URL) pointed at the proxy instead. */
+  urlThrough(url: string): string
+  /** Cuts every open connection every `everyMs` from now on (resetting both ends), until {@link steady}. */
+  cutEvery(everyMs: number): void
+  /** Stops cutting. */
+  steady(): void
+  /** Cuts every open connection now. */
+  cutAll(): void
+  /**
+   * Cuts the next connection on which the client sends `text` (a statement, such as `commit`),
+   * once: with `delivered`, PostgreSQL receives that message and then the end of the
+   * connection, so it runs it, while the client's side is reset at once, before any answer;
+   * without, the message is dropped and both sides are reset.
+   */
+  cutOnSend(text: string, options: { delivered: boolean }): void
+  /** Connections cut so far. */
+  cuts(): number
+  close(): Promise<void>
+}
+
+/**
+ * A TCP proxy on 127.0.0.1 in front of `url`'s server, for tests of a flaky network between the
+ * API and PostgreSQL: a cut resets both ends of each open connection, as a dropped link or a
+ * restarted pooler does, whatever the driver was doing on it (sending a statement, waiting for a
+ * COMMIT's answer...).
+ */
+export async function startFlakyProxy(url: string): Promise<FlakyProxy> {
+  const target = new URL(url)
+  const pairs = new Set<[Socket, Socket]>()
+  let cut = 0
+  let timer: NodeJS.Timeout | undefined
+  let trap: { text: string; delivered: boolean } | undefined
+  const server = createServer((client) => {
+    const upstream = createConnection({ host: target.hostname, port: Number(target.port || 5432) })
+    const pair: [Socket, Socket] = [client, upstream]
+    pairs.add(pair)
+    const drop = () => {
+      pairs.delete(pair)
+      client.destroy()
+      upstream.destroy()
+    }
+    client.on('error', drop).on('close', drop)
+    upstream.on('error', drop).on('close', drop)
+    client.on('data', (chunk: Buffer) => {
+      if (trap && chunk.includes(trap.text)) {
+        const { delivered } = trap
+        trap = undefined
+        cut++
+        pairs.delete(pair)
+        if (delivered) {
+          // The server gets the message, then the end: its own side closes once it has run it.
+          client
+            .removeListener('close', drop)
+            .removeListener('error', drop)
+            .on('error', () => {})
+          upstream.end(chunk)
+          client.resetAndDestroy()
+        } else {
+          for (const socket of pair) socket.resetAndDestroy()
+        }
+        return
+      }
+      if (!upstream.write(chunk)) client.pause()
+    })
+    upstream.on('drain', () => client.resume())
+    upstream.pipe(client)
+  })
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as { port: number }
+  const cutAll = () => {
+    for (const pair of pairs) {
+      cut++
+      pairs.delete(pair)
+      for (const socket of pair) socket.resetAndDestroy()
+    }
+  }
+  const steady = () => {
+    clearInterval(timer)
+    timer = undefined
+  }
+  return {
+    urlThrough(original) {
+      const through = new URL(original)
+      through.hostname = '127.0.0.1'
+      through.port = String(port)
+      return through.toString()
+    },
+    cutEvery(everyMs) {
+      steady()
+      timer = setInterval(cutAll, everyMs)
+    },
+    steady,
+    cutAll,
+    cutOnSend(text, { delivered }) {
+      trap = { text, delivered }
+    },
+    cuts: () => cut,
+    async close() {
+      steady()
+      cutAll()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
 }

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { CoreError } from '@tenantbase/core'
+import { CoreError, DatabaseUnavailableError } from '@tenantbase/core'
 import { TooManyRequestsError } from '../errors.js'
 import { API_ERRORS, errorBody, type ApiErrorCode, type ErrorResponse } from '../schemas/errors.js'
 
@@ -89,7 +89,14 @@ export function clientErrorHandler(
   socket.destroy(error)
 }
 
-function handleError(this: FastifyInstance, error: unknown, request: FastifyRequest, reply: FastifyReply) {
+/** Seconds a client is asked to wait (`Retry-After`) before it retries a request the database failed. */
+const DATABASE_RETRY_AFTER_SECONDS = 1
+
+/**
+ * Logs `error` and readies `reply` to answer it: status, `Retry-After` where a retry has a
+ * time, the JSON type. Returns the one error shape to send.
+ */
+export function prepareErrorReply(error: unknown, request: FastifyRequest, reply: FastifyReply): ErrorResponse {
   const response = toErrorResponse(error)
   const tenantId = request.tenant?.id
   if (response.statusCode >= 500) {
@@ -98,7 +105,13 @@ function handleError(this: FastifyInstance, error: unknown, request: FastifyRequ
     request.log.info({ code: response.code, statusCode: response.statusCode, tenantId }, response.message)
   }
   if (error instanceof TooManyRequestsError) reply.header('retry-after', String(error.retryAfterSeconds))
-  return reply.code(response.statusCode).type('application/json; charset=utf-8').send(response)
+  if (error instanceof DatabaseUnavailableError) reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
+  reply.code(response.statusCode).type('application/json; charset=utf-8')
+  return response
+}
+
+function handleError(this: FastifyInstance, error: unknown, request: FastifyRequest, reply: FastifyReply) {
+  return reply.send(prepareErrorReply(error, request, reply))
 }
 
 /** The methods a route could be asked for; OPTIONS is CORS's own (plugins/cors.ts). */

@@ -58,6 +58,11 @@ export const API_ERRORS = {
     when: 'the path is not a valid URL (a broken percent-encoding)',
     example: "'/api/posts/%' is not a valid url component",
   },
+  IDEMPOTENCY_KEY_INVALID: {
+    status: 400,
+    when: 'the `Idempotency-Key` header is not 1 to 255 printable ASCII characters',
+    example: 'the Idempotency-Key header must be 1 to 255 printable ASCII characters (a random UUID will do)',
+  },
   BAD_REQUEST: { status: 400, when: 'another client error, raised by a library without a code of its own', example: 'bad request' },
   MALFORMED_REQUEST: { status: 400, when: 'the request is not valid HTTP (any path)', example: 'the request is not valid HTTP' },
   UNAUTHENTICATED: {
@@ -155,11 +160,21 @@ export const API_ERRORS = {
     example: 'a thing with this name already exists',
   },
   EMAIL_TAKEN: { status: 409, when: 'the email is registered in this tenant', example: 'a user with this email already exists' },
+  IDEMPOTENCY_KEY_IN_USE: {
+    status: 409,
+    when: 'a request with the same `Idempotency-Key` is still running after `IDEMPOTENCY_WAIT_MS`: nothing was done, retry once it has answered',
+    example: 'a request with the Idempotency-Key "4f1c…" is still running: retry once it has answered',
+  },
   PAYLOAD_TOO_LARGE: { status: 413, when: 'the body is over `BODY_LIMIT_BYTES`', example: 'the body is larger than the limit' },
   UNSUPPORTED_MEDIA_TYPE: {
     status: 415,
     when: 'a body that is not `application/json`',
     example: 'the body must be JSON, sent with Content-Type: application/json',
+  },
+  IDEMPOTENCY_KEY_REUSED: {
+    status: 422,
+    when: 'the `Idempotency-Key` was already used by this caller for another request (method, path, query or body): nothing was done',
+    example: 'the Idempotency-Key "4f1c…" was used for another request (method, path or body): use a new key for a new request',
   },
   TOO_MANY_LOGIN_ATTEMPTS: {
     status: 429,
@@ -175,8 +190,14 @@ export const API_ERRORS = {
   INTERNAL_ERROR: { status: 500, when: 'a bug: nothing more is said, the log has it', example: 'internal server error' },
   DATABASE_UNAVAILABLE: {
     status: 503,
-    when: 'PostgreSQL cannot be reached',
+    when: 'PostgreSQL cannot be reached, or the connection was lost before a write was committed: nothing was written; retry after `Retry-After`',
     example: 'the database is unavailable, try again later',
+  },
+  WRITE_OUTCOME_UNKNOWN: {
+    status: 503,
+    when: 'the connection to PostgreSQL was lost while the write was being committed: it may have happened; retry with the same `Idempotency-Key` (it then answers as the write did) after `Retry-After`',
+    example:
+      'the database connection was lost while the write was being committed: it may have happened; retry with the same Idempotency-Key',
   },
   REVOCATIONS_NOT_HEARD: {
     status: 503,
@@ -210,6 +231,14 @@ export const USER_ERRORS = [
 ] as const satisfies ApiErrorCode[]
 /** Routes that need a user and write. */
 export const WRITE_USER_ERRORS = [...USER_ERRORS, 'INSUFFICIENT_SCOPE'] as const satisfies ApiErrorCode[]
+/** What the Idempotency-Key header adds to a route that honours it (plugins/idempotency.ts adds them to the document). */
+export const IDEMPOTENCY_ERRORS = [
+  'IDEMPOTENCY_KEY_INVALID',
+  'IDEMPOTENCY_KEY_IN_USE',
+  'IDEMPOTENCY_KEY_REUSED',
+  'DATABASE_UNAVAILABLE',
+  'WRITE_OUTCOME_UNKNOWN',
+] as const satisfies ApiErrorCode[]
 /** Routes that read a JSON body. */
 export const BODY_ERRORS = [
   'VALIDATION_FAILED',

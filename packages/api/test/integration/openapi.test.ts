@@ -186,7 +186,7 @@ t.test('the OpenAPI document is lint-clean and its error examples are true', asy
   t.same(codesOf('/readyz', 'get', '503'), ['DATABASE_UNAVAILABLE', 'REVOCATIONS_NOT_HEARD'])
   t.same(codesOf('/api/users/login/', 'post', '429'), ['TOO_MANY_LOGIN_ATTEMPTS', 'TOO_MANY_REQUESTS'])
   t.same(codesOf('/api/users/login/', 'post', '401'), ['INVALID_API_KEY', 'INVALID_CREDENTIALS', 'MISSING_API_KEY'])
-  t.same(codesOf('/api/users/register/', 'post', '409'), ['EMAIL_TAKEN'])
+  t.same(codesOf('/api/users/register/', 'post', '409'), ['EMAIL_TAKEN', 'IDEMPOTENCY_KEY_IN_USE'])
   t.same(codesOf('/api/users/register/', 'post', '413'), ['PAYLOAD_TOO_LARGE'])
   t.same(codesOf('/api/users/register/', 'post', '415'), ['UNSUPPORTED_MEDIA_TYPE'])
   t.same(codesOf('/api/posts/', 'get', '400'), ['INVALID_CURSOR', 'VALIDATION_FAILED'])

@@ -5,19 +5,21 @@ import * as core from '@tenantbase/core'
 import errorHandler from '../../src/plugins/error-handler.js'
 import { API_ERRORS } from '../../src/schemas/errors.js'
 
-/** Core's README table: every error code with its class and the HTTP status it promises ('—': none, so 500). */
+/** Core's README table: every error code with its class and the HTTP status it promises ('—': none, so 500; a row's own status over its class's). */
 async function coreErrorTable(): Promise<{ className: string; status: number; code: string }[]> {
   const readme = await readFile(new URL('../../../core/README.md', import.meta.url), 'utf8')
   const section = readme.slice(readme.indexOf('## Error codes'), readme.indexOf('\n## ', readme.indexOf('## Error codes') + 1))
   const rows: { className: string; status: number; code: string }[] = []
   let className = ''
   let status = 0
+  const statusOf = (cell: string) => (cell === '—' ? 500 : Number(cell))
   for (const match of section.matchAll(/^\|\s*(?:`(\w+)`)?\s*\|\s*([\d—]*)\s*\|\s*`([A-Z][A-Z0-9_]+)`\s*\|/gm)) {
     if (match[1]) {
       className = match[1]
-      status = match[2] === '—' ? 500 : Number(match[2])
+      status = statusOf(match[2]!)
     }
-    rows.push({ className, status, code: match[3]! })
+    // A row of a class that names a status of its own (the API's table decides by code).
+    rows.push({ className, status: !match[1] && match[2] ? statusOf(match[2]) : status, code: match[3]! })
   }
   return rows
 }

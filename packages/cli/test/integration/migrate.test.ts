@@ -6,7 +6,7 @@ import { parseJson, randomSchema, runCli, setupDatabase } from '../helpers.js'
 
 // `tenantctl migrate` against real tenant schemas, with a migrations folder of the test's own.
 
-const EXTRA = '0003_audit_log.sql'
+const EXTRA = '0004_audit_log.sql'
 const EXTRA_SQL =
   'create table audit_log (id bigint generated always as identity primary key, at timestamptz not null default now());\n' +
   'create index audit_log_at_idx on audit_log (at);\n'
@@ -39,7 +39,7 @@ t.test('one broken tenant: the others migrate, exit 1, and the broken one is nam
   )
   t.same(
     (await services.tenants.listTenants()).map((row) => row.migrations),
-    [{ core: 2 }, { core: 2 }, { core: 2 }],
+    [{ core: 3 }, { core: 3 }, { core: 3 }],
     'and applies nothing',
   )
 
@@ -50,8 +50,8 @@ t.test('one broken tenant: the others migrate, exit 1, and the broken one is nam
     new RegExp(`\\[\\d/3\\] ${broken} FAILED .*${EXTRA} line 1 failed: relation "audit_log" already exists`),
     'a line per tenant names the failure, file and line',
   )
-  t.match(result.stdout, new RegExp(`\\[\\d/3\\] ${good1} ok core 2 -> core 3`))
-  t.match(result.stdout, /2 migrated to core 3, 1 failed, 0 already up to date/)
+  t.match(result.stdout, new RegExp(`\\[\\d/3\\] ${good1} ok core 3 -> core 4`))
+  t.match(result.stdout, /2 migrated to core 4, 1 failed, 0 already up to date/)
   t.match(result.stdout, new RegExp(`✖ ${broken}: .*already exists`), 'the summary names it with its error')
   t.match(result.stderr, new RegExp(`^error: 1 tenant schema failed to migrate: ${broken}\\n$`))
   t.notMatch(result.stderr, /\n\s+at /, 'no stack trace')
@@ -59,7 +59,7 @@ t.test('one broken tenant: the others migrate, exit 1, and the broken one is nam
   const versions = Object.fromEntries((await services.tenants.listTenants()).map((row) => [row.schemaName, row.migrations]))
   t.same(
     versions,
-    { [good1]: { core: 3 }, [broken]: { core: 2 }, [good2]: { core: 3 } },
+    { [good1]: { core: 4 }, [broken]: { core: 3 }, [good2]: { core: 4 } },
     'the others were migrated, the broken one left as it was',
   )
 
@@ -79,7 +79,7 @@ t.test('one broken tenant: the others migrate, exit 1, and the broken one is nam
   const report = parseJson<Report>(t, fixed)
   t.same(
     report.tenants.map((row) => [row.schema, row.ok, row.from, row.to]),
-    [[broken, true, { core: 2 }, { core: 3 }]],
+    [[broken, true, { core: 3 }, { core: 4 }]],
   )
   t.equal(report.upToDate, 2)
   t.equal((await runCli(['status', '--migrations-dir', dir], { url })).code, 0)
@@ -123,7 +123,7 @@ t.test('zero tenants is success', async (t) => {
   const { db } = await setupDatabase(t)
   const result = await runCli(['migrate'], { url: db.url })
   t.equal(result.code, 0, result.stderr)
-  t.match(result.stdout, /0 migrated to core 2, 0 failed, 0 already up to date/)
+  t.match(result.stdout, /0 migrated to core 3, 0 failed, 0 already up to date/)
 })
 
 t.test('a fresh database: status says the shared schema is pending; migrate creates it', async (t) => {

@@ -1,4 +1,4 @@
-import { CoreError, DatabaseUnavailableError } from '../errors.js'
+import { CoreError, DatabaseUnavailableError, WriteOutcomeUnknownError } from '../errors.js'
 
 /** Whether `error` came from the connection rather than the statement (server gone, timeout). */
 export function isConnectionError(error: unknown): boolean {
@@ -89,4 +89,24 @@ function reportingMethod(method: (...args: unknown[]) => unknown) {
         })
       : result
   }
+}
+
+/** Codes of a connection that could not be made: no statement of it reached the server. */
+const NOT_CONNECTED_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'CONNECT_TIMEOUT', '57P03'])
+
+/**
+ * A failure of a write made outside a transaction of its own (a request without an
+ * idempotency key), as its client must read it: a lost connection is a
+ * {@link WriteOutcomeUnknownError} (a statement may have been applied before its answer was
+ * lost), unless the connection was never made, which leaves it a DatabaseUnavailableError
+ * (nothing was sent). Anything else is itself.
+ */
+export function asWriteFailure(error: unknown): unknown {
+  if (!(error instanceof DatabaseUnavailableError) || error instanceof WriteOutcomeUnknownError) return error
+  for (let cause = error.cause, depth = 0; depth < 5 && cause; cause = (cause as { cause?: unknown }).cause, depth++) {
+    if (NOT_CONNECTED_CODES.has((cause as { code?: string }).code ?? '')) return error
+  }
+  // A tenant connection that failed to reconnect refuses its queries without sending them.
+  if (error.cause === undefined) return error
+  return new WriteOutcomeUnknownError(`the connection was lost while a write was on its way: ${error.message}`, { cause: error })
 }

@@ -35,16 +35,16 @@ t.test('new tenant migrations reach every tenant; one broken tenant stops no one
   // Something in one schema that the next migration collides with.
   await db.sql`create table ${db.sql(broken.schemaName)}.tags (oops int)`
   await writeFile(
-    path.join(dir, 'tenant', '0003_tags.sql'),
+    path.join(dir, 'tenant', '0004_tags.sql'),
     'create table tags (id bigint generated always as identity primary key, label text not null);\n',
   )
-  await writeFile(path.join(dir, 'tenant', '0004_tag_index.sql'), 'create index tags_label_idx on tags (label);\n')
+  await writeFile(path.join(dir, 'tenant', '0005_tag_index.sql'), 'create index tags_label_idx on tags (label);\n')
   const next = await reload(db.sql, dir)
 
   const dry = await next.migrateAll({ dryRun: true })
   t.equal(dry.pending.length, 5)
-  t.same(dry.pending[0]!.migrations, ['core/0003_tags.sql', 'core/0004_tag_index.sql'])
-  const [stillOld] = await db.sql`select count(*)::int as count from public.tenants where migrations = '{"core": 2}'`
+  t.same(dry.pending[0]!.migrations, ['core/0004_tags.sql', 'core/0005_tag_index.sql'])
+  const [stillOld] = await db.sql`select count(*)::int as count from public.tenants where migrations = '{"core": 3}'`
   t.equal(stillOld!.count, 5, 'dry run applied nothing')
 
   const done: number[] = []
@@ -53,23 +53,23 @@ t.test('new tenant migrations reach every tenant; one broken tenant stops no one
   t.same(done, [1, 2, 3, 4, 5])
   const failure = report.tenants.find((r) => !r.ok)!
   t.equal(failure.schema, broken.schemaName, 'names the broken tenant')
-  t.match(failure.error, /0003_tags\.sql line 1 failed/)
-  t.same([failure.from, failure.to], [{ core: 2 }, { core: 2 }], 'nothing half-applied')
+  t.match(failure.error, /0004_tags\.sql line 1 failed/)
+  t.same([failure.from, failure.to], [{ core: 3 }, { core: 3 }], 'nothing half-applied')
   for (const tenant of tenants.filter((x) => x !== broken)) {
     const row = report.tenants.find((r) => r.schema === tenant.schemaName)!
-    t.same([row.ok, row.from, row.to], [true, { core: 2 }, { core: 4 }], tenant.schemaName)
+    t.same([row.ok, row.from, row.to], [true, { core: 3 }, { core: 5 }], tenant.schemaName)
     const [ledger] = await db.sql`select max(version) as v from ${db.sql(tenant.schemaName)}.schema_migrations`
-    t.equal(ledger!.v, 4)
+    t.equal(ledger!.v, 5)
   }
   const [brokenLedger] = await db.sql`select max(version) as v from ${db.sql(broken.schemaName)}.schema_migrations`
-  t.equal(brokenLedger!.v, 2, 'the broken schema stays exactly at its version')
+  t.equal(brokenLedger!.v, 3, 'the broken schema stays exactly at its version')
 
   // Fix it by hand and rerun: only the broken one is picked up.
   await db.sql`drop table ${db.sql(broken.schemaName)}.tags`
   const rerun = await next.migrateAll()
   t.same(
     rerun.tenants.map((r) => [r.schema, r.ok, r.to]),
-    [[broken.schemaName, true, { core: 4 }]],
+    [[broken.schemaName, true, { core: 5 }]],
   )
 })
 
@@ -78,7 +78,7 @@ t.test('a migration runs statement by statement in one transaction; a failing on
   const { db, services } = await setupServices(t, { migrationsDir: dir })
   const { tenant } = await makeTenant(services, 'stmt')
   await writeFile(
-    path.join(dir, 'tenant', '0003_labels.sql'),
+    path.join(dir, 'tenant', '0004_labels.sql'),
     [
       '-- two statements that work, then one that does not',
       "create table labels (id bigint generated always as identity primary key, label text not null default 'a;b');",
@@ -91,7 +91,7 @@ t.test('a migration runs statement by statement in one transaction; a failing on
   const report = await (await reload(db.sql, dir)).migrateAll()
   const failure = report.tenants.find((r) => r.schema === tenant.schemaName)!
   t.equal(failure.ok, false)
-  t.match(failure.error, /0003_labels\.sql line 5 failed: .*nope/)
+  t.match(failure.error, /0004_labels\.sql line 5 failed: .*nope/)
   const [table] = await db.sql`select to_regclass(${tenant.schemaName + '.labels'}) as found`
   t.equal(table!.found, null, 'the statements before the failing one were rolled back with it')
 })
@@ -101,7 +101,7 @@ t.test('two concurrent runs apply nothing twice', async (t) => {
   const { db, services } = await setupServices(t, { migrationsDir: dir, poolMax: 12 })
   for (let i = 0; i < 8; i++) await makeTenant(services, 'c')
   await writeFile(
-    path.join(dir, 'tenant', '0003_counter.sql'),
+    path.join(dir, 'tenant', '0004_counter.sql'),
     'create table counter (id int primary key);\ninsert into counter values (1);\n',
   )
   const next = await reload(db.sql, dir)
@@ -113,7 +113,7 @@ t.test('two concurrent runs apply nothing twice', async (t) => {
   t.equal(first.tenants.length + second.tenants.length, 8, 'each tenant migrated by exactly one run')
   t.equal(waits.length, 1, 'one run waited for the other')
   const [rows] = await db.sql`
-    select count(*)::int as count from public.tenants where migrations = '{"core": 3}'`
+    select count(*)::int as count from public.tenants where migrations = '{"core": 4}'`
   t.equal(rows!.count, 8)
 })
 
@@ -162,15 +162,15 @@ t.test('a pending file that does not parse is refused before any tenant is touch
   const dir = await migrationsCopy(t)
   const { db, services } = await setupServices(t, { migrationsDir: dir })
   const { tenant } = await makeTenant(services)
-  await writeFile(path.join(dir, 'tenant', '0003_fine.sql'), 'create table fine (id int primary key);\n')
-  await writeFile(path.join(dir, 'tenant', '0004_broken.sql'), 'creat table broken (id int primary key);\n')
+  await writeFile(path.join(dir, 'tenant', '0004_fine.sql'), 'create table fine (id int primary key);\n')
+  await writeFile(path.join(dir, 'tenant', '0005_broken.sql'), 'creat table broken (id int primary key);\n')
   const next = await reload(db.sql, dir)
   t.same(
     (await next.migrationStatus()).tenants[0]?.pending,
-    ['core/0003_fine.sql', 'core/0004_broken.sql'],
+    ['core/0004_fine.sql', 'core/0005_broken.sql'],
     'status reads the files without parsing them',
   )
-  await t.rejects(next.migrateAll(), { code: 'MIGRATION_SYNTAX', message: /0004_broken\.sql line 1/ })
+  await t.rejects(next.migrateAll(), { code: 'MIGRATION_SYNTAX', message: /0005_broken\.sql line 1/ })
   const [fine] = await db.sql`select to_regclass(${`${tenant.schemaName}.fine`})::text as found`
   t.equal(fine!.found, null, 'the file before it was not applied either')
   await t.rejects(next.tenants.createTenant({ name: 'New', schemaName: `${tenant.schemaName}_new` }), { code: 'MIGRATION_SYNTAX' })

@@ -19,7 +19,7 @@ t.test('creates a tenant with its schema, tables, migrations and first key', asy
     select table_name from information_schema.tables where table_schema = ${tenant.schemaName} order by 1`
   t.same(
     tables.map((row) => row.tableName),
-    ['posts', 'refresh_tokens', 'schema_migrations', 'users'],
+    ['idempotency_keys', 'posts', 'refresh_tokens', 'schema_migrations', 'users'],
   )
   const ledger = await db.sql`select module, version from ${db.sql(tenant.schemaName)}.schema_migrations order by version`
   t.same(

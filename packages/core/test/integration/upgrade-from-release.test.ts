@@ -37,8 +37,8 @@ t.test('a database of the release before modules migrates forward with a module 
   t.same(
     before.tenants.map((tenant) => [tenant.schemaName, tenant.state, tenant.pending]),
     [
-      ['acme', { core: 2 }, ['notes/0001_notes.sql']],
-      ['globex', { core: 2 }, ['notes/0001_notes.sql']],
+      ['acme', { core: 2 }, ['core/0003_idempotency_keys.sql', 'notes/0001_notes.sql']],
+      ['globex', { core: 2 }, ['core/0003_idempotency_keys.sql', 'notes/0001_notes.sql']],
     ],
   )
 
@@ -47,8 +47,8 @@ t.test('a database of the release before modules migrates forward with a module 
   t.same(
     report.tenants.map((tenant) => [tenant.schema, tenant.from, tenant.to]),
     [
-      ['acme', { core: 2 }, { core: 2, notes: 1 }],
-      ['globex', { core: 2 }, { core: 2, notes: 1 }],
+      ['acme', { core: 2 }, { core: 3, notes: 1 }],
+      ['globex', { core: 2 }, { core: 3, notes: 1 }],
     ],
   )
   const ledger = await db.sql<
@@ -56,7 +56,7 @@ t.test('a database of the release before modules migrates forward with a module 
   >`select module, version from acme.schema_migrations order by module, version`
   t.same(
     ledger.map((row) => `${row.module}/${row.version}`),
-    ['core/1', 'core/2', 'notes/1'],
+    ['core/1', 'core/2', 'core/3', 'notes/1'],
     "the tenant's ledger is keyed by module, its rows kept",
   )
   const files = await db.sql<
@@ -64,7 +64,7 @@ t.test('a database of the release before modules migrates forward with a module 
   >`select module, version from public.tenant_migration_files order by module, version`
   t.same(
     files.map((row) => `${row.module}/${row.version}`),
-    ['core/1', 'core/2', 'notes/1'],
+    ['core/1', 'core/2', 'core/3', 'notes/1'],
   )
   t.same((await services.migrationStatus()).upToDate, true)
   t.same(await services.findInconsistencies(), [], 'doctor finds nothing')
@@ -78,5 +78,5 @@ t.test('a database of the release before modules migrates forward with a module 
   )
   t.equal(user.name, 'Ann')
   const { tenant } = await services.tenants.createTenant({ name: 'Initech', schemaName: 'initech' })
-  t.same(tenant.migrations, { core: 2, notes: 1 }, 'a new tenant beside the old ones')
+  t.same(tenant.migrations, { core: 3, notes: 1 }, 'a new tenant beside the old ones')
 })

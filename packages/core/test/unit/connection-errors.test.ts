@@ -1,5 +1,6 @@
 import t from 'tap'
-import { isConnectionError } from '../../src/db/pg-errors.js'
+import { asWriteFailure, isConnectionError, toCoreError } from '../../src/db/pg-errors.js'
+import { DatabaseUnavailableError, NotFoundError, WriteOutcomeUnknownError } from '../../src/errors.js'
 import { reconnectDelaySeconds } from '../../src/db/connect.js'
 
 t.test('a server that is gone, stopping or starting is a connection error (503), a bad statement is not', async (t) => {
@@ -24,4 +25,23 @@ t.test('the pool retries a lost server quickly, never waiting more than 0.25 s',
     'never shorter after more failures',
   )
   t.equal(delays.at(-1), 0.25, 'capped')
+})
+
+t.test('a write without a key that lost its connection: unknown outcome, unless nothing was sent', async (t) => {
+  const lost = (code: string) => toCoreError(Object.assign(new Error(`lost: ${code}`), { code }))
+  for (const code of ['CONNECTION_CLOSED', 'ECONNRESET', '57P01', 'CONNECTION_DESTROYED']) {
+    const failure = asWriteFailure(lost(code))
+    t.ok(failure instanceof WriteOutcomeUnknownError, `${code}: may have been applied`)
+    t.equal((failure as WriteOutcomeUnknownError).code, 'WRITE_OUTCOME_UNKNOWN')
+    t.ok(failure instanceof DatabaseUnavailableError, 'still a DatabaseUnavailableError to whoever maps classes')
+  }
+  for (const code of ['ECONNREFUSED', 'CONNECT_TIMEOUT', '57P03']) {
+    const failure = asWriteFailure(lost(code))
+    t.notOk(failure instanceof WriteOutcomeUnknownError, `${code}: never connected, nothing sent`)
+    t.equal((failure as DatabaseUnavailableError).code, 'DATABASE_UNAVAILABLE')
+  }
+  const refused = new DatabaseUnavailableError('database unreachable: the tenant connection failed to reconnect')
+  t.equal(asWriteFailure(refused), refused, 'a query refused without being sent')
+  const notFound = new NotFoundError('post not found')
+  t.equal(asWriteFailure(notFound), notFound, 'other errors are themselves')
 })

@@ -42,7 +42,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
         ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_CREDENTIALS', 'TOO_MANY_LOGIN_ATTEMPTS']),
       },
     },
-    config: { rateLimit: app.loginAttemptLimit, hostAccess: 'login' },
+    config: { rateLimit: app.loginAttemptLimit, hostAccess: 'login', idempotency: false },
     handler: async (request) => {
       const tenant = request.tenant!
       await app.loginFailures.check(request)
@@ -68,7 +68,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
       body: RefreshBody,
       response: { 200: TokenPair, ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']) },
     },
-    config: { hostAccess: 'login' },
+    config: { hostAccess: 'login', idempotency: false },
     handler: async (request) => {
       const tenant = request.tenant!
       const refresh = await refreshTokens.rotateRefreshToken(tenant, request.body.refresh_token)
@@ -89,7 +89,7 @@ const users: FastifyPluginAsyncTypebox = async (app) => {
         ...errorResponses([...WRITE_KEY_ERRORS, ...BODY_ERRORS, 'INVALID_REFRESH_TOKEN']),
       },
     },
-    config: { hostAccess: 'login' },
+    config: { hostAccess: 'login', idempotency: false },
     handler: async (request, reply) => {
       await refreshTokens.revokeRefreshToken(request.tenant!, request.body.refresh_token)
       return reply.code(204).send(null)
