@@ -58,7 +58,7 @@ import {
 import { backendMemoryMiB } from './backend-memory.js'
 import { openBenchServer } from './bench-server.js'
 import { WRITE_DOCS_OPTION, writeDocsSection } from './docs-section.js'
-import { markdownTable, ms, scaleChart, type ScaleRow } from './scale-report.js'
+import { markdownTable, ms, perTenantTable, scaleChart, type PerTenantRow, type ScaleRow } from './scale-report.js'
 import {
   fillSharedTable,
   fixtureApiKey,
@@ -171,6 +171,7 @@ const tenantConnections = createTenantConnections(PAGE_POOL, (onClose) =>
 const fill = postgres(url, { max: FILL_CONNECTIONS, onnotice: () => {}, prepare: false, max_lifetime: FILL_LIFETIME_SECONDS })
 const rows: ScaleRow[] = []
 const loadResults: TenantLoadResult[] = []
+const perTenantRows: PerTenantRow[] = []
 /** The api keys of the tenants createTenant made (the bulk fixture's are {@link fixtureApiKey}'s). */
 const createdKeys = new Map<string, string>()
 let nextIndex = 0
@@ -258,8 +259,18 @@ try {
         `the pages' server memory ${pages.memoryMiB.toFixed(0)} MiB (load ${load()})\n`,
     )
     loads.push(loadavg()[0]!)
-    loadResults.push(await measureLoads())
+    const loaded = await measureLoads()
+    loadResults.push(loaded)
     loads.push(loadavg()[0]!)
+    perTenantRows.push({
+      tenants,
+      ...(await tenantCatalog('bench_template')),
+      catalogBytes: Number(catalogBytes),
+      apiMemoryMiB: loaded.memoryMiB.api,
+      coldUs: loaded.api.cold.serverUs,
+      warmUs: loaded.api.warm.serverUs,
+      coldP50: loaded.api.cold.p50,
+    })
 
     rows.push({
       tenants,
@@ -298,6 +309,8 @@ try {
 
   const loadsReport = tenantLoadsReport(loadResults)
   console.log(`\nThe API against one shared table keyed by tenant_id (bare server), each size:\n\n${loadsReport}`)
+  const perTenant = perTenantTable(perTenantRows)
+  console.log(`\nWhat one tenant costs the server, and the settings that follow:\n\n${perTenant}`)
 
   const date = new Date().toISOString().slice(0, 10)
   const loadRange = `${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)}`
@@ -311,6 +324,9 @@ try {
         `warm and Zipf in ${ROUNDS} alternating rounds of ${SECONDS} s (medians):\n\n${loadsReport}`,
       `load average during the run ${loadRange}; PostgreSQL ${pgVersion} (${given ? 'BENCH_DATABASE_URL' : `embedded, shared_buffers ${values['shared-buffers']}`})`,
     )
+  }
+  if (values['write-docs']) {
+    await writeDocsSection('scale', perTenant, `PostgreSQL ${pgVersion}`, { page: 'scaling.md', section: 'scale-per-tenant' })
   }
   await writeFile(
     values.svg,
@@ -351,6 +367,25 @@ async function measureLoads(): Promise<TenantLoadResult> {
     coldTenants: COLD_TENANTS,
     print: console.log,
   })
+}
+
+/** One tenant schema's relations (with their TOAST tables and indexes) and its rows in the main catalogs. */
+async function tenantCatalog(schemaName: string): Promise<{ relations: number; catalogRows: number }> {
+  const [row] = await sql<{ relations: number; catalogRows: number }[]>`
+    with own as (select c.oid, c.reltoastrelid from pg_class c where c.relnamespace = ${schemaName}::regnamespace),
+    toast as (select reltoastrelid as oid from own where reltoastrelid <> 0
+      union select i.indexrelid from pg_index i join own on i.indrelid = own.reltoastrelid),
+    rels as (select oid from own union select oid from toast)
+    select (select count(*)::int from rels) as relations,
+      ((select count(*) from rels) + (select count(*) from pg_attribute where attrelid in (select oid from rels))
+        + (select count(*) from pg_type where typnamespace = ${schemaName}::regnamespace or typrelid in (select oid from rels))
+        + (select count(*) from pg_index where indexrelid in (select oid from rels))
+        + (select count(*) from pg_constraint where connamespace = ${schemaName}::regnamespace)
+        + (select count(*) from pg_attrdef where adrelid in (select oid from rels))
+        + (select count(*) from pg_sequence where seqrelid in (select oid from rels))
+        + (select count(*) from pg_statistic where starelid in (select oid from rels))
+        + (select count(*) from pg_depend where objid in (select oid from rels) or refobjid in (select oid from rels)))::int as catalog_rows`
+  return row!
 }
 
 async function tenantCount(): Promise<number> {
