@@ -1,9 +1,10 @@
 /**
  * Two API processes behind the project's nginx template, with and without tenant-affine
  * routing (`hash $tenantbase_affinity consistent`, or nginx's round robin with that line
- * taken out), alternating: each tenant's first request through nginx on fresh processes
- * (every tenant once, in a random order), then a random tenant each request, and the server
- * memory of both processes' pools at the end. Runs on a database `bench:scale --keep` grew
+ * taken out), alternating: a start on fresh processes (every tenant's first STARTING requests
+ * through nginx, in a random order: with round robin a tenant's second request meets a process
+ * that has not served it yet), then a random tenant each request, and the server memory of
+ * both processes' pools at the end. Runs on a database `bench:scale --keep` grew
  * (its bulk fixture's tenants, whose keys it knows).
  *
  *   DATABASE_URL=<kept bench:scale database> node --import tsx bench/affinity.ts [--seconds 5] [--rounds 2] [--connections 32]
@@ -41,6 +42,8 @@ const NGINX = existsSync('/usr/sbin/nginx') ? '/usr/sbin/nginx' : 'nginx'
 const JWT_SECRET = 'bench-affinity-secret-that-is-at-least-32-bytes'
 const TEMPLATE = new URL('../nginx/templates/default.conf.template', import.meta.url)
 const HASH_LINE = /^\s*hash \$tenantbase_affinity consistent;\n/m
+/** Requests per tenant in the start phase. */
+const STARTING = 3
 
 const admin = postgres(url, { max: 1, onnotice: () => {} })
 const registry = await keptTenants(admin)
@@ -96,12 +99,14 @@ async function measure(affine: boolean, round: number): Promise<Sample> {
       if (i > 100) throw new Error(`nginx did not answer 200 (${status})`)
       await new Promise((resolve) => setTimeout(resolve, 50))
     }
-    const order = [...requests].sort(() => Math.random() - 0.5)
+    const order = Array.from({ length: STARTING }, () => requests)
+      .flat()
+      .sort(() => Math.random() - 0.5)
     const cold = await run(once(proxy, order, CONNECTIONS))
     const warm = await run(drawn(proxy, () => requests[Math.floor(Math.random() * requests.length)]!, CONNECTIONS, { duration: SECONDS }))
     const memoryMiB = await backendMemoryMiB(admin, applicationName)
     console.log(
-      `  round ${round} ${affine ? 'affine     ' : 'round robin'}  cold ${cold.rps.toFixed(0)} req/s p50 ${cold.p50} ms p99 ${cold.p99} ms; ` +
+      `  round ${round} ${affine ? 'affine     ' : 'round robin'}  start ${cold.rps.toFixed(0)} req/s p50 ${cold.p50} ms p99 ${cold.p99} ms; ` +
         `warm ${warm.rps.toFixed(0)} req/s p50 ${warm.p50} ms p99 ${warm.p99} ms; pools' server memory ${memoryMiB.toFixed(0)} MiB` +
         `${cold.errors + warm.errors ? `; ${cold.errors + warm.errors} errors` : ''} (load ${loadavg()[0]!.toFixed(2)})`,
     )
@@ -127,7 +132,9 @@ console.log(
     .map((n) => n.toFixed(2))
     .join(' ')}:\n`,
 )
-console.log('| routing | cold: req/s, p99 | warm, random tenant: req/s, p99 | server memory of both pools |')
+console.log(
+  `| routing | start (each tenant's first ${STARTING} requests): req/s, p99 | then warm, random tenant: req/s, p99 | server memory of both pools |`,
+)
 console.log('| --- | --- | --- | ---: |')
 console.log(row('tenant-affine (`hash ... consistent`)', samples.on))
 console.log(row('round robin', samples.off))

@@ -124,8 +124,9 @@ export interface PerTenantRow {
   readonly relations: number
   readonly catalogRows: number
   readonly catalogBytes: number
-  /** The API's pool's server memory after every tenant was served (10 home connections), in MiB. */
+  /** The server memory of the API's pools after every tenant was served, and of the shared-table server's (the connections' own), in MiB. */
   readonly apiMemoryMiB: number
+  readonly sharedTableMemoryMiB: number
   /** The API's server CPU per request (process + backends), on a tenant's first request and warm, in us; the first request's p50, ms. */
   readonly coldUs: number
   readonly warmUs: number
@@ -139,7 +140,7 @@ export function perTenantTable(rows: readonly PerTenantRow[]): string {
     '| ---: | --- | ---: | ---: | --- | --- |',
   ]
   for (const r of rows) {
-    const kib = (r.apiMemoryMiB * 1024) / r.tenants
+    const kib = (Math.max(0, r.apiMemoryMiB - r.sharedTableMemoryMiB) * 1024) / r.tenants
     // A deployment with tenant-affine routing holds each tenant in one process; without, in each.
     const deploymentMiB = (kib * r.tenants) / 1024
     const buffers = Math.max(128, 2 ** Math.ceil(Math.log2((1.5 * r.catalogBytes) / 2 ** 20)))

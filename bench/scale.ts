@@ -267,6 +267,7 @@ try {
       ...(await tenantCatalog('bench_template')),
       catalogBytes: Number(catalogBytes),
       apiMemoryMiB: loaded.memoryMiB.api,
+      sharedTableMemoryMiB: loaded.memoryMiB.sharedTable,
       coldUs: loaded.api.cold.serverUs,
       warmUs: loaded.api.warm.serverUs,
       coldP50: loaded.api.cold.p50,
