@@ -229,7 +229,7 @@ export async function run(
 /**
  * Requests handed out by `next`, one call per request. NOTE: drawn per request, not a prebuilt
  * list: autocannon builds a prebuilt list's every request for each of its connections before
- * the first one is sent (at 10,000 tenants, 320,000 builds in the timed window), and its
+ * the first one is sent (tenants times connections builds, in the timed window), and its
  * connections each walk the list from its start, in step. The draw costs the load generator
  * alike for both targets.
  */
