@@ -4,6 +4,9 @@
  *   hello   bare Fastify, one route answering {hello: 'world'}             (ceiling 1)
  *   fixed   bare Fastify + postgres.js, the same 20-post page from one fixed
  *           schema, prepared statement, no tenancy, no auth                 (ceiling 2)
+ *   shared-table  bare Fastify + postgres.js, the same page from ONE table holding every
+ *           tenant's posts keyed by tenant_id (the `tenant-id` header names it), prepared
+ *           statement, no auth: the shared-table design's ceiling (bench/tenant-loads.ts)
  *   api     the real API (buildApp over core, as server.ts builds it: listening for
  *           revocations, recording metrics when METRICS_PORT is set), plus one
  *           bench-only route behind the same api-key + JWT hooks doing no query
@@ -43,6 +46,20 @@ async function fixedServer() {
   return app
 }
 
+async function sharedTableServer() {
+  const sql = postgres(databaseUrl, { max: 10, onnotice: () => {} })
+  const app = Fastify()
+  app.get('/posts/', async (request) => {
+    const tenantId = Number(request.headers['tenant-id'])
+    const results = await sql`
+      select id, title, body, author_id, created_at, updated_at from bench_shared.posts
+      where tenant_id = ${tenantId} and id < ${Number.MAX_SAFE_INTEGER} order by id desc limit 21`
+    return { results: results.slice(0, 20), next: null }
+  })
+  app.addHook('onClose', () => sql.end({ timeout: 1 }))
+  return app
+}
+
 async function apiServer() {
   // As server.ts does, minus the listen banner; LOG_LEVEL comes from the environment.
   const config = loadConfig(process.env)
@@ -62,7 +79,7 @@ async function apiServer() {
   return app
 }
 
-const build = { hello: helloServer, fixed: fixedServer, api: apiServer }[mode ?? '']
+const build = { hello: helloServer, fixed: fixedServer, 'shared-table': sharedTableServer, api: apiServer }[mode ?? '']
 if (!build) throw new Error(`unknown server ${mode}`)
 const app = await build()
 await app.listen({ host: '127.0.0.1', port: 0 })

@@ -29,8 +29,6 @@
  *
  *   pnpm bench:api [--tenants 20] [--posts 100] [--seconds 5] [--rounds 3] [--connections 32]
  */
-import { createHmac, randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { loadavg, tmpdir } from 'node:os'
@@ -40,9 +38,10 @@ import postgres from 'postgres'
 import { createServices, loadConfig, loadDeployment, openDatabase, startEmbeddedCluster } from '@tenantbase/core'
 import { freePort } from '@tenantbase/core/testing'
 import { createApiMetrics } from '@tenantbase/api/metrics'
-import { backendMemoryMiB } from './backend-memory.js'
+import { backendMemoryMiB, cpuTimeUs } from './backend-memory.js'
 import { WRITE_DOCS_OPTION, writeDocsSection } from './docs-section.js'
 import { startServerProcess, stopServerProcesses, type ServerProcess } from './server-processes.js'
+import { accessToken, fillSharedTable, measureTenantLoads, namedUrl, tenantLoadsReport } from './tenant-loads.js'
 
 const require = createRequire(new URL('../packages/api/package.json', import.meta.url))
 const autocannon = require('autocannon') as typeof import('autocannon')
@@ -119,49 +118,31 @@ type Server = ServerProcess
 const startServer = (mode: string, args: string[] = [], extraEnv: Record<string, string> = {}) =>
   startServerProcess(mode, args, { ...env, ...extraEnv })
 
-/** The URL with an application_name (postgres.js reads it from the query), to find each server's backends. */
-function named(url: string, applicationName: string): string {
-  const named = new URL(url)
-  named.searchParams.set('application_name', applicationName)
-  return named.toString()
-}
-
 // A second API with DB_PREPARED_STATEMENTS=0 shows what prepared statements give.
 // A third with metrics recorded shows what they cost.
 // A fourth without home connections for tenants shows what they give.
 // A fifth finds tenants by host name too: the same list by key and by host, side by side.
 const [hello, fixed, api, apiUnprepared, apiMetrics, apiShared, apiHost] = await Promise.all([
   startServer('hello'),
-  startServer('fixed', [named(cluster.url, 'bench_fixed'), seeded[0]!.schemaName]),
-  startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api') }),
-  startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api_unprepared'), DB_PREPARED_STATEMENTS: '0' }),
+  startServer('fixed', [namedUrl(cluster.url, 'bench_fixed'), seeded[0]!.schemaName]),
+  startServer('api', [], { DATABASE_URL: namedUrl(cluster.url, 'bench_api') }),
+  startServer('api', [], { DATABASE_URL: namedUrl(cluster.url, 'bench_api_unprepared'), DB_PREPARED_STATEMENTS: '0' }),
   startServer('api', [], {
-    DATABASE_URL: named(cluster.url, 'bench_api_metrics'),
+    DATABASE_URL: namedUrl(cluster.url, 'bench_api_metrics'),
     METRICS_PORT: String(await freePort()),
     METRICS_PER_TENANT: String(TENANTS),
   }),
-  startServer('api', [], { DATABASE_URL: named(cluster.url, 'bench_api_shared'), DB_TENANT_CONNECTIONS: '0' }),
+  startServer('api', [], { DATABASE_URL: namedUrl(cluster.url, 'bench_api_shared'), DB_TENANT_CONNECTIONS: '0' }),
   startServer('api', [], {
-    DATABASE_URL: named(cluster.url, 'bench_api_host'),
+    DATABASE_URL: namedUrl(cluster.url, 'bench_api_host'),
     TENANT_RESOLUTION: 'api-key,host',
     TENANT_BASE_DOMAIN: BASE_DOMAIN,
   }),
 ])
 
-/**
- * An access token as the API signs it (HS256 over sub, tid and sid, the login), made here
- * instead of by a login per tenant. Each has a login of its own that was never ended.
- */
-function accessToken(userId: number, tenantId: number): string {
-  const now = Math.floor(Date.now() / 1000)
-  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString('base64url')
-  const claims = { sub: String(userId), tid: tenantId, sid: randomUUID(), iat: now, exp: now + 3600 }
-  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part(claims)}`
-  return `${unsigned}.${createHmac('sha256', JWT_SECRET).update(unsigned).digest('base64url')}`
-}
 const sessions = seeded.map((tenant) => ({
   key: tenant.key,
-  authorization: `Bearer ${accessToken(tenant.userId, tenant.tenantId)}`,
+  authorization: `Bearer ${accessToken(JWT_SECRET, tenant.userId, tenant.tenantId)}`,
   host: `${tenant.schemaName}.${BASE_DOMAIN}`,
 }))
 const check = await fetch(`${api.url}/api/posts/`, { headers: { 'api-key': sessions[0]!.key, authorization: sessions[0]!.authorization } })
@@ -258,19 +239,6 @@ interface Sample {
   /** CPU time per request of the server's process and of this one (autocannon), in us. */
   serverUs: number
   clientUs: number
-}
-
-/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
-const CLOCK_TICKS_PER_SECOND = 100
-
-/** A process's user + system CPU time in us, from /proc (NaN where there is none). */
-function cpuTimeUs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) * (1e6 / CLOCK_TICKS_PER_SECOND)
-  } catch {
-    return NaN
-  }
 }
 
 async function measure({ server, options }: Target, seconds: number): Promise<Sample> {
@@ -425,6 +393,32 @@ print(
   print(
     `\nmetrics recorded per request (per-tenant series on): ${ns.toFixed(0)} ns of CPU, ${((100 * ns) / 1000 / summary.list!.serverUs).toFixed(2)}% of the list's server CPU per request`,
   )
+}
+// The same tenants cold, warm and under a Zipf load, against their rows in one shared table.
+await stopServerProcesses()
+{
+  const copied = await fillSharedTable(
+    cluster.url,
+    seeded.map((t) => ({ id: t.tenantId, schemaName: t.schemaName })),
+  )
+  console.log(`\nthe API against one shared table keyed by tenant_id (${copied} posts copied), cold, warm and Zipf:`)
+  const loads = await measureTenantLoads({
+    url: cluster.url,
+    tenants: seeded.map((t) => ({ id: t.tenantId, schemaName: t.schemaName, key: t.key, userId: t.userId })),
+    jwtSecret: JWT_SECRET,
+    env,
+    connections: CONNECTIONS,
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    print: console.log,
+  })
+  print(
+    `\nThe API against the same rows in one shared table keyed by tenant_id (a bare Fastify + postgres.js server), ` +
+      `cold on fresh processes, warm and Zipf in ${ROUNDS} alternating rounds of ${SECONDS} s (medians); load average ${loadavg()
+        .map((n) => n.toFixed(2))
+        .join(' ')}:\n`,
+  )
+  print(tenantLoadsReport([loads]))
 }
 if (values['write-docs']) await writeDocsSection('api', report.join('\n'))
 

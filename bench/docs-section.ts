@@ -1,12 +1,10 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { cpus, loadavg, totalmem } from 'node:os'
 
-// With `--write-docs`, a bench writes its result tables into docs/benchmarks.md, replacing
-// its own section there (between `<!-- bench:NAME -->` and `<!-- /bench:NAME -->`) and
-// nothing else, each run headed by its machine, date and command. Figures live there and in
-// the bench's output, never in code comments or the README.
-
-const DOCS = new URL('../docs/benchmarks.md', import.meta.url)
+// With `--write-docs`, a bench writes its result tables into docs/benchmarks.md (or another
+// page of docs/), replacing its own section there (between `<!-- bench:NAME -->` and
+// `<!-- /bench:NAME -->`) and nothing else, each run headed by its machine, date and command.
+// Figures live there and in the bench's output, never in code comments or the README.
 
 /** The option each bench's parseArgs takes. */
 export const WRITE_DOCS_OPTION = { 'write-docs': { type: 'boolean', default: false } } as const
@@ -41,17 +39,24 @@ export function provenance(name: string, extra = ''): string {
 }
 
 /**
- * Replaces bench `name`'s section of docs/benchmarks.md with `markdown`, headed by the run's
- * provenance. Throws if the file has no such section: a section is added by hand, once.
+ * Replaces section `section` (by default the bench's name) of docs/`page` with `markdown`,
+ * headed by the run's provenance. Throws if the page has no such section: a section is added
+ * by hand, once.
  */
-export async function writeDocsSection(name: string, markdown: string, extra = ''): Promise<void> {
-  const start = `<!-- bench:${name} -->`
-  const end = `<!-- /bench:${name} -->`
-  const text = await readFile(DOCS, 'utf8')
+export async function writeDocsSection(
+  name: string,
+  markdown: string,
+  extra = '',
+  { page = 'benchmarks.md', section = name }: { page?: string; section?: string } = {},
+): Promise<void> {
+  const docs = new URL(`../docs/${page}`, import.meta.url)
+  const start = `<!-- bench:${section} -->`
+  const end = `<!-- /bench:${section} -->`
+  const text = await readFile(docs, 'utf8')
   const from = text.indexOf(start)
   const to = text.indexOf(end)
-  if (from < 0 || to < from) throw new Error(`docs/benchmarks.md has no section ${start} ... ${end}`)
-  const section = `${start}\nLast written by the bench itself: ${provenance(name, extra)}.\n\n${markdown.trim()}\n${end}`
-  await writeFile(DOCS, text.slice(0, from) + section + text.slice(to + end.length))
-  console.log(`\ndocs/benchmarks.md: section bench:${name} written`)
+  if (from < 0 || to < from) throw new Error(`docs/${page} has no section ${start} ... ${end}`)
+  const written = `${start}\nLast written by the bench itself: ${provenance(name, extra)}.\n\n${markdown.trim()}\n${end}`
+  await writeFile(docs, text.slice(0, from) + written + text.slice(to + end.length))
+  console.log(`\ndocs/${page}: section bench:${section} written`)
 }

@@ -116,3 +116,41 @@ export function scaleChart(rows: readonly ScaleRow[], caption: string): string {
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
 }
+
+/** What one tenant costs the server at one size, for docs/scaling.md. */
+export interface PerTenantRow {
+  readonly tenants: number
+  /** Relations of one tenant schema (tables, indexes, sequences, TOAST), and its rows in the main catalogs. */
+  readonly relations: number
+  readonly catalogRows: number
+  readonly catalogBytes: number
+  /** The server memory of the API's pools after every tenant was served, and of the shared-table server's (the connections' own), in MiB. */
+  readonly apiMemoryMiB: number
+  readonly sharedTableMemoryMiB: number
+  /** The API's server CPU per request (process + backends), on a tenant's first request and warm, in us; the first request's p50, ms. */
+  readonly coldUs: number
+  readonly warmUs: number
+  readonly coldP50: number
+}
+
+/** The per-tenant table: catalog, memory, first request, and the settings those figures call for. */
+export function perTenantTable(rows: readonly PerTenantRow[]): string {
+  const lines = [
+    '| tenants | one tenant: relations, catalog rows | the catalog | server memory per tenant, one API process | a first request: extra server CPU, p50 | recommended |',
+    '| ---: | --- | ---: | ---: | --- | --- |',
+  ]
+  for (const r of rows) {
+    const kib = (Math.max(0, r.apiMemoryMiB - r.sharedTableMemoryMiB) * 1024) / r.tenants
+    // A deployment with tenant-affine routing holds each tenant in one process; without, in each.
+    const deploymentMiB = (kib * r.tenants) / 1024
+    const buffers = Math.max(128, 2 ** Math.ceil(Math.log2((1.5 * r.catalogBytes) / 2 ** 20)))
+    lines.push(
+      `| ${count(r.tenants)} | ${r.relations}, ${count(r.catalogRows)} | ${mib(r.catalogBytes)} | ${kib.toFixed(0)} KiB | ` +
+        `${Math.max(0, r.coldUs - r.warmUs).toFixed(0)} us, ${r.coldP50} ms | ` +
+        `\`shared_buffers\` >= ${buffers >= 1024 ? `${buffers / 1024} GB` : `${buffers} MB`} (the catalog and the hot pages); ` +
+        `a server memory budget of ${deploymentMiB.toFixed(0)} MiB for the API's connections per deployment with tenant-affine nginx routing (that times the replicas without); ` +
+        `\`DB_TENANT_CONNECTIONS\` 10 (the default) |`,
+    )
+  }
+  return lines.join('\n')
+}

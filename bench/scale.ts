@@ -5,8 +5,10 @@
  * `status`, `doctor`, `list --json`, deleting one tenant, the database's size, a new
  * connection's first page, and a random
  * tenant's 20-post page per second, on first visits and warm, beside the same over 10 of the
- * tenants (measured alternately in the same run), with the pages' server memory. Then the
- * README's markdown table and docs/scale.svg.
+ * tenants (measured alternately in the same run), with the pages' server memory. Then, at
+ * each size, the API over HTTP against the same rows in one shared table keyed by tenant_id
+ * (bench/tenant-loads.ts): cold, warm and Zipf loads. Then the README's markdown table,
+ * the loads' table with the targets met or not, and docs/scale.svg.
  *
  * What is timed goes through core's real paths: creation is `createTenant`, every command is
  * a whole `tenantctl` process (node start-up included, as an operator or CI sees it), the
@@ -14,7 +16,12 @@
  * the tenant migrations' own statements, its ledger, a user and 20 posts, with its registry
  * row and a key, in batches of simple queries. Sizes are cumulative: one database grows.
  *
- *   pnpm bench:scale [--sizes 1000,10000,100000] [--svg docs/scale.svg] [--seconds 3] [--rounds 3] [--shared-buffers 4GB] [--keep]
+ *   pnpm bench:scale [--sizes 1000,10000,100000] [--svg docs/scale.svg] [--seconds 3] [--rounds 3] [--shared-buffers 4GB]
+ *                    [--cold-tenants 10000] [--keep]
+ *
+ * The bulk fixture's api keys are real keys (bench/tenant-loads.ts `fixtureApiKey`), so the
+ * loads go through the API's own key lookup; `--cold-tenants` caps how many tenants' first
+ * requests are timed cold (the rest are then served once before the warm rounds).
  *
  * The embedded server runs with --shared-buffers (default 4GB, as a server sized for
  * 100,000 tenants would: their pages alone are 1.6 GB, the catalog 9 GB); PostgreSQL's
@@ -51,7 +58,15 @@ import {
 import { backendMemoryMiB } from './backend-memory.js'
 import { openBenchServer } from './bench-server.js'
 import { WRITE_DOCS_OPTION, writeDocsSection } from './docs-section.js'
-import { markdownTable, ms, scaleChart, type ScaleRow } from './scale-report.js'
+import { markdownTable, ms, perTenantTable, scaleChart, type PerTenantRow, type ScaleRow } from './scale-report.js'
+import {
+  fillSharedTable,
+  fixtureApiKey,
+  fixtureApiKeySql,
+  measureTenantLoads,
+  tenantLoadsReport,
+  type TenantLoadResult,
+} from './tenant-loads.js'
 
 const { values } = parseArgs({
   options: {
@@ -61,6 +76,7 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '3' },
     keep: { type: 'boolean', default: false },
     'shared-buffers': { type: 'string', default: '4GB' },
+    'cold-tenants': { type: 'string', default: '10000' },
     ...WRITE_DOCS_OPTION,
   },
 })
@@ -69,7 +85,7 @@ const SECONDS = Number(values.seconds)
 const ROUNDS = Number(values.rounds)
 if (SIZES.some((n, i) => !Number.isInteger(n) || n < 40 || (i > 0 && n <= SIZES[i - 1]!)) || !(SECONDS > 0) || !(ROUNDS >= 1)) {
   console.error(
-    'usage: pnpm bench:scale [--sizes 1000,10000,100000] (increasing, each >= 40) [--svg FILE] [--seconds S] [--rounds R] [--shared-buffers SIZE] [--keep] [--write-docs]',
+    'usage: pnpm bench:scale [--sizes 1000,10000,100000] (increasing, each >= 40) [--svg FILE] [--seconds S] [--rounds R] [--shared-buffers SIZE] [--cold-tenants N] [--keep] [--write-docs]',
   )
   process.exit(2)
 }
@@ -88,6 +104,11 @@ const NEW_CONNECTIONS = 5
 const FILL_BATCH = 50
 const FILL_CONNECTIONS = 3
 const FILL_LIFETIME_SECONDS = 20
+/** The loads against the shared table: autocannon's connections, and the API's JWT_SECRET. */
+const LOAD_CONNECTIONS = 32
+const LOAD_JWT_SECRET = 'bench-scale-secret-that-is-at-least-32-bytes'
+/** Tenants whose first request is timed cold at each size (a random sample where there are more). */
+const COLD_TENANTS = Number(values['cold-tenants'])
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
@@ -149,6 +170,10 @@ const tenantConnections = createTenantConnections(PAGE_POOL, (onClose) =>
 // connection's fill slows with the tenants it has filled (21 ms a tenant at 10,000, 130 at 40,000).
 const fill = postgres(url, { max: FILL_CONNECTIONS, onnotice: () => {}, prepare: false, max_lifetime: FILL_LIFETIME_SECONDS })
 const rows: ScaleRow[] = []
+const loadResults: TenantLoadResult[] = []
+const perTenantRows: PerTenantRow[] = []
+/** The api keys of the tenants createTenant made (the bulk fixture's are {@link fixtureApiKey}'s). */
+const createdKeys = new Map<string, string>()
 let nextIndex = 0
 try {
   // Core's migrations, copied so the benchmark can add its own without touching core's.
@@ -156,7 +181,8 @@ try {
   let services = await createServices({ sql, tenantConnections, migrations: await benchMigrations(), actor: 'bench-scale' })
   await services.migrateAll()
   // The first tenant, made by createTenant, lends its ledger table's definition to the fixture.
-  await services.tenants.createTenant({ name: 'Bench template', schemaName: 'bench_template' })
+  const template = await services.tenants.createTenant({ name: 'Bench template', schemaName: 'bench_template' })
+  createdKeys.set('bench_template', template.apiKey.key)
   await seedPosts('bench_template')
 
   const pgVersion = (await sql`show server_version`)[0]!.serverVersion as string
@@ -233,6 +259,19 @@ try {
         `the pages' server memory ${pages.memoryMiB.toFixed(0)} MiB (load ${load()})\n`,
     )
     loads.push(loadavg()[0]!)
+    const loaded = await measureLoads()
+    loadResults.push(loaded)
+    loads.push(loadavg()[0]!)
+    perTenantRows.push({
+      tenants,
+      ...(await tenantCatalog('bench_template')),
+      catalogBytes: Number(catalogBytes),
+      apiMemoryMiB: loaded.memoryMiB.api,
+      sharedTableMemoryMiB: loaded.memoryMiB.sharedTable,
+      coldUs: loaded.api.cold.serverUs,
+      warmUs: loaded.api.warm.serverUs,
+      coldP50: loaded.api.cold.p50,
+    })
 
     rows.push({
       tenants,
@@ -269,6 +308,11 @@ try {
   const ratio = last.pagesPerSecond / last.pagesPerSecondTen
   target('page/s vs 10 tenants', ratio.toFixed(2), '>= 0.80', ratio >= 0.8)
 
+  const loadsReport = tenantLoadsReport(loadResults)
+  console.log(`\nThe API against one shared table keyed by tenant_id (bare server), each size:\n\n${loadsReport}`)
+  const perTenant = perTenantTable(perTenantRows)
+  console.log(`\nWhat one tenant costs the server, and the settings that follow:\n\n${perTenant}`)
+
   const date = new Date().toISOString().slice(0, 10)
   const loadRange = `${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)}`
   console.log(`\n\`pnpm bench:scale --sizes ${SIZES.join(',')}\` (${date}; ${machine}; load average ${loadRange}):\n`)
@@ -276,9 +320,14 @@ try {
   if (values['write-docs']) {
     await writeDocsSection(
       'scale',
-      `${markdownTable(rows)}\n\n![cost of each operation against the number of tenants, log-log](scale.svg)`,
+      `${markdownTable(rows)}\n\n![cost of each operation against the number of tenants, log-log](scale.svg)\n\n` +
+        `The API against one shared table keyed by \`tenant_id\` (a bare server), ${LOAD_CONNECTIONS} connections, cold on fresh processes, ` +
+        `warm and Zipf in ${ROUNDS} alternating rounds of ${SECONDS} s (medians):\n\n${loadsReport}`,
       `load average during the run ${loadRange}; PostgreSQL ${pgVersion} (${given ? 'BENCH_DATABASE_URL' : `embedded, shared_buffers ${values['shared-buffers']}`})`,
     )
+  }
+  if (values['write-docs']) {
+    await writeDocsSection('scale', perTenant, `PostgreSQL ${pgVersion}`, { page: 'scaling.md', section: 'scale-per-tenant' })
   }
   await writeFile(
     values.svg,
@@ -299,6 +348,46 @@ try {
   if (!values.keep) await rm(work, { recursive: true, force: true })
 }
 process.exit(failed ? 1 : 0)
+
+/**
+ * The three loads (bench/tenant-loads.ts) over every tenant of the registry now, through a
+ * fresh API process against the same rows in one shared table.
+ */
+async function measureLoads(): Promise<TenantLoadResult> {
+  const registry = await sql<{ id: number; schemaName: string }[]>`select id, schema_name from public.tenants order by id`
+  const copied = await fillSharedTable(url, registry)
+  console.log(`   shared table: ${copied} posts of ${registry.length} tenants copied (load ${load()})`)
+  return measureTenantLoads({
+    url,
+    tenants: registry.map((t) => ({ ...t, key: createdKeys.get(t.schemaName) ?? fixtureApiKey(t.schemaName), userId: 1 })),
+    jwtSecret: LOAD_JWT_SECRET,
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    connections: LOAD_CONNECTIONS,
+    seconds: SECONDS,
+    rounds: ROUNDS,
+    coldTenants: COLD_TENANTS,
+    print: console.log,
+  })
+}
+
+/** One tenant schema's relations (with their TOAST tables and indexes) and its rows in the main catalogs. */
+async function tenantCatalog(schemaName: string): Promise<{ relations: number; catalogRows: number }> {
+  const [row] = await sql<{ relations: number; catalogRows: number }[]>`
+    with own as (select c.oid, c.reltoastrelid from pg_class c where c.relnamespace = ${schemaName}::regnamespace),
+    toast as (select reltoastrelid as oid from own where reltoastrelid <> 0
+      union select i.indexrelid from pg_index i join own on i.indrelid = own.reltoastrelid),
+    rels as (select oid from own union select oid from toast)
+    select (select count(*)::int from rels) as relations,
+      ((select count(*) from rels) + (select count(*) from pg_attribute where attrelid in (select oid from rels))
+        + (select count(*) from pg_type where typnamespace = ${schemaName}::regnamespace or typrelid in (select oid from rels))
+        + (select count(*) from pg_index where indexrelid in (select oid from rels))
+        + (select count(*) from pg_constraint where connamespace = ${schemaName}::regnamespace)
+        + (select count(*) from pg_attrdef where adrelid in (select oid from rels))
+        + (select count(*) from pg_sequence where seqrelid in (select oid from rels))
+        + (select count(*) from pg_statistic where starelid in (select oid from rels))
+        + (select count(*) from pg_depend where objid in (select oid from rels) or refobjid in (select oid from rels)))::int as catalog_rows`
+  return row!
+}
 
 async function tenantCount(): Promise<number> {
   const [row] = await sql<{ count: number }[]>`select count(*)::int as count from public.tenants`
@@ -360,7 +449,7 @@ async function bulkFill(total: number): Promise<void> {
           'set local search_path to public',
           `insert into public.tenants (name, address, schema_name, migrations) values ${names.map((n) => `('Bulk ${n}', '', '${n}', '${latest}')`).join(', ')}`,
           `insert into public.api_keys (tenant_id, prefix, key_hash, name)
-             select id, 'tb_' || substr(md5(schema_name), 1, 12), sha256(convert_to(schema_name, 'UTF8')), 'default'
+             select id, 'tb_' || substr(md5(schema_name), 1, 12), sha256(convert_to(${fixtureApiKeySql('schema_name')}, 'UTF8')), 'default'
              from public.tenants where schema_name in (${names.map((n) => `'${n}'`).join(', ')})`,
         ].join(';\n')
         await fill.begin(async (tx) => {
@@ -388,8 +477,9 @@ async function timeCreations(services: Services, stage: number, samples: number,
       while (next < samples) {
         const i = next++
         const start = performance.now()
-        await services.tenants.createTenant({ name: `${prefix}_${i}`, schemaName: `${prefix}_${i}` })
+        const { apiKey } = await services.tenants.createTenant({ name: `${prefix}_${i}`, schemaName: `${prefix}_${i}` })
         times.push(performance.now() - start)
+        createdKeys.set(`${prefix}_${i}`, apiKey.key)
         await seedPosts(`${prefix}_${i}`)
       }
     }),

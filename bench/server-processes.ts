@@ -31,6 +31,13 @@ export async function startServerProcess(mode: string, args: string[], env: Node
   return { child, url: `http://127.0.0.1:${port}` }
 }
 
+/** Ends one server and waits until it has exited. */
+export async function stopServerProcess(server: ServerProcess): Promise<void> {
+  if (server.child.exitCode !== null) return
+  server.child.kill('SIGTERM')
+  await new Promise((resolve) => server.child.once('exit', resolve))
+}
+
 /** Ends every server started here and waits until each has exited. */
 export async function stopServerProcesses(): Promise<void> {
   for (const child of started) child.kill('SIGTERM')

@@ -33,24 +33,33 @@ export async function waitForHttp(url: string, child?: ChildProcess): Promise<vo
   throw new Error(`${url} did not come up`)
 }
 
-/** `count` API processes on free ports with `env`, ready (`/readyz`), killed when `t` ends. */
+/**
+ * `count` API processes on free ports with `env`, ready (`/readyz`), killed when `t` ends. With
+ * `metricsPerTenant`, each serves its metrics on a port of its own (`metricsPorts`), counting
+ * that many tenants' requests apart: where a tenant's requests went.
+ */
 export async function startApiProcesses(
   t: Test,
   count: number,
   env: NodeJS.ProcessEnv,
-): Promise<{ ports: number[]; processes: ChildProcess[] }> {
+  { metricsPerTenant }: { metricsPerTenant?: number } = {},
+): Promise<{ ports: number[]; metricsPorts: number[]; processes: ChildProcess[] }> {
   const ports: number[] = []
+  const metricsPorts: number[] = []
   for (let i = 0; i < count; i++) ports.push(await freePort())
-  const processes = ports.map((port) => {
+  if (metricsPerTenant !== undefined) for (let i = 0; i < count; i++) metricsPorts.push(await freePort())
+  const processes = ports.map((port, i) => {
+    const metrics =
+      metricsPerTenant === undefined ? {} : { METRICS_PORT: String(metricsPorts[i]), METRICS_PER_TENANT: String(metricsPerTenant) }
     const child = spawn(process.execPath, [path.join(root, 'packages/api/dist/server.js')], {
-      env: { ...env, PORT: String(port) },
+      env: { ...env, PORT: String(port), ...metrics },
       stdio: ['ignore', 'ignore', 'inherit'],
     })
     t.teardown(() => void child.kill('SIGKILL'))
     return child
   })
   await Promise.all(ports.map((port, i) => waitForHttp(`http://127.0.0.1:${port}/readyz`, processes[i])))
-  return { ports, processes }
+  return { ports, metricsPorts, processes }
 }
 
 /** nginx with the project's template in front of `apiPorts`, on a free port, stopped when `t` ends. */

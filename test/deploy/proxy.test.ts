@@ -84,7 +84,8 @@ t.test('two API processes behind nginx', async (t) => {
     // Only NOTIFY can evict a cached key within the test's time.
     API_KEY_CACHE_TTL_MS: '3600000',
   }
-  const { ports: apiPorts, processes: apis } = await startApiProcesses(t, 2, env)
+  // Each process counts its requests per tenant on a metrics port of its own: where a tenant's requests went.
+  const { ports: apiPorts, metricsPorts, processes: apis } = await startApiProcesses(t, 2, env, { metricsPerTenant: 100 })
   const { port: nginxPort, url: proxy } = await startNginx(t, apiPorts, { baseDomain: BASE_DOMAIN })
 
   const call = async (method: string, url: string, opts: { key?: string; token?: string; body?: unknown } = {}) => {
@@ -128,6 +129,61 @@ t.test('two API processes behind nginx', async (t) => {
     t.equal(huge.status, 413, 'the body limit holds at the proxy')
     const swagger = await fetch(`${proxy}/swagger/json`)
     t.equal(swagger.status, 200, 'swagger is proxied')
+  })
+
+  /** Requests each API process has answered for `schemaName`, from its own metrics. */
+  const tenantRequests = async (schemaName: string): Promise<number[]> =>
+    Promise.all(
+      metricsPorts.map(async (port) => {
+        const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+        let total = 0
+        for (const [, labels, value] of text.matchAll(/^tenantbase_tenant_requests_total\{([^}]*)\} (\d+)$/gm))
+          if (labels!.includes(`tenant="${schemaName}"`)) total += Number(value)
+        return total
+      }),
+    )
+
+  await t.test("tenant-affine routing: a tenant's requests all reach one API process, by api key and by host", async (t) => {
+    const others = await Promise.all(
+      ['affine_a', 'affine_b', 'affine_c', 'affine_d'].map((schemaName) => services.tenants.createTenant({ name: schemaName, schemaName })),
+    )
+    const user = { email: 'affine@example.com', password: 'password1' }
+    const byKey = [{ tenant, key: apiKey.key }, ...others.map((o) => ({ tenant: o.tenant, key: o.apiKey.key }))]
+    const placed: number[] = []
+    for (const { tenant: each, key } of byKey) {
+      if (each.schemaName !== 'proxied') await call('POST', `${proxy}/api/users/register/`, { key, body: user })
+      const email = each.schemaName === 'proxied' ? 'p@example.com' : user.email
+      const login = await call('POST', `${proxy}/api/users/login/`, { key, body: { email, password: 'password1' } })
+      t.equal(login.status, 200, `${each.schemaName}: logged in through nginx`)
+      const before = await tenantRequests(each.schemaName)
+      for (let i = 0; i < 12; i++) {
+        const listed = await call('GET', `${proxy}/api/posts/`, { key, token: login.body.access_token as string })
+        t.equal(listed.status, 200)
+      }
+      const grown = (await tenantRequests(each.schemaName)).map((n, i) => n - before[i]!)
+      t.same(
+        [...grown].sort((a, b) => a - b),
+        [0, 12],
+        `${each.schemaName}: its 12 requests by api key all reached one process (${grown.join(' / ')})`,
+      )
+      placed.push(grown.indexOf(12))
+    }
+    t.comment(`the ${byKey.length} tenants by api key were placed on processes ${placed.map((i) => i + 1).join(', ')}`)
+
+    // A tenant found by its host name (no api key): hashed by the host.
+    const login = await call('POST', `${proxy}/api/users/login/`, {
+      key: apiKey.key,
+      body: { email: 'p@example.com', password: 'password1' },
+    })
+    const token = login.body.access_token as string
+    const before = await tenantRequests('proxied')
+    for (let i = 0; i < 12; i++) t.equal((await callAt(nginxPort, `proxied.${BASE_DOMAIN}`, 'GET', '/api/posts/', { token })).status, 200)
+    const grown = (await tenantRequests('proxied')).map((n, i) => n - before[i]!)
+    t.same(
+      [...grown].sort((a, b) => a - b),
+      [0, 12],
+      `by host: its 12 requests all reached one process (${grown.join(' / ')})`,
+    )
   })
 
   await t.test('a key revoked with tenantctl is rejected by both API processes', async (t) => {
