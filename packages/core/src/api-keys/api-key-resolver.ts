@@ -5,6 +5,9 @@ import { AuthenticationError, ForbiddenError } from '../errors.js'
 import type { ApiKeyScope } from './api-key-store.js'
 import { digestApiKey, digestsEqual, parseApiKey } from './key-format.js'
 
+/** Milliseconds the first use of a key waits for others to share its last_used_at write. */
+const LAST_USED_BATCH_MS = 250
+
 /**
  * The tenant of a request: the one its api key belongs to, as `resolve` returns it, or the
  * one its host name names (host-resolver.ts), with no key.
@@ -89,12 +92,29 @@ export function createApiKeyResolver(options: ApiKeyResolverOptions) {
     if (!enabled) cache?.clear()
   }
 
+  // Keys first used since the last write of last_used_at: written together, by one UPDATE
+  // LAST_USED_BATCH_MS after the first of them, so that a burst of new keys (every tenant's
+  // first request after a deploy) costs the database one statement, not one per key.
+  const usedKeys = new Set<number>()
+  let batch: NodeJS.Timeout | undefined
+
+  function writeLastUsed(): void {
+    batch = undefined
+    const ids = [...usedKeys]
+    usedKeys.clear()
+    // Fire and forget: a lost last_used_at write must never fail a request (nor, unwritten
+    // when the process stops, delay its exit).
+    sql`update public.api_keys set last_used_at = now() where id = any(${ids}::bigint[])`.catch(() => {
+      for (const id of ids) lastUsedWrites.delete(id)
+    })
+  }
+
   function touch(keyId: number): void {
     const now = Date.now()
     if (now - (lastUsedWrites.get(keyId) ?? 0) < lastUsedIntervalMs) return
     lastUsedWrites.set(keyId, now)
-    // Fire and forget: a lost last_used_at write must never fail a request.
-    sql`update public.api_keys set last_used_at = now() where id = ${keyId}`.catch(() => lastUsedWrites.delete(keyId))
+    usedKeys.add(keyId)
+    batch ??= setTimeout(writeLastUsed, LAST_USED_BATCH_MS).unref()
   }
 
   /**
