@@ -106,6 +106,8 @@ export function createIdempotencyService({
         // One statement: claim the key (or take over its expired row), with the wait for a
         // running twin bounded, and delete some of the tenant's expired keys, none of them
         // this one (a row the statement's ON CONFLICT may update).
+        // NOTE: the takeover compares with the new row's created_at (now()), not now() itself:
+        // Citus refuses a function in an ON CONFLICT's WHERE unless it is immutable.
         // NOTE: set_config runs for the row before its insertion, so the bound holds for the
         // claim's wait; RETURNING, reached only by a claimed row, lifts it for the work (0,
         // PostgreSQL's default): a lock the work waits for is not the key's. A repeat, which
@@ -123,7 +125,7 @@ export function createIdempotencyService({
           on conflict (scope, key) do update
             set fingerprint = excluded.fingerprint, status = null, headers = null, body = null,
               created_at = excluded.created_at, expires_at = excluded.expires_at
-            where idempotency_keys.expires_at <= now()
+            where idempotency_keys.expires_at <= excluded.created_at
           returning set_config('lock_timeout', '0', true) as claimed`.catch((error: unknown) => {
           throw (error as { code?: string })?.code === '55P03' ? keyInUse(key) : error
         })
