@@ -114,31 +114,30 @@ export function createApiMetrics({ services, perTenant }: ApiMetricsOptions): Ap
   }
   diagnosticsChannel.subscribe('postgres:pool', onPoolEvent)
 
-  new Counter({
-    name: 'tenantbase_api_key_cache_lookups_total',
-    help: 'API key lookups answered from the in-memory cache (hit) or the database (miss)',
-    labelNames: ['result'] as const,
-    registers: [registry],
-    collect() {
-      const { hits, misses } = services.apiKeyResolver.cacheCounts()
-      this.reset()
-      this.inc({ result: 'hit' }, hits)
-      this.inc({ result: 'miss' }, misses)
-    },
-  })
-
-  new Counter({
-    name: 'tenantbase_host_cache_lookups_total',
-    help: 'Tenant lookups by host name answered from the in-memory cache (hit) or the database (miss)',
-    labelNames: ['result'] as const,
-    registers: [registry],
-    collect() {
-      const { hits, misses } = services.hostResolver.cacheCounts()
-      this.reset()
-      this.inc({ result: 'hit' }, hits)
-      this.inc({ result: 'miss' }, misses)
-    },
-  })
+  /** A cache's lookups since start, by whether the cache (hit) or the database (miss) answered. */
+  const cacheLookups = (name: string, help: string, counts: () => { readonly hits: number; readonly misses: number }) =>
+    new Counter({
+      name,
+      help,
+      labelNames: ['result'] as const,
+      registers: [registry],
+      collect() {
+        const { hits, misses } = counts()
+        this.reset()
+        this.inc({ result: 'hit' }, hits)
+        this.inc({ result: 'miss' }, misses)
+      },
+    })
+  cacheLookups(
+    'tenantbase_api_key_cache_lookups_total',
+    'API key lookups answered from the in-memory cache (hit) or the database (miss)',
+    services.apiKeyResolver.cacheCounts,
+  )
+  cacheLookups(
+    'tenantbase_host_cache_lookups_total',
+    'Tenant lookups by host name answered from the in-memory cache (hit) or the database (miss)',
+    services.hostResolver.cacheCounts,
+  )
 
   new Counter({
     name: 'tenantbase_revocations_heard_total',
