@@ -40,7 +40,7 @@ export type InTenant = <T>(tenant: TenantRef, work: (scope: TenantScope) => Prom
  * `work` writes itself. The tenant is still an argument of every call; only the open
  * transaction is found in the context.
  */
-export type InTenantTransaction = <T>(tenant: TenantRef, work: (scope: TenantScope) => Promise<T>) => Promise<T>
+export type InTenantTransaction = InTenant
 
 /**
  * Points the transaction at one schema only (a tenant's, validated, or `public`):

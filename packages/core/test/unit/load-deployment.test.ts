@@ -94,37 +94,39 @@ t.test('a TypeScript config of packages and JavaScript files is compiled once, b
   t.equal((await compiledCopies(dir)).length, 2)
 })
 
-t.test('a TypeScript config that imports its own package by name goes through the loader (a copy could not)', async (t) => {
-  const dir = t.testdir({
-    'package.json': JSON.stringify({ name: 'my-app', type: 'module', exports: { '.': './index.js' } }),
-    'index.js': "export const notes = { name: 'notes', migrations: new URL('./notes/', import.meta.url) }\n",
-    'tenantbase.config.ts': "import { notes } from 'my-app'\nconst modules: unknown[] = [notes]\nexport default { modules }\n",
-    notes: { tenant: { '0001_notes.sql': 'create table notes (id bigint primary key);\n' } },
-    node_modules: {},
-  })
-  const deployment = await loadDeployment({ env: {}, cwd: dir })
-  t.same(
-    deployment.modules.map((m) => m.name),
-    ['core', 'notes'],
-  )
-  t.same(await compiledCopies(dir), [], 'nothing compiled')
-})
+const NOTES_MIGRATIONS = { tenant: { '0001_notes.sql': 'create table notes (id bigint primary key);\n' } }
 
-t.test('a TypeScript config that imports TypeScript files of its own goes through the loader', async (t) => {
-  const dir = t.testdir({
-    'tenantbase.config.ts': "import { notes } from './notes.ts'\nexport default { modules: [notes] }\n",
-    'notes.ts':
-      "export const notes: { name: string; migrations: URL } = { name: 'notes', migrations: new URL('./notes/', import.meta.url) }\n",
-    notes: { tenant: { '0001_notes.sql': 'create table notes (id bigint primary key);\n' } },
-    node_modules: {},
+// Configs that could not run from a compiled copy: each goes through the loader, nothing compiled.
+for (const [label, files, nothingCompiled] of [
+  [
+    'a TypeScript config that imports its own package by name goes through the loader (a copy could not)',
+    {
+      'package.json': JSON.stringify({ name: 'my-app', type: 'module', exports: { '.': './index.js' } }),
+      'index.js': "export const notes = { name: 'notes', migrations: new URL('./notes/', import.meta.url) }\n",
+      'tenantbase.config.ts': "import { notes } from 'my-app'\nconst modules: unknown[] = [notes]\nexport default { modules }\n",
+    },
+    'nothing compiled',
+  ],
+  [
+    'a TypeScript config that imports TypeScript files of its own goes through the loader',
+    {
+      'tenantbase.config.ts': "import { notes } from './notes.ts'\nexport default { modules: [notes] }\n",
+      'notes.ts':
+        "export const notes: { name: string; migrations: URL } = { name: 'notes', migrations: new URL('./notes/', import.meta.url) }\n",
+    },
+    'nothing compiled: the config could not run from a copy',
+  ],
+] as const) {
+  t.test(label, async (t) => {
+    const dir = t.testdir({ ...files, notes: NOTES_MIGRATIONS, node_modules: {} })
+    const deployment = await loadDeployment({ env: {}, cwd: dir })
+    t.same(
+      deployment.modules.map((m) => m.name),
+      ['core', 'notes'],
+    )
+    t.same(await compiledCopies(dir), [], nothingCompiled)
   })
-  const deployment = await loadDeployment({ env: {}, cwd: dir })
-  t.same(
-    deployment.modules.map((m) => m.name),
-    ['core', 'notes'],
-  )
-  t.same(await compiledCopies(dir), [], 'nothing compiled: the config could not run from a copy')
-})
+}
 
 t.test('every problem of a declaration is reported at once', async (t) => {
   const dir = t.testdir({
