@@ -12,9 +12,15 @@ export interface ServerProcess {
 
 const started: ChildProcess[] = []
 
-/** Starts one server of api-servers.mjs (`hello`, `fixed` or `api`) and waits for its port. */
+/**
+ * Starts one server of api-servers.mjs (`hello`, `fixed`, `shared-table` or `api`) and waits
+ * for its port. With BENCH_CPU_PROF_DIR set, each server writes a V8 CPU profile into its mode's folder there
+ * when it ends (node's --cpu-prof, which NODE_OPTIONS does not take).
+ */
 export async function startServerProcess(mode: string, args: string[], env: NodeJS.ProcessEnv): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'api-servers.mjs'), mode, ...args], {
+  const profileDir = process.env.BENCH_CPU_PROF_DIR
+  const profiling = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.join(profileDir, mode)}`] : []
+  const child = spawn(process.execPath, [...profiling, path.join(import.meta.dirname, 'api-servers.mjs'), mode, ...args], {
     env,
     stdio: ['ignore', 'pipe', 'inherit'],
   })

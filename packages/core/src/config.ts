@@ -10,6 +10,8 @@ export const DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS = 600
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 /** An on/off switch in the environment. */
 const SWITCH_VALUES = ['true', 'false', '1', '0'] as const
+/** PostgreSQL's plan_cache_mode for the tenants' connections: `auto` is the server's own. */
+const TENANT_PLAN_CACHE_MODES = ['force_generic_plan', 'auto'] as const
 
 /** What a variable's reader says of a value it refuses: the words after the variable's name. */
 class Refusal {
@@ -67,6 +69,7 @@ const ENV = {
   DB_TENANT_CONNECTIONS: integer(0, 1000, 10),
   // postgres.js's `prepare` is on or off; 0 and 1 are accepted as well as false and true.
   DB_PREPARED_STATEMENTS: oneOf(SWITCH_VALUES, 'true'),
+  DB_TENANT_PLAN_CACHE_MODE: oneOf(TENANT_PLAN_CACHE_MODES, 'force_generic_plan'),
   DB_CONNECTION_MAX_LIFETIME_SECONDS: integer(10, 86_400, DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS),
   DB_QUERY_TIMEOUT_MS: integer(0, 3_600_000, 0),
   DATA_DIR: text(),
@@ -120,6 +123,12 @@ export interface PoolConfig {
   readonly tenantConnections: number
   /** Whether statements are prepared on the server (off behind a transaction-mode PgBouncer < 1.21). */
   readonly preparedStatements: boolean
+  /**
+   * The home connections' plan_cache_mode: `force_generic_plan` plans a prepared tenant
+   * statement once per connection; `auto` (PostgreSQL's default) plans it afresh for each of its
+   * first five executions there, which at many tenants per connection is most of them.
+   */
+  readonly tenantPlanCacheMode: (typeof TENANT_PLAN_CACHE_MODES)[number]
   /** Seconds a server connection lives before the pool replaces it (bounds its prepared statements). */
   readonly connectionMaxLifetimeSeconds: number
   /**
@@ -329,6 +338,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     poolMax: parsed.DB_POOL_MAX,
     tenantConnections: parsed.DB_TENANT_CONNECTIONS,
     preparedStatements: parsed.DB_PREPARED_STATEMENTS === 'true' || parsed.DB_PREPARED_STATEMENTS === '1',
+    tenantPlanCacheMode: parsed.DB_TENANT_PLAN_CACHE_MODE,
     connectionMaxLifetimeSeconds: parsed.DB_CONNECTION_MAX_LIFETIME_SECONDS,
     queryTimeoutMs: parsed.DB_QUERY_TIMEOUT_MS,
   }

@@ -47,6 +47,8 @@ export interface PoolOptions {
    * lets poolConnectionStats count this process's connections.
    */
   readonly applicationName?: string
+  /** The connections' plan_cache_mode (PostgreSQL's, `auto` by default). */
+  readonly planCacheMode?: string
 }
 
 /**
@@ -92,7 +94,10 @@ export function createPool(url: string, options: PoolOptions = {}): Sql {
     idle_timeout: 60,
     onnotice: options.onNotice ?? (() => {}),
     ...(options.onClose && { onclose: options.onClose }),
-    connection: { application_name: options.applicationName ?? 'tenantbase' },
+    connection: {
+      application_name: options.applicationName ?? 'tenantbase',
+      ...(options.planCacheMode && { plan_cache_mode: options.planCacheMode }),
+    },
     transform: { column: { from: postgres.toCamel } },
     types: {
       bigint: {
@@ -170,10 +175,19 @@ export async function openDatabase(config: DatabaseConfig, options: PoolOptions 
   const listenUrl = cluster ? url : config.listenUrl
   // NOTE: only LISTEN runs there, and it is not a prepared statement.
   const listenSql = createPool(listenUrl, { ...options, max: 1, prepare: false })
+  // NOTE: PostgreSQL's `auto` mode plans each of a prepared statement's first five executions
+  // anew before it settles on a generic plan. A tenant statement names its schema, so it is a
+  // statement of its own on each connection: a tenant that sends it fewer than five times in a
+  // connection's lifetime (most of them, where thousands share a connection) is planned on every
+  // request. Sent as a startup parameter only with prepared statements: a transaction-mode
+  // PgBouncer, where they are off, refuses startup parameters it does not know.
+  const planCacheMode = poolOptions.prepare && config.tenantPlanCacheMode !== 'auto' ? config.tenantPlanCacheMode : undefined
   // Each connects at its first query, as the pool's connections do.
   const tenantConnections =
     config.tenantConnections > 0
-      ? createTenantConnections(config.tenantConnections, (onClose) => createPool(url, { ...poolOptions, max: 1, onClose }))
+      ? createTenantConnections(config.tenantConnections, (onClose) =>
+          createPool(url, { ...poolOptions, max: 1, onClose, ...(planCacheMode && { planCacheMode }) }),
+        )
       : sharedTenantConnections(sql)
   return {
     sql,

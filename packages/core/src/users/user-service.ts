@@ -110,7 +110,7 @@ export function createUserService({ inTenant, bcryptCost = 12 }: UserServiceOpti
     if (!Number.isSafeInteger(id) || id < 1) throw new NotFoundError('user not found', 'USER_NOT_FOUND')
     const [user] = await inTenant(
       tenant,
-      ({ sql, schema }) => sql<User[]>`select id, email, name, created_at from ${schema}.users where id = ${id}`,
+      ({ sql, schema }) => sql<User[]>`select id, email, name, created_at from ${schema}.users where id = ${sql.types.bigint(id)}`,
     )
     if (!user) throw new NotFoundError('user not found', 'USER_NOT_FOUND')
     return user

@@ -177,6 +177,31 @@ t.test('openDatabase homes tenants on DB_TENANT_CONNECTIONS connections, or on t
   }
 })
 
+t.test(
+  'home connections plan prepared tenant statements once (DB_TENANT_PLAN_CACHE_MODE), the shared pool as the server says',
+  async (t) => {
+    const db = await createTestDatabase()
+    t.teardown(() => db.drop())
+    const modeOf = async (sql: Sql) => (await sql<{ mode: string }[]>`select current_setting('plan_cache_mode') as mode`)[0]!.mode
+    for (const [env, expected] of [
+      [{}, 'force_generic_plan'],
+      [{ DB_TENANT_PLAN_CACHE_MODE: 'auto' }, 'auto'],
+      // Unprepared (a transaction-mode PgBouncer, which refuses unknown startup parameters): nothing is sent.
+      [{ DB_PREPARED_STATEMENTS: 'false' }, 'auto'],
+    ] as const) {
+      const config = loadConfig({ DATABASE_URL: db.url, JWT_SECRET: 'x'.repeat(32), ...env })
+      const opened = await openDatabase(config.database)
+      t.equal(await opened.tenantConnections.use(7, modeOf), expected, `${JSON.stringify(env)}: a home connection's mode`)
+      t.equal(await modeOf(opened.sql), 'auto', `${JSON.stringify(env)}: the shared pool keeps the server's`)
+      await opened.close()
+    }
+    t.throws(
+      () => loadConfig({ DATABASE_URL: db.url, JWT_SECRET: 'x'.repeat(32), DB_TENANT_PLAN_CACHE_MODE: 'force_custom_plan' }),
+      /DB_TENANT_PLAN_CACHE_MODE/,
+    )
+  },
+)
+
 t.test('inTenant names the tenant once: its connection, and its schema validated and escaped', async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())

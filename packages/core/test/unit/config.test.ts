@@ -102,6 +102,7 @@ t.test('an external database requires a strong JWT secret', async (t) => {
     poolMax: 10,
     tenantConnections: 10,
     preparedStatements: true,
+    tenantPlanCacheMode: 'force_generic_plan',
     connectionMaxLifetimeSeconds: 600,
     queryTimeoutMs: 0,
   })
@@ -124,6 +125,7 @@ t.test('POSTGRES_* build the URL when DATABASE_URL is absent', async (t) => {
     poolMax: 10,
     tenantConnections: 10,
     preparedStatements: true,
+    tenantPlanCacheMode: 'force_generic_plan',
     connectionMaxLifetimeSeconds: 600,
     queryTimeoutMs: 0,
   })
