@@ -133,6 +133,17 @@ export interface PerTenantRow {
   readonly coldP50: number
 }
 
+/**
+ * The API settings docs/scaling.md recommends for a process serving `tenants` tenants, which
+ * bench:scale's loads run with: past the defaults' 10,000, a key cache that holds every
+ * tenant's key (about 0.6 KiB each) for longer than a tenant goes between requests; the
+ * default 30 s would expire a key before its tenant's next request, and each request would
+ * look its key up.
+ */
+export function recommendedApiSettings(tenants: number): Record<string, string> {
+  return tenants > 10_000 ? { API_KEY_CACHE_MAX: String(tenants), API_KEY_CACHE_TTL_MS: '600000' } : {}
+}
+
 /** The per-tenant table: catalog, memory, first request, and the settings those figures call for. */
 export function perTenantTable(rows: readonly PerTenantRow[]): string {
   const lines = [
@@ -149,7 +160,12 @@ export function perTenantTable(rows: readonly PerTenantRow[]): string {
         `${Math.max(0, r.coldUs - r.warmUs).toFixed(0)} us, ${r.coldP50} ms | ` +
         `\`shared_buffers\` >= ${buffers >= 1024 ? `${buffers / 1024} GB` : `${buffers} MB`} (the catalog and the hot pages); ` +
         `a server memory budget of ${deploymentMiB.toFixed(0)} MiB for the API's connections per deployment with tenant-affine nginx routing (that times the replicas without); ` +
-        `\`DB_TENANT_CONNECTIONS\` 10 (the default) |`,
+        `\`DB_TENANT_CONNECTIONS\` 10 (the default)` +
+        Object.entries(recommendedApiSettings(r.tenants))
+          .map(([name, value]) => `; \`${name}=${value}\``)
+          .join('') +
+        (r.tenants > 10_000 ? `; \`max_files_per_process\` as high as the server's open-file limit allows` : '') +
+        ' |',
     )
   }
   return lines.join('\n')

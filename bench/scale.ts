@@ -58,7 +58,7 @@ import {
 import { backendMemoryMiB } from './backend-memory.js'
 import { openBenchServer } from './bench-server.js'
 import { WRITE_DOCS_OPTION, writeDocsSection } from './docs-section.js'
-import { markdownTable, ms, perTenantTable, scaleChart, type PerTenantRow, type ScaleRow } from './scale-report.js'
+import { markdownTable, ms, perTenantTable, recommendedApiSettings, scaleChart, type PerTenantRow, type ScaleRow } from './scale-report.js'
 import {
   fillSharedTable,
   fixtureApiKey,
@@ -259,7 +259,7 @@ try {
         `the pages' server memory ${pages.memoryMiB.toFixed(0)} MiB (load ${load()})\n`,
     )
     loads.push(loadavg()[0]!)
-    const loaded = await measureLoads()
+    const loaded = await measureLoads(tenants)
     loadResults.push(loaded)
     loads.push(loadavg()[0]!)
     perTenantRows.push({
@@ -351,17 +351,21 @@ process.exit(failed ? 1 : 0)
 
 /**
  * The three loads (bench/tenant-loads.ts) over every tenant of the registry now, through a
- * fresh API process against the same rows in one shared table.
+ * fresh API process against the same rows in one shared table. The API runs with the
+ * settings docs/scaling.md recommends for `tenants` ({@link recommendedApiSettings}).
  */
-async function measureLoads(): Promise<TenantLoadResult> {
+async function measureLoads(tenants: number): Promise<TenantLoadResult> {
   const registry = await sql<{ id: number; schemaName: string }[]>`select id, schema_name from public.tenants order by id`
   const copied = await fillSharedTable(url, registry)
-  console.log(`   shared table: ${copied} posts of ${registry.length} tenants copied (load ${load()})`)
+  const settings = recommendedApiSettings(tenants)
+  console.log(
+    `   shared table: ${copied} posts of ${registry.length} tenants copied; the API with ${JSON.stringify(settings)} (load ${load()})`,
+  )
   return measureTenantLoads({
     url,
     tenants: registry.map((t) => ({ ...t, key: createdKeys.get(t.schemaName) ?? fixtureApiKey(t.schemaName), userId: 1 })),
     jwtSecret: LOAD_JWT_SECRET,
-    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
+    env: { ...process.env, LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn', ...settings },
     connections: LOAD_CONNECTIONS,
     seconds: SECONDS,
     rounds: ROUNDS,
