@@ -70,6 +70,7 @@ const ENV = {
   // postgres.js's `prepare` is on or off; 0 and 1 are accepted as well as false and true.
   DB_PREPARED_STATEMENTS: oneOf(SWITCH_VALUES, 'true'),
   DB_TENANT_PLAN_CACHE_MODE: oneOf(TENANT_PLAN_CACHE_MODES, 'force_generic_plan'),
+  DB_TENANT_CONNECTION_MAX_MB: integer(0, 1_000_000, 0),
   DB_CONNECTION_MAX_LIFETIME_SECONDS: integer(10, 86_400, DEFAULT_CONNECTION_MAX_LIFETIME_SECONDS),
   DB_QUERY_TIMEOUT_MS: integer(0, 3_600_000, 0),
   DATA_DIR: text(),
@@ -129,6 +130,11 @@ export interface PoolConfig {
    * first five executions there, which at many tenants per connection is most of them.
    */
   readonly tenantPlanCacheMode: (typeof TENANT_PLAN_CACHE_MODES)[number]
+  /**
+   * A home connection whose server backend holds more than this many MB (its memory contexts:
+   * catalog caches, plans) is replaced by a new one; 0: never (the lifetime still applies).
+   */
+  readonly tenantConnectionMaxMb: number
   /** Seconds a server connection lives before the pool replaces it (bounds its prepared statements). */
   readonly connectionMaxLifetimeSeconds: number
   /**
@@ -339,6 +345,7 @@ export function loadConfig(env: Record<string, string | undefined>, options: Loa
     tenantConnections: parsed.DB_TENANT_CONNECTIONS,
     preparedStatements: parsed.DB_PREPARED_STATEMENTS === 'true' || parsed.DB_PREPARED_STATEMENTS === '1',
     tenantPlanCacheMode: parsed.DB_TENANT_PLAN_CACHE_MODE,
+    tenantConnectionMaxMb: parsed.DB_TENANT_CONNECTION_MAX_MB,
     connectionMaxLifetimeSeconds: parsed.DB_CONNECTION_MAX_LIFETIME_SECONDS,
     queryTimeoutMs: parsed.DB_QUERY_TIMEOUT_MS,
   }

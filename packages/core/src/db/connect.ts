@@ -51,6 +51,54 @@ export interface PoolOptions {
   readonly planCacheMode?: string
 }
 
+/** What {@link openDatabase} takes besides the pools' options. */
+export interface OpenDatabaseOptions extends PoolOptions {
+  /** Milliseconds between two checks of the home connections' server memory (DB_TENANT_CONNECTION_MAX_MB). */
+  readonly tenantConnectionCheckMs?: number
+  /** Told when those checks cannot run (the role may not read its backend's memory); default: stderr. */
+  readonly onProblem?: (message: string) => void
+}
+
+/** How often each home connection's server memory is read, with DB_TENANT_CONNECTION_MAX_MB set. */
+const TENANT_CONNECTION_CHECK_MS = 30_000
+
+/** The server memory of the backend behind `sql`'s one connection: its memory contexts, added up. */
+async function backendMemoryBytes(sql: Sql): Promise<number> {
+  const [row] = await sql<{ bytes: number }[]>`select coalesce(sum(total_bytes), 0)::float8 as bytes from pg_backend_memory_contexts`
+  return row!.bytes
+}
+
+/**
+ * Every `everyMs`, replaces each home connection whose backend holds more than `maxMb`: the
+ * bound on a connection's server memory, where DB_CONNECTION_MAX_LIFETIME_SECONDS bounds only
+ * how long it collects. Stops, and says so once, if the role may not read the memory.
+ */
+function replacingHeavyConnections(
+  connections: TenantConnections,
+  maxMb: number,
+  everyMs: number,
+  onProblem: (message: string) => void,
+): () => void {
+  const limit = maxMb * 2 ** 20
+  let running = false
+  const timer = setInterval(() => {
+    if (running) return
+    running = true
+    connections
+      .replaceWhere(async (sql) => (await backendMemoryBytes(sql)) > limit)
+      .catch((error: unknown) => {
+        if ((error as { code?: string }).code !== '42501') return
+        clearInterval(timer)
+        onProblem(
+          `DB_TENANT_CONNECTION_MAX_MB is set, but this role may not read its connections' memory (pg_backend_memory_contexts): ` +
+            'GRANT pg_read_all_stats to it, or unset the variable; home connections are not replaced for their memory',
+        )
+      })
+      .finally(() => (running = false))
+  }, everyMs).unref()
+  return () => clearInterval(timer)
+}
+
 /**
  * Seconds before the pool's next connection attempt after `retries` failed ones in a row.
  *
@@ -155,7 +203,8 @@ export async function explainDatabaseError(error: unknown, database: Pick<Databa
  * another process already runs it, started otherwise). Fails with
  * {@link DatabaseUnavailableError} when nothing answers.
  */
-export async function openDatabase(config: DatabaseConfig, options: PoolOptions = {}): Promise<Database> {
+export async function openDatabase(config: DatabaseConfig, openOptions: OpenDatabaseOptions = {}): Promise<Database> {
+  const { tenantConnectionCheckMs, onProblem, ...options } = openOptions
   const cluster = config.mode === 'embedded' ? await startEmbeddedCluster(config) : undefined
   const url = cluster?.url ?? config.url
   const poolOptions: PoolOptions = {
@@ -189,6 +238,15 @@ export async function openDatabase(config: DatabaseConfig, options: PoolOptions 
           createPool(url, { ...poolOptions, max: 1, onClose, ...(planCacheMode && { planCacheMode }) }),
         )
       : sharedTenantConnections(sql)
+  const stopReplacing =
+    config.tenantConnections > 0 && config.tenantConnectionMaxMb > 0
+      ? replacingHeavyConnections(
+          tenantConnections,
+          config.tenantConnectionMaxMb,
+          tenantConnectionCheckMs ?? TENANT_CONNECTION_CHECK_MS,
+          onProblem ?? ((message) => process.stderr.write(`tenantbase: ${message}\n`)),
+        )
+      : undefined
   return {
     sql,
     tenantConnections,
@@ -196,6 +254,7 @@ export async function openDatabase(config: DatabaseConfig, options: PoolOptions 
     url,
     ...(cluster && { embedded: cluster }),
     async close() {
+      stopReplacing?.()
       await listenSql.end({ timeout: 1 })
       await Promise.all([tenantConnections.end({ timeout: 5 }), sql.end({ timeout: 5 })])
       await cluster?.stop()

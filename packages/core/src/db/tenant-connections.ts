@@ -27,6 +27,14 @@ export interface TenantConnections<S = Sql> {
   detours(): number
   /** The home connections' pools added up, as the driver counts them (none: the shared pool serves them). */
   stats(): DriverPoolStats | undefined
+  /**
+   * Replaces each home connection for which `over` says so (asked on that connection, one at
+   * a time): the queries already sent to it finish there, and the next ones open a new one,
+   * which starts with no tenant's catalog entries or plans. Resolves to how many it replaced.
+   */
+  replaceWhere(over: (sql: S) => Promise<boolean>): Promise<number>
+  /** Home connections replaced by {@link replaceWhere} since the start. */
+  replacements(): number
   /** Closes every connection. */
   end(options?: { timeout?: number }): Promise<void>
 }
@@ -55,9 +63,18 @@ export function createTenantConnections<S extends Pick<Sql, 'end' | 'stats'> = S
   const up = Array.from({ length: count }, () => false)
   /** Per connection that is not up: its reconnection attempt under way, resolving to whether it succeeded. */
   const attempts: (Promise<boolean> | undefined)[] = Array.from({ length: count }, () => undefined)
-  const connections = up.map((_, i) => open(() => (up[i] = false)))
+  // A replaced pool's close must not mark its successor down.
+  const openHome = (i: number): S => {
+    const pool: S = open(() => {
+      if (connections[i] === pool) up[i] = false
+    })
+    return pool
+  }
+  const connections: S[] = []
+  for (let i = 0; i < count; i++) connections.push(openHome(i))
   const waiting = up.map(() => 0)
   let detours = 0
+  let replacements = 0
 
   function pick(tenantId: number): number {
     const home = tenantId % count
@@ -108,6 +125,21 @@ export function createTenantConnections<S extends Pick<Sql, 'end' | 'stats'> = S
       }
     },
     detours: () => detours,
+    async replaceWhere(over) {
+      let replaced = 0
+      for (let i = 0; i < count; i++) {
+        if (!up[i] || attempts[i]) continue
+        const current = connections[i]!
+        if (!(await over(current)) || connections[i] !== current) continue
+        connections[i] = openHome(i)
+        up[i] = false
+        replaced++
+        replacements++
+        void current.end({ timeout: 5 }).catch(() => {})
+      }
+      return replaced
+    },
+    replacements: () => replacements,
     stats: () => sumDriverPoolStats(connections),
     async end(options) {
       await Promise.all(connections.map((sql) => sql.end(options)))
@@ -121,6 +153,8 @@ export function sharedTenantConnections(sql: Sql): TenantConnections {
     size: 0,
     use: (_, work) => work(sql),
     detours: () => 0,
+    replaceWhere: async () => 0,
+    replacements: () => 0,
     stats: () => undefined,
     end: async () => {},
   }

@@ -202,6 +202,69 @@ t.test(
   },
 )
 
+t.test('replaceWhere swaps the home connections it is told to for new ones; queries in flight finish', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const connections = createTenantConnections(2, (onClose) => createPool(db.url, { max: 1, onClose }))
+  t.teardown(() => connections.end({ timeout: 1 }))
+  const before = await Promise.all([0, 1].map((home) => connections.use(home, backendOf)))
+  const slow = connections.use(0, (sql) => sql<{ done: number }[]>`select 1 as done from pg_sleep(0.3)`)
+  const replaced = await connections.replaceWhere(async (sql) => (await backendOf(sql)) === before[0])
+  t.equal(replaced, 1, 'one connection was over')
+  t.equal(connections.replacements(), 1)
+  t.same(await slow, [{ done: 1 }], 'the query sent before the swap finished on the old connection')
+  const after = await Promise.all([0, 1].map((home) => connections.use(home, backendOf)))
+  t.not(after[0], before[0], 'home 0 has a new server connection')
+  t.equal(after[1], before[1], 'home 1 kept its own')
+  t.equal(await connections.replaceWhere(async () => false), 0, 'nothing over, nothing replaced')
+})
+
+t.test('DB_TENANT_CONNECTION_MAX_MB replaces a home connection whose backend holds more', async (t) => {
+  const db = await createTestDatabase()
+  t.teardown(() => db.drop())
+  const problems: string[] = []
+  const open = (env: Record<string, string>) =>
+    openDatabase(loadConfig({ DATABASE_URL: db.url, JWT_SECRET: 'x'.repeat(32), DB_TENANT_CONNECTIONS: '2', ...env }).database, {
+      tenantConnectionCheckMs: 50,
+      onProblem: (message) => problems.push(message),
+    })
+  // Any backend holds more than 1 MB of memory contexts: each check replaces both homes.
+  const tight = await open({ DB_TENANT_CONNECTION_MAX_MB: '1' })
+  const first = await tight.tenantConnections.use(0, backendOf)
+  const deadline = Date.now() + 10_000
+  while (tight.tenantConnections.replacements() === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+  t.ok(tight.tenantConnections.replacements() > 0, 'a connection over the bound was replaced')
+  t.not(await tight.tenantConnections.use(0, backendOf), first, 'the tenant now meets another server connection')
+  await tight.close()
+  // A generous bound, and none: nothing is replaced.
+  for (const env of [{ DB_TENANT_CONNECTION_MAX_MB: '100000' }, {}] as Record<string, string>[]) {
+    const roomy = await open(env)
+    const pid = await roomy.tenantConnections.use(0, backendOf)
+    await new Promise((r) => setTimeout(r, 300))
+    t.equal(await roomy.tenantConnections.use(0, backendOf), pid, `${JSON.stringify(env)}: the same connection`)
+    t.equal(roomy.tenantConnections.replacements(), 0)
+    await roomy.close()
+  }
+  t.same(problems, [])
+
+  // A role that may not read its backend's memory: said once, and nothing is replaced.
+  const role = `tb_nostats_${process.pid}`
+  await db.sql`create role ${db.sql(role)} login password 'not-a-secret'`
+  t.teardown(() => db.sql`drop role if exists ${db.sql(role)}`.then(() => undefined))
+  const asRole = new URL(db.url)
+  asRole.username = role
+  asRole.password = 'not-a-secret'
+  const denied = await open({ DATABASE_URL: asRole.toString(), DB_TENANT_CONNECTION_MAX_MB: '1' })
+  await denied.tenantConnections.use(0, backendOf)
+  const until = Date.now() + 10_000
+  while (problems.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+  await new Promise((r) => setTimeout(r, 200))
+  t.equal(problems.length, 1, 'the problem is told once')
+  t.match(problems[0], /GRANT pg_read_all_stats/, 'it names the fix')
+  t.equal(denied.tenantConnections.replacements(), 0)
+  await denied.close()
+})
+
 t.test('inTenant names the tenant once: its connection, and its schema validated and escaped', async (t) => {
   const db = await createTestDatabase()
   t.teardown(() => db.drop())

@@ -103,6 +103,7 @@ t.test('an external database requires a strong JWT secret', async (t) => {
     tenantConnections: 10,
     preparedStatements: true,
     tenantPlanCacheMode: 'force_generic_plan',
+    tenantConnectionMaxMb: 0,
     connectionMaxLifetimeSeconds: 600,
     queryTimeoutMs: 0,
   })
@@ -126,6 +127,7 @@ t.test('POSTGRES_* build the URL when DATABASE_URL is absent', async (t) => {
     tenantConnections: 10,
     preparedStatements: true,
     tenantPlanCacheMode: 'force_generic_plan',
+    tenantConnectionMaxMb: 0,
     connectionMaxLifetimeSeconds: 600,
     queryTimeoutMs: 0,
   })
