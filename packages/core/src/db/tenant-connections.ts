@@ -153,7 +153,7 @@ export function sharedTenantConnections(sql: Sql): TenantConnections {
     size: 0,
     use: (_, work) => work(sql),
     detours: () => 0,
-    replaceWhere: async () => 0,
+    replaceWhere: () => Promise.resolve(0),
     replacements: () => 0,
     stats: () => undefined,
     end: async () => {},
