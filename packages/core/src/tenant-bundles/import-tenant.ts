@@ -10,7 +10,7 @@ import { assertValidSchemaName, MAX_SCHEMA_NAME_BYTES } from '../db/schema-name.
 import { insertDomain } from '../domains/domain-store.js'
 import type { BundleApiKey, BundleDomain, BundleManifest } from './bundle-manifest.js'
 import type { BundleProgress } from './export-tenant.js'
-import { loadBundle, migrationsOfBundle, openBundle } from './load-bundle.js'
+import { asBundleError, loadBundle, migrationsOfBundle, openBundle } from './load-bundle.js'
 
 export interface ImportTenantOptions {
   /** The new tenant's schema (default: the bundle's). */
@@ -202,7 +202,7 @@ export async function importTenant(
     } catch (error) {
       if ((error as { code?: string }).code === '42P06')
         throw new ConflictError(`schema "${schemaName}" is already taken (import it with --schema)`, 'SCHEMA_TAKEN')
-      throw error
+      throw asBundleError(error)
     }
   } finally {
     bundle.close()
@@ -328,6 +328,8 @@ export async function restoreTenant(
       previousSchema: result.previousSchema,
       droppedPrevious: result.droppedPrevious,
     }
+  } catch (error) {
+    throw asBundleError(error)
   } finally {
     bundle.close()
   }

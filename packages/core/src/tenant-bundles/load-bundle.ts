@@ -19,16 +19,35 @@ export interface OpenedBundle {
   close(): void
 }
 
+/** zlib's error in `error`: itself, its cause, or one of the errors it aggregates. */
+function zlibError(error: unknown, depth = 0): (Error & { code: string }) | undefined {
+  if (!(error instanceof Error) || depth > 3) return undefined
+  const code = (error as { code?: unknown }).code
+  if (typeof code === 'string' && code.startsWith('Z_')) return error as Error & { code: string }
+  const inner: unknown[] = [error.cause, ...(error instanceof AggregateError ? (error.errors as unknown[]) : [])]
+  for (const each of inner) {
+    const found = zlibError(each, depth + 1)
+    if (found) return found
+  }
+  return undefined
+}
+
 /** Whether `error` is zlib's: the file is not gzip, or is cut or damaged. */
 function zlibProblem(error: unknown): ValidationError | undefined {
-  const code = (error as { code?: unknown }).code
-  if (typeof code !== 'string' || !code.startsWith('Z_')) return undefined
-  return code === 'Z_BUF_ERROR'
+  const zlib = zlibError(error)
+  if (zlib === undefined) return undefined
+  return zlib.code === 'Z_BUF_ERROR'
     ? new ValidationError('the bundle is truncated: its compressed stream ends early', 'BUNDLE_TRUNCATED')
-    : new ValidationError(
-        `the bundle is damaged: its compressed stream does not decompress (${(error as Error).message})`,
-        'BUNDLE_INVALID',
-      )
+    : new ValidationError(`the bundle is damaged: its compressed stream does not decompress (${zlib.message})`, 'BUNDLE_INVALID')
+}
+
+/**
+ * `error` as the bundle error it is when zlib's error is in it, else itself: for the callers
+ * of {@link loadBundle}, since a stream's error can also reach them by another path than the
+ * reader (through the COPY the rows were fed to, or the transaction that held it).
+ */
+export function asBundleError(error: unknown): unknown {
+  return zlibProblem(error) ?? error
 }
 
 /** The decompressed bytes of `file`, with zlib's errors as bundle errors. */
