@@ -117,13 +117,14 @@ export function reconnectDelaySeconds(retries: number): number {
  * NOTE: tenant queries name their schema in the SQL text, so each tenant has its own
  * statements, and a prepared statement lives on its server connection until that connection
  * closes: with random tenants every connection would, in time, hold a plan (and catalog
- * cache entries) for every tenant it served. postgres.js cannot bound the number of prepared
- * statements; it can bound a connection's age (`max_lifetime`), and a replaced connection
- * starts empty. So a connection's server memory is bounded by the tenants it serves in
- * `maxLifetimeSeconds` (bench:queries prints both). With `prepare: false` each statement
- * with parameters costs two round trips (the driver asks the server for the parameter types
- * before it sends the values), which is what makes it slower; it is the setting for a
- * transaction-mode PgBouncer older than 1.21.
+ * cache entries) for every tenant it served. postgres.js 4.2 keeps at most 1,000 prepared
+ * statements per connection (and 2,000 statements per pool), a bound that cannot be set:
+ * past it each query prepares again, and the catalog entries stay. It can bound a
+ * connection's age (`max_lifetime`), and a replaced connection starts empty; openDatabase
+ * can also replace a home connection by its memory (DB_TENANT_CONNECTION_MAX_MB). With
+ * `prepare: false` a statement with untyped parameters costs two round trips (the driver
+ * asks the server for the parameter types before it sends the values), which is what makes
+ * it slower; it is the setting for a transaction-mode PgBouncer older than 1.21.
  */
 export function createPool(url: string, options: PoolOptions = {}): Sql {
   const prepare = options.prepare ?? true
