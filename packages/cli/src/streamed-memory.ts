@@ -26,3 +26,12 @@ export function releasingStreamedBuffers(): (bytesStreamed: number) => void {
     next = bytesStreamed + RELEASE_EVERY_BYTES
   }
 }
+
+/** A command's `onProgress` that also releases the streamed buffers ({@link releasingStreamedBuffers}). */
+export function releasingAsItStreams<S extends { readonly bytes: number }>(onStep: (step: S) => void): (step: S) => void {
+  const release = releasingStreamedBuffers()
+  return (step) => {
+    onStep(step)
+    release(step.bytes)
+  }
+}

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { formatState } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
-import { releasingStreamedBuffers } from '../streamed-memory.js'
+import { releasingAsItStreams } from '../streamed-memory.js'
 import { UsageError } from '../errors.js'
 import { formatBytes } from '../output.js'
 
@@ -21,16 +21,12 @@ export async function runExport(ctx: CommandContext, schema: string, flags: Expo
   const services = await ctx.services()
   const { output } = ctx
   const progress = output.transfer(`Exporting ${schema}`)
-  const release = releasingStreamedBuffers()
   let summary
   try {
     summary = await services.bundles.exportTenant(schema, file, {
       withKeys: flags.withKeys ?? false,
       withDomains: flags.withDomains ?? false,
-      onProgress: (step) => {
-        progress.update(step)
-        release(step.bytes)
-      },
+      onProgress: releasingAsItStreams((step) => progress.update(step)),
     })
   } finally {
     progress.stop()

@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { formatState } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
-import { releasingStreamedBuffers } from '../streamed-memory.js'
+import { releasingAsItStreams } from '../streamed-memory.js'
 
 export interface ImportFlags {
   readonly schema?: string
@@ -18,7 +18,6 @@ export async function runImport(ctx: CommandContext, file: string, flags: Import
   const services = await ctx.services()
   const { output } = ctx
   const progress = output.transfer('Importing')
-  const release = releasingStreamedBuffers()
   let summary
   try {
     summary = await services.bundles.importTenant(path.resolve(file), {
@@ -26,10 +25,7 @@ export async function runImport(ctx: CommandContext, file: string, flags: Import
       ...(flags.name !== undefined && { name: flags.name }),
       withKeys: flags.withKeys ?? false,
       withDomains: flags.withDomains ?? false,
-      onProgress: (step) => {
-        progress.update(step)
-        release(step.bytes)
-      },
+      onProgress: releasingAsItStreams((step) => progress.update(step)),
     })
   } finally {
     progress.stop()

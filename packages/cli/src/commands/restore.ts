@@ -1,7 +1,7 @@
 import path from 'node:path'
 import { formatState } from '@tenantbase/core'
 import type { CommandContext } from '../context.js'
-import { releasingStreamedBuffers } from '../streamed-memory.js'
+import { releasingAsItStreams } from '../streamed-memory.js'
 
 export interface RestoreFlags {
   readonly into: string
@@ -17,15 +17,11 @@ export async function runRestore(ctx: CommandContext, file: string, flags: Resto
   const services = await ctx.services()
   const { output } = ctx
   const progress = output.transfer(`Restoring ${flags.into}`)
-  const release = releasingStreamedBuffers()
   let summary
   try {
     summary = await services.bundles.restoreTenant(path.resolve(file), flags.into, {
       dropPrevious: flags.dropPrevious ?? false,
-      onProgress: (step) => {
-        progress.update(step)
-        release(step.bytes)
-      },
+      onProgress: releasingAsItStreams((step) => progress.update(step)),
     })
   } finally {
     progress.stop()
